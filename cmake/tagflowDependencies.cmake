@@ -6,6 +6,7 @@ include(GNUInstallDirs)
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(SQLite3 REQUIRED)
 find_package(fmt REQUIRED)
+find_package(date REQUIRED)
 
 # utf8proc ships a pkg-config file on Debian but no CMake package.
 if(NOT TARGET tagflow_utf8proc)

@@ -1,0 +1,135 @@
+#pragma once
+/// \file definitions.hpp
+/// The definitions document: one JSON document, with a schema version, holding tags, fields and
+/// rules (later flows, sequences, segments). Loading validates everything and compiles
+/// expressions and filters once; any problem throws definition_error naming the JSON path.
+
+#include <tagflow/contact.hpp>
+#include <tagflow/event.hpp>
+#include <tagflow/expression.hpp>
+#include <tagflow/text.hpp>
+#include <tagflow/value.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tagflow {
+
+/// The schema version this build of tagflow reads and writes.
+inline constexpr int definitions_schema_version = 1;
+
+/// A declared tag.
+struct tag_definition {
+    std::string name;        ///< Exact UTF-8 name.
+    std::string description; ///< Free text for people.
+};
+
+/// A declared custom field.
+struct field_definition {
+    std::string name;                   ///< Field name (ASCII identifier).
+    field_type type = field_type::text; ///< Declared type; values are converted to it.
+    std::string description;            ///< Free text for people.
+};
+
+/// What starts a rule. first_message and returning_message are message_received narrowed by
+/// the contact's activity: the first message ever, or the first of a conversation that returns.
+enum class trigger {
+    message_received,
+    first_message,
+    returning_message,
+    postback,
+    form_opened,
+    form_submitted,
+    order_placed,
+    profile_updated,
+    customer_linked,
+    note_added,
+    track,
+    tag_added,
+    tag_removed,
+    lifecycle_changed,
+};
+
+/// Name of a trigger as written in definitions. Never fails; thread-safe.
+std::string_view to_string(trigger t) noexcept;
+
+/// Narrows a trigger to some events; empty members do not narrow.
+struct rule_filter {
+    std::optional<text_filter> text;   ///< Message triggers: keyword / contains / regex.
+    std::string payload;               ///< postback: exact payload.
+    std::string form;                  ///< form_*: form name.
+    std::string item;                  ///< order_placed: an item whose folded name equals this.
+    std::string tag;                   ///< tag_*: the tag.
+    std::optional<lifecycle> to;       ///< lifecycle_changed: the new stage.
+    std::string name;                  ///< track: event name.
+};
+
+/// One thing a rule does.
+struct action {
+    /// Action kinds.
+    enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send };
+    kind what = kind::add_tag; ///< Which action.
+    std::string tag;           ///< add_tag / remove_tag.
+    std::string field;         ///< set_field / clear_field.
+    std::string value;         ///< set_field: the value as text (a mustache template).
+    std::string text;          ///< add_note / send: a mustache template over the contact.
+    std::string purpose = "reply"; ///< send: reply, transactional or promotional.
+};
+
+/// when EVENT [filter] if CONDITION then ACTIONS.
+struct rule {
+    std::string name;        ///< Unique rule name; recorded as the cause of what it does.
+    trigger when = trigger::message_received; ///< What starts it.
+    rule_filter filter;      ///< Narrows the trigger.
+    expression condition;    ///< Must hold (after the event is applied); true when absent.
+    std::vector<action> actions; ///< Run in order.
+    bool once = false;       ///< Run at most once per contact.
+    std::string path;        ///< JSON path of the rule, for messages.
+};
+
+/// A validated, compiled definitions document. Immutable after loading, so sharing one
+/// between threads is safe.
+class definitions {
+public:
+    /// Empty definitions: no tags, fields or rules.
+    definitions();
+
+    /// Parses and validates a document. Throws definition_error naming the JSON path for
+    /// malformed JSON, unknown keys, wrong types, bad expressions and dangling references
+    /// (a rule using an undeclared tag or field). Thread-safe.
+    static definitions parse(std::string_view json);
+
+    /// Reads a file and parses it; throws tagflow::error(errc::not_found) when unreadable.
+    static definitions load_file(const std::filesystem::path& file);
+
+    /// The schema version of the document.
+    [[nodiscard]] int schema_version() const noexcept;
+    /// Declared tags, in document order.
+    [[nodiscard]] const std::vector<tag_definition>& tags() const noexcept;
+    /// Declared custom fields, in document order.
+    [[nodiscard]] const std::vector<field_definition>& fields() const noexcept;
+    /// Rules, in document order (the order they run in).
+    [[nodiscard]] const std::vector<rule>& rules() const noexcept;
+    /// The declared field named `name`, or nullptr.
+    [[nodiscard]] const field_definition* find_field(std::string_view name) const noexcept;
+    /// True when `name` is a declared tag.
+    [[nodiscard]] bool has_tag(std::string_view name) const noexcept;
+    /// The document in canonical form (compact JSON, as given); what the store keeps.
+    [[nodiscard]] const std::string& source() const noexcept;
+
+    /// Opaque compiled form; defined in the implementation.
+    struct data;
+
+private:
+    std::shared_ptr<const data> data_;
+};
+
+/// Names of built-in profile fields usable wherever a field is ("name", "phone", "email",
+/// "timezone", "locale", "customer_id").
+bool is_profile_field(std::string_view name) noexcept;
+
+} // namespace tagflow

@@ -1,0 +1,121 @@
+#pragma once
+/// \file engine.hpp
+/// The facade users call: open on a store, load definitions, ingest events, query contacts and
+/// the outbox. A deterministic state machine: the same definitions and inputs give the same
+/// state and the same messages.
+
+#include <tagflow/contact.hpp>
+#include <tagflow/definitions.hpp>
+#include <tagflow/event.hpp>
+#include <tagflow/outbox.hpp>
+#include <tagflow/store.hpp>
+#include <tagflow/time.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tagflow {
+
+/// Settings of an engine. The defaults suit a Vietnamese shop.
+struct engine_options {
+    /// Zone used for contacts without one.
+    std::string default_time_zone = "Asia/Ho_Chi_Minh";
+    /// A message more than this after the previous one starts a new conversation; a contact
+    /// with an earlier conversation (or any order) is then "returning".
+    duration returning_gap = std::chrono::hours(24);
+    /// How deep rule cascades (a rule's tag change triggering rules, ...) may go. Deeper
+    /// cascades stop and are recorded as a "cascade_limit" event instead of looping.
+    int max_cascade_depth = 8;
+    /// Source of "now" for events without a time. Defaults to the system clock; simulations
+    /// pass a virtual clock.
+    std::function<time_point()> clock;
+};
+
+/// What ingesting one event did. A duplicate returns the first outcome with `duplicate` set.
+struct ingest_result {
+    std::int64_t event_id = 0;              ///< Id of the event in the log.
+    contact_id contact = 0;                 ///< Whose event it was.
+    bool duplicate = false;                 ///< The key was seen before; nothing was written.
+    bool contact_created = false;           ///< The event created the contact.
+    std::vector<contact_id> merged;         ///< Contacts merged into `contact` by this event.
+    std::vector<std::string> tags_added;    ///< In the order they were added.
+    std::vector<std::string> tags_removed;  ///< In the order they were removed.
+    std::optional<lifecycle> lifecycle_now; ///< Set when the lifecycle changed.
+    std::vector<std::string> rules_fired;   ///< Rule names, in the order they ran.
+    std::vector<std::int64_t> messages;     ///< Outbox ids of messages decided.
+
+    friend bool operator==(const ingest_result&, const ingest_result&) = default;
+};
+
+/// The engine. Thread-safe: every public member may be called from any thread; ingestion is
+/// serialised, so events are processed one at a time in arrival order.
+class engine {
+public:
+    /// Opens an engine over `backing`, continuing from what it holds (latest definitions,
+    /// counters). Throws tagflow::error when the store cannot be read or its stored definitions
+    /// no longer load.
+    explicit engine(std::unique_ptr<store> backing, engine_options options = {});
+    /// Convenience: an engine over open_sqlite_store(path).
+    static engine open(const std::string& sqlite_path, engine_options options = {});
+    ~engine();
+    engine(engine&&) noexcept;
+    engine& operator=(engine&&) noexcept;
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    /// Stores `defs` as a new version (unless identical to the current one) and makes it
+    /// current. Returns the version number in force.
+    int load_definitions(const definitions& defs);
+    /// Parses (see definitions::parse) and loads a JSON document; nothing is stored on error.
+    int load_definitions(std::string_view json);
+    /// The definitions in force.
+    [[nodiscard]] const definitions& current_definitions() const;
+    /// Version number of the definitions in force (0 before any were loaded).
+    [[nodiscard]] int definitions_version() const;
+
+    /// Validates and processes one event in one transaction: contact resolution (by identity,
+    /// then phone/e-mail, merging duplicates), activity, lifecycle, rules and their cascade,
+    /// outbox rows. The event is durable when this returns. Throws event_error naming the bad
+    /// field (nothing written) for an invalid event.
+    ingest_result ingest(const event& e);
+    /// Processes events in order and commits them all in one transaction (group commit).
+    /// Every event is validated first; an invalid one throws event_error whose field starts
+    /// with "[index]." and nothing of the batch is written.
+    std::vector<ingest_result> ingest_batch(std::span<const event> events);
+
+    /// The contact owning `who`, if any.
+    [[nodiscard]] std::optional<contact> find_contact(const identity& who) const;
+    /// A contact by id; throws tagflow::error(errc::not_found) when unknown.
+    [[nodiscard]] contact get_contact(contact_id id) const;
+    /// Every contact, ascending by id.
+    [[nodiscard]] std::vector<contact> contacts() const;
+    /// Outbox rows with id > after_id, ascending.
+    [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id = 0) const;
+    /// Log rows with id > after_id, ascending (inputs and derived events).
+    [[nodiscard]] std::vector<event_record> event_log(std::int64_t after_id = 0) const;
+    /// The external events ingested so far, in order, as given: replaying them into an empty
+    /// engine with the same definitions yields the same export_json().
+    [[nodiscard]] std::vector<event> input_events() const;
+
+    /// One contact as JSON: basic info, type, identities, custom fields, tags, notes, activity.
+    [[nodiscard]] std::string contact_json(contact_id id) const;
+    /// Every contact and outbox row as deterministic JSON (sorted keys, stable order).
+    [[nodiscard]] std::string export_json() const;
+
+    /// The engine's current time (its clock).
+    [[nodiscard]] time_point now() const;
+    /// The options in force.
+    [[nodiscard]] const engine_options& options() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace tagflow

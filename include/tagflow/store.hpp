@@ -1,0 +1,102 @@
+#pragma once
+/// \file store.hpp
+/// The storage interface. The engine talks only to this; a SQLite implementation is the
+/// default (sqlite_store.hpp) and an in-memory one serves tests and simulations
+/// (memory_store.hpp). Nothing here knows which one it is.
+
+#include <tagflow/contact.hpp>
+#include <tagflow/outbox.hpp>
+#include <tagflow/time.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tagflow {
+
+/// A row of the event log: an external input or an event derived while processing one.
+struct event_record {
+    std::int64_t id = 0;           ///< Engine-assigned, increasing.
+    contact_id contact = 0;        ///< Whose event.
+    std::string kind;              ///< event_kind name.
+    std::string key;               ///< Idempotency key (inputs only; empty for derived).
+    time_point at;                 ///< When it happened.
+    std::string body;              ///< Inputs: the event as JSON (to_json). Derived: details JSON.
+    std::int64_t cause = 0;        ///< Event that caused it (0 for inputs).
+    std::string origin;            ///< "input", or what derived it, e.g. "rule:vip".
+    std::string outcome;           ///< Inputs: the ingest result JSON returned to duplicates.
+    int definitions_version = 0;   ///< Definitions in force when it was processed.
+
+    friend bool operator==(const event_record&, const event_record&) = default;
+};
+
+/// A stored version of the definitions document.
+struct definitions_record {
+    int version = 0;     ///< 1, 2, ... in order of loading.
+    std::string source;  ///< The document.
+    time_point loaded_at; ///< When it was loaded.
+};
+
+/// Everything one processed event (or one batch) writes; a store applies it atomically.
+struct change_set {
+    std::vector<contact> contacts;            ///< Contacts to insert or replace whole.
+    std::vector<contact_id> removed_contacts; ///< Contacts merged into others.
+    std::vector<event_record> events;         ///< Log rows to append.
+    std::vector<outbound_message> messages;   ///< Outbox rows to append.
+    std::optional<definitions_record> definitions; ///< A definitions version to store.
+
+    /// True when there is nothing to write.
+    [[nodiscard]] bool empty() const noexcept {
+        return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
+               !definitions;
+    }
+};
+
+/// Highest ids in use, so the engine continues numbering after a restart.
+struct store_counters {
+    contact_id last_contact = 0;     ///< Highest contact id ever used.
+    std::int64_t last_event = 0;     ///< Highest event id.
+    std::int64_t last_message = 0;   ///< Highest outbox id.
+};
+
+/// Abstract store. Implementations are not required to be thread-safe: the engine serialises
+/// access. Failures throw tagflow::error(errc::store_failure); a failed apply() writes nothing.
+class store {
+public:
+    virtual ~store() = default;
+
+    /// Writes a change set atomically: all of it or, on failure, nothing. Outbox keys and input
+    /// event keys are unique; a clash throws and writes nothing.
+    virtual void apply(const change_set& changes) = 0;
+
+    /// The contact owning `id`, if any.
+    [[nodiscard]] virtual std::optional<contact_id> find_by_identity(const identity& id) = 0;
+    /// The contact whose profile phone (E.164) is `phone`, lowest id first.
+    [[nodiscard]] virtual std::optional<contact_id> find_by_phone(const std::string& phone) = 0;
+    /// The contact whose profile e-mail is `email`, lowest id first.
+    [[nodiscard]] virtual std::optional<contact_id> find_by_email(const std::string& email) = 0;
+    /// The contact linked to the shop's `customer_id`, if any.
+    [[nodiscard]] virtual std::optional<contact_id> find_by_customer_id(const std::string& customer_id) = 0;
+    /// Loads a whole contact; std::nullopt when unknown or merged away.
+    [[nodiscard]] virtual std::optional<contact> load_contact(contact_id id) = 0;
+    /// Every live contact id, ascending.
+    [[nodiscard]] virtual std::vector<contact_id> contact_ids() = 0;
+
+    /// The stored outcome of the input event with idempotency key `key`, if seen before.
+    [[nodiscard]] virtual std::optional<std::string> find_outcome(const std::string& key) = 0;
+    /// Log rows with id > `after_id`, ascending, at most `limit`.
+    [[nodiscard]] virtual std::vector<event_record> events(std::int64_t after_id, std::size_t limit) = 0;
+    /// Outbox rows with id > `after_id`, ascending, at most `limit`.
+    [[nodiscard]] virtual std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) = 0;
+
+    /// The newest stored definitions, if any.
+    [[nodiscard]] virtual std::optional<definitions_record> latest_definitions() = 0;
+    /// A stored definitions version, if it exists.
+    [[nodiscard]] virtual std::optional<definitions_record> find_definitions(int version) = 0;
+
+    /// Highest ids in use.
+    [[nodiscard]] virtual store_counters counters() = 0;
+};
+
+} // namespace tagflow

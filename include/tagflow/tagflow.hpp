@@ -1,0 +1,19 @@
+#pragma once
+/// \file tagflow.hpp
+/// Umbrella header: everything a program embedding tagflow needs.
+
+#include <tagflow/contact.hpp>
+#include <tagflow/definitions.hpp>
+#include <tagflow/engine.hpp>
+#include <tagflow/error.hpp>
+#include <tagflow/event.hpp>
+#include <tagflow/expression.hpp>
+#include <tagflow/memory_store.hpp>
+#include <tagflow/outbox.hpp>
+#include <tagflow/phone.hpp>
+#include <tagflow/sqlite_store.hpp>
+#include <tagflow/store.hpp>
+#include <tagflow/text.hpp>
+#include <tagflow/time.hpp>
+#include <tagflow/value.hpp>
+#include <tagflow/version.hpp>

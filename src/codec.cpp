@@ -1,0 +1,309 @@
+#include "detail/codec.hpp"
+
+#include <tagflow/error.hpp>
+
+namespace tagflow::detail {
+
+namespace json = boost::json;
+
+json::value value_to_json(const value& v) {
+    struct visitor {
+        json::value operator()(std::monostate) const { return nullptr; }
+        json::value operator()(bool b) const { return b; }
+        json::value operator()(double d) const { return d; }
+        json::value operator()(const std::string& s) const { return json::string(s); }
+    };
+    return std::visit(visitor{}, v);
+}
+
+value value_from_json(const json::value& v) {
+    if (v.is_bool()) {
+        return v.get_bool();
+    }
+    if (v.is_number()) {
+        return v.to_number<double>();
+    }
+    if (v.is_string()) {
+        return std::string(v.get_string());
+    }
+    return std::monostate{};
+}
+
+std::optional<time_point> optional_time(const json::object& o, std::string_view key) {
+    if (const auto* p = o.if_contains(key); p && p->is_string()) {
+        return parse_time(p->get_string());
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+json::value time_or_null(const std::optional<time_point>& t) {
+    if (t) {
+        return json::string(format_time(*t));
+    }
+    return nullptr;
+}
+
+std::string str(const json::object& o, std::string_view key) {
+    if (const auto* p = o.if_contains(key); p && p->is_string()) {
+        return std::string(p->get_string());
+    }
+    return {};
+}
+
+std::int64_t int64(const json::object& o, std::string_view key) {
+    if (const auto* p = o.if_contains(key); p && p->is_number()) {
+        return p->to_number<std::int64_t>();
+    }
+    return 0;
+}
+
+} // namespace
+
+json::object contact_to_json(const contact& c) {
+    json::object o;
+    o["id"] = c.id;
+    o["type"] = to_string(c.stage);
+    json::array ids;
+    for (const auto& i : c.identities) {
+        ids.emplace_back(i.to_string());
+    }
+    o["identities"] = std::move(ids);
+    json::object basic;
+    basic["name"] = c.profile.name;
+    basic["phone"] = c.profile.phone;
+    basic["email"] = c.profile.email;
+    basic["timezone"] = c.profile.time_zone;
+    basic["locale"] = c.profile.locale;
+    basic["customer_id"] = c.profile.customer_id;
+    o["profile"] = std::move(basic);
+    json::object fields;
+    for (const auto& [name, f] : c.fields) {
+        json::object fo;
+        fo["type"] = to_string(f.type);
+        fo["value"] = value_to_json(f.data);
+        fields[name] = std::move(fo);
+    }
+    o["fields"] = std::move(fields);
+    json::array tags;
+    for (const auto& [name, at] : c.tags) {
+        json::object t;
+        t["name"] = name;
+        t["added_at"] = format_time(at);
+        tags.emplace_back(std::move(t));
+    }
+    o["tags"] = std::move(tags);
+    json::array notes;
+    for (const auto& n : c.notes) {
+        json::object no;
+        no["author"] = n.author;
+        no["at"] = format_time(n.at);
+        no["text"] = n.text;
+        notes.emplace_back(std::move(no));
+    }
+    o["notes"] = std::move(notes);
+    json::object act;
+    act["first_seen"] = time_or_null(c.activity.first_seen);
+    act["last_inbound"] = time_or_null(c.activity.last_inbound);
+    act["last_order"] = time_or_null(c.activity.last_order);
+    act["conversations"] = c.activity.conversations;
+    act["orders"] = c.activity.orders;
+    act["total_spent"] = c.activity.total_spent;
+    act["returning"] = c.activity.returning;
+    act["last_channel"] = c.activity.last_channel;
+    act["last_product"] = c.activity.last_product;
+    o["activity"] = std::move(act);
+    json::array fired;
+    for (const auto& r : c.fired_rules) {
+        fired.emplace_back(json::string(r));
+    }
+    o["fired_rules"] = std::move(fired);
+    return o;
+}
+
+contact contact_from_json(const json::value& v) {
+    const auto& o = v.as_object();
+    contact c;
+    c.id = int64(o, "id");
+    c.stage = parse_lifecycle(str(o, "type")).value_or(lifecycle::stranger);
+    for (const auto& i : o.at("identities").as_array()) {
+        c.identities.push_back(identity::parse(i.as_string()));
+    }
+    const auto& basic = o.at("profile").as_object();
+    c.profile.name = str(basic, "name");
+    c.profile.phone = str(basic, "phone");
+    c.profile.email = str(basic, "email");
+    c.profile.time_zone = str(basic, "timezone");
+    c.profile.locale = str(basic, "locale");
+    c.profile.customer_id = str(basic, "customer_id");
+    for (const auto& [name, fv] : o.at("fields").as_object()) {
+        const auto& fo = fv.as_object();
+        c.fields[std::string(name)] =
+            field_value{parse_field_type(str(fo, "type")).value_or(field_type::text), value_from_json(fo.at("value"))};
+    }
+    for (const auto& t : o.at("tags").as_array()) {
+        const auto& to = t.as_object();
+        c.tags[str(to, "name")] = parse_time(to.at("added_at").as_string());
+    }
+    for (const auto& n : o.at("notes").as_array()) {
+        const auto& no = n.as_object();
+        c.notes.push_back(note{str(no, "author"), parse_time(no.at("at").as_string()), str(no, "text")});
+    }
+    const auto& act = o.at("activity").as_object();
+    c.activity.first_seen = optional_time(act, "first_seen");
+    c.activity.last_inbound = optional_time(act, "last_inbound");
+    c.activity.last_order = optional_time(act, "last_order");
+    c.activity.conversations = int64(act, "conversations");
+    c.activity.orders = int64(act, "orders");
+    c.activity.total_spent = act.at("total_spent").to_number<double>();
+    c.activity.returning = act.at("returning").as_bool();
+    c.activity.last_channel = str(act, "last_channel");
+    c.activity.last_product = str(act, "last_product");
+    for (const auto& r : o.at("fired_rules").as_array()) {
+        c.fired_rules.insert(std::string(r.as_string()));
+    }
+    return c;
+}
+
+json::object event_to_json_object(const event& e) {
+    json::object o;
+    o["kind"] = to_string(e.kind);
+    if (!e.identity.channel.empty() || !e.identity.external_id.empty()) {
+        o["identity"] = e.identity.to_string();
+    }
+    if (e.contact) {
+        o["contact"] = *e.contact;
+    }
+    if (e.at) {
+        o["at"] = format_time(*e.at);
+    }
+    auto put = [&o](std::string_view key, const std::string& s) {
+        if (!s.empty()) {
+            o[key] = s;
+        }
+    };
+    put("key", e.key);
+    put("text", e.text);
+    put("payload", e.payload);
+    put("form", e.form);
+    if (!e.data.empty()) {
+        json::object d;
+        for (const auto& [k, v] : e.data) {
+            d[k] = v;
+        }
+        o["data"] = std::move(d);
+    }
+    if (!e.profile.empty()) {
+        json::object p;
+        auto opt = [&p](std::string_view key, const std::optional<std::string>& s) {
+            if (s) {
+                p[key] = *s;
+            }
+        };
+        opt("name", e.profile.name);
+        opt("phone", e.profile.phone);
+        opt("email", e.profile.email);
+        opt("timezone", e.profile.time_zone);
+        opt("locale", e.profile.locale);
+        if (!e.profile.fields.empty()) {
+            json::object f;
+            for (const auto& [k, v] : e.profile.fields) {
+                f[k] = v;
+            }
+            p["fields"] = std::move(f);
+        }
+        o["profile"] = std::move(p);
+    }
+    if (e.kind == event_kind::order_placed) {
+        json::object ord;
+        ord["id"] = e.order.order_id;
+        ord["total"] = e.order.total;
+        ord["currency"] = e.order.currency;
+        json::array items;
+        for (const auto& i : e.order.items) {
+            items.emplace_back(json::string(i));
+        }
+        ord["items"] = std::move(items);
+        o["order"] = std::move(ord);
+    }
+    put("customer_id", e.customer_id);
+    put("tag", e.tag);
+    put("name", e.name);
+    put("author", e.author);
+    return o;
+}
+
+json::object message_to_json(const outbound_message& m) {
+    json::object o;
+    o["id"] = m.id;
+    o["key"] = m.key;
+    o["contact"] = m.contact;
+    o["to"] = m.to.to_string();
+    o["text"] = m.text;
+    o["purpose"] = m.purpose;
+    o["created_at"] = format_time(m.created_at);
+    o["cause_event"] = m.cause_event;
+    o["cause"] = m.cause;
+    o["status"] = to_string(m.status);
+    return o;
+}
+
+json::object result_to_json(const ingest_result& r) {
+    json::object o;
+    o["event_id"] = r.event_id;
+    o["contact"] = r.contact;
+    o["contact_created"] = r.contact_created;
+    auto strings = [](const std::vector<std::string>& v) {
+        json::array a;
+        for (const auto& s : v) {
+            a.emplace_back(json::string(s));
+        }
+        return a;
+    };
+    auto ints = [](const auto& v) {
+        json::array a;
+        for (auto i : v) {
+            a.emplace_back(i);
+        }
+        return a;
+    };
+    o["merged"] = ints(r.merged);
+    o["tags_added"] = strings(r.tags_added);
+    o["tags_removed"] = strings(r.tags_removed);
+    if (r.lifecycle_now) {
+        o["lifecycle"] = to_string(*r.lifecycle_now);
+    }
+    o["rules_fired"] = strings(r.rules_fired);
+    o["messages"] = ints(r.messages);
+    return o;
+}
+
+ingest_result result_from_json(const json::value& v) {
+    const auto& o = v.as_object();
+    ingest_result r;
+    r.event_id = int64(o, "event_id");
+    r.contact = int64(o, "contact");
+    r.contact_created = o.at("contact_created").as_bool();
+    for (const auto& m : o.at("merged").as_array()) {
+        r.merged.push_back(m.to_number<contact_id>());
+    }
+    for (const auto& s : o.at("tags_added").as_array()) {
+        r.tags_added.emplace_back(s.as_string());
+    }
+    for (const auto& s : o.at("tags_removed").as_array()) {
+        r.tags_removed.emplace_back(s.as_string());
+    }
+    if (const auto* l = o.if_contains("lifecycle")) {
+        r.lifecycle_now = parse_lifecycle(l->as_string());
+    }
+    for (const auto& s : o.at("rules_fired").as_array()) {
+        r.rules_fired.emplace_back(s.as_string());
+    }
+    for (const auto& m : o.at("messages").as_array()) {
+        r.messages.push_back(m.to_number<std::int64_t>());
+    }
+    return r;
+}
+
+} // namespace tagflow::detail

@@ -1,0 +1,452 @@
+#include "detail/core.hpp"
+
+#include "detail/codec.hpp"
+#include "detail/render.hpp"
+
+#include <tagflow/error.hpp>
+#include <tagflow/phone.hpp>
+#include <tagflow/text.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace tagflow::detail {
+
+namespace json = boost::json;
+
+bool contact_view::has_tag(std::string_view tag) const { return contact_.has_tag(tag); }
+
+value contact_view::field(std::string_view name) const { return contact_.field(name); }
+
+value contact_view::attribute(std::string_view name) const {
+    const auto& a = contact_.activity;
+    auto days_since = [this](const std::optional<time_point>& t) -> value {
+        if (!t) {
+            return std::monostate{};
+        }
+        return std::chrono::duration<double, std::ratio<86400>>(now_ - *t).count();
+    };
+    if (name == "lifecycle") {
+        return std::string(to_string(contact_.stage));
+    }
+    if (name == "orders") {
+        return static_cast<double>(a.orders);
+    }
+    if (name == "total_spent") {
+        return a.total_spent;
+    }
+    if (name == "conversations") {
+        return static_cast<double>(a.conversations);
+    }
+    if (name == "returning") {
+        return a.returning;
+    }
+    if (name == "first_time") {
+        return !a.returning;
+    }
+    if (name == "channel") {
+        return a.last_channel.empty() ? value{} : value{a.last_channel};
+    }
+    if (name == "days_since_last_inbound") {
+        return days_since(a.last_inbound);
+    }
+    if (name == "days_since_first_seen") {
+        return days_since(a.first_seen);
+    }
+    if (name == "days_since_last_order") {
+        return days_since(a.last_order);
+    }
+    return contact_.field(name == "timezone" ? "timezone" : name);
+}
+
+value coerce_field(field_type type, const std::string& text) {
+    switch (type) {
+    case field_type::text: return text;
+    case field_type::number: {
+        double d = 0;
+        const auto* end = text.data() + text.size();
+        auto [ptr, ec] = std::from_chars(text.data(), end, d);
+        if (text.empty() || ec != std::errc{} || ptr != end || !std::isfinite(d)) {
+            throw error(errc::invalid_argument, "\"" + text + "\" is not a number");
+        }
+        return d;
+    }
+    case field_type::boolean: {
+        const auto f = fold(text);
+        if (f == "true" || f == "1" || f == "yes" || f == "co") {
+            return true;
+        }
+        if (f == "false" || f == "0" || f == "no" || f == "khong") {
+            return false;
+        }
+        throw error(errc::invalid_argument, "\"" + text + "\" is not a bool (true/false, yes/no, có/không)");
+    }
+    case field_type::date: {
+        try {
+            const auto t = parse_time(text + "T00:00Z");
+            (void)t;
+        } catch (const error&) {
+            throw error(errc::invalid_argument, "\"" + text + "\" is not a date (YYYY-MM-DD)");
+        }
+        if (text.size() != 10) {
+            throw error(errc::invalid_argument, "\"" + text + "\" is not a date (YYYY-MM-DD)");
+        }
+        return text;
+    }
+    case field_type::phone: return normalize_phone(text);
+    case field_type::email: return normalize_email(text);
+    }
+    return text;
+}
+
+void set_field(contact& c, const definitions& defs, const std::string& name, const std::string& text) {
+    auto& p = c.profile;
+    if (name == "name") {
+        p.name = text;
+    } else if (name == "phone") {
+        p.phone = text.empty() ? std::string{} : normalize_phone(text);
+    } else if (name == "email") {
+        p.email = text.empty() ? std::string{} : normalize_email(text);
+    } else if (name == "timezone") {
+        if (!text.empty() && !is_valid_time_zone(text)) {
+            throw error(errc::invalid_argument, "\"" + text + "\" is not an IANA time zone");
+        }
+        p.time_zone = text;
+    } else if (name == "locale") {
+        p.locale = text;
+    } else if (name == "customer_id") {
+        p.customer_id = text;
+    } else {
+        const auto* def = defs.find_field(name);
+        if (!def) {
+            throw error(errc::invalid_argument, "field \"" + name + "\" is not declared");
+        }
+        if (text.empty()) {
+            c.fields.erase(name);
+        } else {
+            c.fields[name] = field_value{def->type, coerce_field(def->type, text)};
+        }
+    }
+}
+
+void merge_contacts(contact& into, const contact& from) {
+    for (const auto& id : from.identities) {
+        if (!into.has_identity(id)) {
+            into.identities.push_back(id);
+        }
+    }
+    std::sort(into.identities.begin(), into.identities.end());
+    auto fill = [](std::string& mine, const std::string& theirs) {
+        if (mine.empty()) {
+            mine = theirs;
+        }
+    };
+    fill(into.profile.name, from.profile.name);
+    fill(into.profile.phone, from.profile.phone);
+    fill(into.profile.email, from.profile.email);
+    fill(into.profile.time_zone, from.profile.time_zone);
+    fill(into.profile.locale, from.profile.locale);
+    fill(into.profile.customer_id, from.profile.customer_id);
+    into.stage = std::max(into.stage, from.stage);
+    for (const auto& [name, f] : from.fields) {
+        into.fields.emplace(name, f);
+    }
+    for (const auto& [tag, at] : from.tags) {
+        auto [it, inserted] = into.tags.emplace(tag, at);
+        if (!inserted && at < it->second) {
+            it->second = at;
+        }
+    }
+    into.notes.insert(into.notes.end(), from.notes.begin(), from.notes.end());
+    std::stable_sort(into.notes.begin(), into.notes.end(), [](const note& a, const note& b) { return a.at < b.at; });
+    auto& a = into.activity;
+    const auto& b = from.activity;
+    auto earliest = [](std::optional<time_point>& x, const std::optional<time_point>& y) {
+        if (y && (!x || *y < *x)) {
+            x = y;
+        }
+    };
+    auto latest = [](std::optional<time_point>& x, const std::optional<time_point>& y) {
+        if (y && (!x || *y > *x)) {
+            x = y;
+            return true;
+        }
+        return false;
+    };
+    earliest(a.first_seen, b.first_seen);
+    if (latest(a.last_inbound, b.last_inbound)) {
+        a.last_channel = b.last_channel;
+    }
+    if (latest(a.last_order, b.last_order)) {
+        a.last_product = b.last_product;
+    }
+    a.conversations += b.conversations;
+    a.orders += b.orders;
+    a.total_spent += b.total_spent;
+    a.returning = a.returning || b.returning;
+    into.fired_rules.insert(from.fired_rules.begin(), from.fired_rules.end());
+}
+
+namespace {
+
+std::int64_t record(core_env& env, contact_id who, std::string kind, time_point at, json::object body,
+                    std::int64_t cause, std::string origin) {
+    event_record r;
+    r.id = ++env.ids.event;
+    r.contact = who;
+    r.kind = std::move(kind);
+    r.at = at;
+    r.body = json::serialize(body);
+    r.cause = cause;
+    r.origin = std::move(origin);
+    r.definitions_version = env.definitions_version;
+    env.out.events.push_back(std::move(r));
+    return env.ids.event;
+}
+
+void change_tag(contact& c, const std::string& tag, bool add, time_point now, std::int64_t cause,
+                const std::string& origin, int depth, core_env& env, std::vector<raised>& queue) {
+    if (add == c.has_tag(tag)) {
+        return; // no change, no event: rules must not fire for a tag the contact already had
+    }
+    if (add) {
+        c.tags[tag] = now;
+        env.result.tags_added.push_back(tag);
+    } else {
+        c.tags.erase(tag);
+        env.result.tags_removed.push_back(tag);
+    }
+    json::object body;
+    body["tag"] = tag;
+    const auto id = record(env, c.id, add ? "tag_added" : "tag_removed", now, std::move(body), cause, origin);
+    queue.push_back({add ? trigger::tag_added : trigger::tag_removed, tag, id, depth});
+}
+
+void check_lifecycle(contact& c, time_point now, std::int64_t cause, const std::string& origin, int depth,
+                     core_env& env, std::vector<raised>& queue) {
+    const auto next = std::max(c.stage, qualified_lifecycle(c.profile));
+    if (next == c.stage) {
+        return;
+    }
+    json::object body;
+    body["from"] = to_string(c.stage);
+    body["to"] = to_string(next);
+    c.stage = next;
+    env.result.lifecycle_now = next;
+    const auto id = record(env, c.id, "lifecycle_changed", now, std::move(body), cause, origin);
+    queue.push_back({trigger::lifecycle_changed, std::string(to_string(next)), id, depth});
+}
+
+void touch_inbound(contact& c, const event& e, time_point now) {
+    c.activity.last_inbound = now;
+    if (!e.identity.channel.empty()) {
+        c.activity.last_channel = e.identity.channel;
+    }
+}
+
+bool filter_matches(const rule& r, const raised& what, const event& e) {
+    const auto& f = r.filter;
+    switch (r.when) {
+    case trigger::message_received:
+    case trigger::first_message:
+    case trigger::returning_message: return !f.text || f.text->matches(e.text);
+    case trigger::postback: return f.payload.empty() || f.payload == e.payload;
+    case trigger::form_opened:
+    case trigger::form_submitted: return f.form.empty() || f.form == e.form;
+    case trigger::order_placed:
+        return f.item.empty() || std::any_of(e.order.items.begin(), e.order.items.end(),
+                                             [&](const std::string& item) { return fold(item) == fold(f.item); });
+    case trigger::tag_added:
+    case trigger::tag_removed: return f.tag.empty() || f.tag == what.detail;
+    case trigger::lifecycle_changed: return !f.to || to_string(*f.to) == what.detail;
+    case trigger::track: return f.name.empty() || f.name == e.name;
+    default: return true;
+    }
+}
+
+identity reply_address(const contact& c, const event& e) {
+    if (!e.identity.channel.empty() && c.has_identity(e.identity)) {
+        return e.identity;
+    }
+    for (const auto& id : c.identities) {
+        if (id.channel == c.activity.last_channel) {
+            return id;
+        }
+    }
+    return c.identities.empty() ? identity{} : c.identities.front();
+}
+
+} // namespace
+
+std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_id, core_env& env) {
+    const time_point now = *e.at;
+    std::vector<raised> queue;
+    auto& act = c.activity;
+    if (!act.first_seen) {
+        act.first_seen = now;
+    }
+    const auto& p = e.profile;
+    if (p.name) {
+        c.profile.name = *p.name;
+    }
+    if (p.phone) {
+        c.profile.phone = *p.phone;
+    }
+    if (p.email) {
+        c.profile.email = *p.email;
+    }
+    if (p.time_zone) {
+        c.profile.time_zone = *p.time_zone;
+    }
+    if (p.locale) {
+        c.profile.locale = *p.locale;
+    }
+    for (const auto& [name, text] : p.fields) {
+        set_field(c, env.defs, name, text);
+    }
+    auto raise = [&](trigger t) { queue.push_back({t, {}, input_id, 0}); };
+    switch (e.kind) {
+    case event_kind::message_received: {
+        const bool new_conversation = !act.last_inbound || now - *act.last_inbound > env.options.returning_gap;
+        if (new_conversation) {
+            act.returning = act.conversations > 0 || act.orders > 0;
+            ++act.conversations;
+        }
+        touch_inbound(c, e, now);
+        raise(trigger::message_received);
+        if (new_conversation) {
+            raise(act.returning ? trigger::returning_message : trigger::first_message);
+        }
+        break;
+    }
+    case event_kind::postback:
+        touch_inbound(c, e, now);
+        raise(trigger::postback);
+        break;
+    case event_kind::form_opened:
+        touch_inbound(c, e, now);
+        raise(trigger::form_opened);
+        break;
+    case event_kind::form_submitted:
+        touch_inbound(c, e, now);
+        raise(trigger::form_submitted);
+        break;
+    case event_kind::order_placed:
+        ++act.orders;
+        act.total_spent += e.order.total;
+        act.last_order = now;
+        if (!e.order.items.empty()) {
+            act.last_product = e.order.items.front();
+        }
+        raise(trigger::order_placed);
+        break;
+    case event_kind::profile_updated: raise(trigger::profile_updated); break;
+    case event_kind::customer_linked:
+        c.profile.customer_id = e.customer_id;
+        raise(trigger::customer_linked);
+        break;
+    case event_kind::note_added:
+        c.notes.push_back(note{e.author.empty() ? std::string("api") : e.author, now, e.text});
+        raise(trigger::note_added);
+        break;
+    case event_kind::track: raise(trigger::track); break;
+    case event_kind::tag_added:
+    case event_kind::tag_removed: {
+        const bool add = e.kind == event_kind::tag_added;
+        if (add != c.has_tag(e.tag)) {
+            if (add) {
+                c.tags[e.tag] = now;
+                env.result.tags_added.push_back(e.tag);
+            } else {
+                c.tags.erase(e.tag);
+                env.result.tags_removed.push_back(e.tag);
+            }
+            queue.push_back({add ? trigger::tag_added : trigger::tag_removed, e.tag, input_id, 0});
+        }
+        break;
+    }
+    case event_kind::lifecycle_changed: break; // refused by validation; derived only
+    }
+    check_lifecycle(c, now, input_id, "engine", 0, env, queue);
+    return queue;
+}
+
+void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<raised> queue, core_env& env) {
+    const time_point now = *e.at;
+    const std::string base = e.key.empty() ? "event-" + std::to_string(input_id) : e.key;
+    int sends = 0;
+    // Index-based: actions append to the queue while we walk it (breadth first).
+    for (std::size_t qi = 0; qi < queue.size(); ++qi) {
+        const raised what = queue[qi];
+        if (what.depth > env.options.max_cascade_depth) {
+            json::object body;
+            body["trigger"] = to_string(what.when);
+            body["depth"] = what.depth;
+            record(env, c.id, "cascade_limit", now, std::move(body), what.event_id, "engine");
+            continue;
+        }
+        for (const auto& r : env.defs.rules()) {
+            if (r.when != what.when || !filter_matches(r, what, e)) {
+                continue;
+            }
+            if (r.once && c.fired_rules.count(r.name) != 0) {
+                continue;
+            }
+            if (!r.condition.evaluate(contact_view(c, now))) {
+                continue;
+            }
+            env.result.rules_fired.push_back(r.name);
+            if (r.once) {
+                c.fired_rules.insert(r.name);
+            }
+            const std::string origin = "rule:" + r.name;
+            const int depth = what.depth + 1;
+            for (std::size_t ai = 0; ai < r.actions.size(); ++ai) {
+                const auto& a = r.actions[ai];
+                switch (a.what) {
+                case action::kind::add_tag:
+                case action::kind::remove_tag:
+                    change_tag(c, a.tag, a.what == action::kind::add_tag, now, what.event_id, origin, depth, env,
+                               queue);
+                    break;
+                case action::kind::set_field:
+                case action::kind::clear_field:
+                    try {
+                        set_field(c, env.defs, a.field,
+                                  a.what == action::kind::set_field ? render_template(a.value, c) : std::string{});
+                        check_lifecycle(c, now, what.event_id, origin, depth, env, queue);
+                    } catch (const error& err) {
+                        // A rule's bad value is a runtime fault of the data, not of the caller:
+                        // record it and go on rather than refusing the whole event.
+                        json::object body;
+                        body["action"] = r.path + ".then[" + std::to_string(ai) + "]";
+                        body["error"] = err.what();
+                        record(env, c.id, "action_failed", now, std::move(body), what.event_id, origin);
+                    }
+                    break;
+                case action::kind::add_note:
+                    c.notes.push_back(note{origin, now, render_template(a.text, c)});
+                    break;
+                case action::kind::send: {
+                    outbound_message m;
+                    m.id = ++env.ids.message;
+                    m.key = base + "/" + r.name + "/" + std::to_string(sends++);
+                    m.contact = c.id;
+                    m.to = reply_address(c, e);
+                    m.text = render_template(a.text, c);
+                    m.purpose = a.purpose;
+                    m.created_at = now;
+                    m.cause_event = what.event_id;
+                    m.cause = origin;
+                    env.result.messages.push_back(m.id);
+                    env.out.messages.push_back(std::move(m));
+                    break;
+                }
+                }
+            }
+        }
+    }
+}
+
+} // namespace tagflow::detail

@@ -1,0 +1,29 @@
+#pragma once
+// JSON encodings of the model, shared by the stores, the event log and exports. Objects are
+// built in a fixed key order so that serialising the same state always gives the same bytes.
+
+#include <tagflow/contact.hpp>
+#include <tagflow/engine.hpp>
+#include <tagflow/event.hpp>
+#include <tagflow/outbox.hpp>
+
+#include <boost/json.hpp>
+
+namespace tagflow::detail {
+
+boost::json::value value_to_json(const value& v);
+value value_from_json(const boost::json::value& v);
+
+boost::json::object contact_to_json(const contact& c);
+contact contact_from_json(const boost::json::value& v);
+
+boost::json::object event_to_json_object(const event& e);
+
+boost::json::object message_to_json(const outbound_message& m);
+
+boost::json::object result_to_json(const ingest_result& r);
+ingest_result result_from_json(const boost::json::value& v);
+
+std::optional<time_point> optional_time(const boost::json::object& o, std::string_view key);
+
+} // namespace tagflow::detail

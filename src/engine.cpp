@@ -1,0 +1,584 @@
+#include <tagflow/engine.hpp>
+#include <tagflow/error.hpp>
+#include <tagflow/phone.hpp>
+#include <tagflow/sqlite_store.hpp>
+#include <tagflow/text.hpp>
+
+#include "detail/codec.hpp"
+#include "detail/core.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace tagflow {
+
+namespace json = boost::json;
+
+namespace {
+
+// What one ingest or batch has read and changed, so later events of the same batch see the
+// earlier ones' effects before anything is committed.
+class unit_of_work {
+public:
+    explicit unit_of_work(store& s) : store_(s) {}
+
+    change_set changes;
+    std::map<std::string, ingest_result> outcomes; // by idempotency key, for duplicates in a batch
+
+    contact* get(contact_id id) {
+        id = follow(id);
+        if (auto it = contacts_.find(id); it != contacts_.end()) {
+            return &it->second;
+        }
+        auto loaded = store_.load_contact(id);
+        if (!loaded) {
+            return nullptr;
+        }
+        auto& c = contacts_[id] = std::move(*loaded);
+        index(c);
+        return &c;
+    }
+
+    contact& create(contact c) {
+        auto& stored = contacts_[c.id] = std::move(c);
+        index(stored);
+        return stored;
+    }
+
+    std::optional<contact_id> by_identity(const identity& who) {
+        if (auto it = identities_.find(who); it != identities_.end()) {
+            return it->second;
+        }
+        if (auto id = store_.find_by_identity(who)) {
+            return follow(*id);
+        }
+        return std::nullopt;
+    }
+
+    std::optional<contact_id> by_key(const std::string& kind, const std::string& value, contact_id except) {
+        if (value.empty()) {
+            return std::nullopt;
+        }
+        // A contact touched in this unit may have changed since the store saw it: ask the cache
+        // first, and trust a store answer only if the cached copy still agrees.
+        for (const auto& [id, c] : contacts_) {
+            if (id != except && removed_.count(id) == 0 && key_of(c, kind) == value) {
+                return id;
+            }
+        }
+        std::optional<contact_id> found;
+        if (kind == "phone") {
+            found = store_.find_by_phone(value);
+        } else if (kind == "email") {
+            found = store_.find_by_email(value);
+        } else {
+            found = store_.find_by_customer_id(value);
+        }
+        if (!found) {
+            return std::nullopt;
+        }
+        const auto id = follow(*found);
+        if (id == except) {
+            return std::nullopt;
+        }
+        if (auto* c = get(id); c && key_of(*c, kind) == value) {
+            return id;
+        }
+        return std::nullopt;
+    }
+
+    void remove(contact_id gone, contact_id survivor) {
+        merged_into_[gone] = survivor;
+        removed_.insert(gone);
+        contacts_.erase(gone);
+        for (auto& [who, id] : identities_) {
+            if (id == gone) {
+                id = survivor;
+            }
+        }
+    }
+
+    void index(const contact& c) {
+        for (const auto& who : c.identities) {
+            identities_[who] = c.id;
+        }
+    }
+
+    // Writes every touched contact into the change set, once, in id order.
+    void finish(const std::set<contact_id>& touched) {
+        for (auto id : touched) {
+            if (removed_.count(id) == 0) {
+                if (auto it = contacts_.find(id); it != contacts_.end()) {
+                    changes.contacts.push_back(it->second);
+                }
+            }
+        }
+        changes.removed_contacts.assign(removed_.begin(), removed_.end());
+    }
+
+private:
+    static const std::string& key_of(const contact& c, const std::string& kind) {
+        if (kind == "phone") {
+            return c.profile.phone;
+        }
+        if (kind == "email") {
+            return c.profile.email;
+        }
+        return c.profile.customer_id;
+    }
+
+    contact_id follow(contact_id id) const {
+        for (auto it = merged_into_.find(id); it != merged_into_.end(); it = merged_into_.find(id)) {
+            id = it->second;
+        }
+        return id;
+    }
+
+    store& store_;
+    std::map<contact_id, contact> contacts_;
+    std::map<identity, contact_id> identities_;
+    std::map<contact_id, contact_id> merged_into_;
+    std::set<contact_id> removed_;
+};
+
+bool valid_channel(const std::string& channel) {
+    return !channel.empty() && std::all_of(channel.begin(), channel.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+} // namespace
+
+struct engine::impl {
+    std::unique_ptr<store> backing;
+    engine_options options;
+    definitions defs;
+    int defs_version = 0;
+    detail::id_counters ids;
+    mutable std::mutex mutex;
+
+    time_point now() const {
+        if (options.clock) {
+            return options.clock();
+        }
+        return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    }
+
+    // Checks and normalises an event; throws event_error naming the field. Writes nothing.
+    event validate(const event& input, const std::string& prefix) const {
+        auto fail = [&](const std::string& field, const std::string& what) -> void {
+            throw event_error(prefix + field, what);
+        };
+        event e = input;
+        if (!e.at) {
+            e.at = now();
+        }
+        if (e.kind == event_kind::lifecycle_changed) {
+            fail("kind", "lifecycle_changed is derived by the engine and cannot be ingested; link a customer id "
+                         "or update the profile instead");
+        }
+        if (!e.contact) {
+            if (e.identity.channel.empty()) {
+                fail("identity.channel", "required (or give a contact id)");
+            }
+            if (!valid_channel(e.identity.channel)) {
+                fail("identity.channel", "\"" + e.identity.channel + "\" is not a channel name (lowercase a-z, 0-9, _ or -)");
+            }
+            if (e.identity.external_id.empty()) {
+                fail("identity.external_id", "required");
+            }
+        } else if (*e.contact <= 0) {
+            fail("contact", "contact ids start at 1");
+        }
+        switch (e.kind) {
+        case event_kind::postback:
+            if (e.payload.empty()) {
+                fail("payload", "required for a postback");
+            }
+            break;
+        case event_kind::form_opened:
+        case event_kind::form_submitted:
+            if (e.form.empty()) {
+                fail("form", "required for a form event");
+            }
+            break;
+        case event_kind::order_placed:
+            if (!std::isfinite(e.order.total) || e.order.total < 0) {
+                fail("order.total", "must be a finite amount >= 0");
+            }
+            break;
+        case event_kind::customer_linked:
+            if (e.customer_id.empty()) {
+                fail("customer_id", "required to link a customer");
+            }
+            break;
+        case event_kind::note_added:
+            if (e.text.empty()) {
+                fail("text", "a note needs text");
+            }
+            break;
+        case event_kind::track:
+            if (e.name.empty()) {
+                fail("name", "a track event needs a name");
+            }
+            break;
+        case event_kind::tag_added:
+        case event_kind::tag_removed:
+            if (e.tag.empty()) {
+                fail("tag", "required");
+            }
+            break;
+        default: break;
+        }
+        if (!e.text.empty()) {
+            try {
+                (void)fold(e.text); // rules match folded text: refuse what cannot be folded now
+            } catch (const error&) {
+                fail("text", "is not valid UTF-8");
+            }
+        }
+        auto& p = e.profile;
+        if (p.phone && !p.phone->empty()) {
+            try {
+                p.phone = normalize_phone(*p.phone);
+            } catch (const error& err) {
+                fail("profile.phone", err.what());
+            }
+        }
+        if (p.email && !p.email->empty()) {
+            try {
+                p.email = normalize_email(*p.email);
+            } catch (const error& err) {
+                fail("profile.email", err.what());
+            }
+        }
+        if (p.time_zone && !p.time_zone->empty() && !is_valid_time_zone(*p.time_zone)) {
+            fail("profile.timezone", "\"" + *p.time_zone + "\" is not an IANA time zone");
+        }
+        for (auto& [name, text] : p.fields) {
+            if (is_profile_field(name)) {
+                fail("profile.fields." + name, "is a profile attribute; set profile." + name + " instead");
+            }
+            const auto* def = defs.find_field(name);
+            if (!def) {
+                fail("profile.fields." + name, "field is not declared in the definitions");
+            }
+            try {
+                text = to_text(detail::coerce_field(def->type, text));
+            } catch (const error& err) {
+                fail("profile.fields." + name, err.what());
+            }
+        }
+        return e;
+    }
+
+    // Resolves the contact an event belongs to, creating it if needed.
+    contact& resolve(const event& e, unit_of_work& work, ingest_result& result, std::set<contact_id>& touched) {
+        if (e.contact) {
+            auto* c = work.get(*e.contact);
+            if (!c) {
+                throw event_error("contact", "no contact with id " + std::to_string(*e.contact));
+            }
+            return *c;
+        }
+        if (auto id = work.by_identity(e.identity)) {
+            return *work.get(*id);
+        }
+        // An unknown identity whose phone or e-mail we already know is the same person on
+        // another channel: attach it instead of creating a second contact.
+        std::optional<contact_id> same;
+        if (e.profile.phone) {
+            same = work.by_key("phone", *e.profile.phone, 0);
+        }
+        if (!same && e.profile.email) {
+            same = work.by_key("email", *e.profile.email, 0);
+        }
+        if (same) {
+            auto& c = *work.get(*same);
+            c.identities.push_back(e.identity);
+            std::sort(c.identities.begin(), c.identities.end());
+            work.index(c);
+            return c;
+        }
+        contact fresh;
+        fresh.id = ++ids.contact;
+        fresh.identities.push_back(e.identity);
+        result.contact_created = true;
+        touched.insert(fresh.id);
+        return work.create(std::move(fresh));
+    }
+
+    // Merges any other contact sharing this one's phone, e-mail or customer id; the lower id
+    // survives. Returns the survivor.
+    contact& merge_duplicates(contact& c, const event& e, unit_of_work& work, ingest_result& result,
+                              std::set<contact_id>& touched, std::int64_t cause, detail::core_env& env) {
+        contact* current = &c;
+        for (const char* kind : {"customer_id", "phone", "email"}) {
+            const auto& p = current->profile;
+            const std::string& key = std::string_view(kind) == "phone"   ? p.phone
+                                     : std::string_view(kind) == "email" ? p.email
+                                                                         : p.customer_id;
+            auto other_id = work.by_key(kind, key, current->id);
+            if (!other_id) {
+                continue;
+            }
+            contact* other = work.get(*other_id);
+            contact* survivor = other->id < current->id ? other : current;
+            contact* gone = survivor == other ? current : other;
+            const contact_id gone_id = gone->id;
+            detail::merge_contacts(*survivor, *gone);
+            json::object body;
+            body["merged"] = gone_id;
+            body["on"] = kind;
+            event_record r;
+            r.id = ++ids.event;
+            r.contact = survivor->id;
+            r.kind = "contact_merged";
+            r.at = *e.at;
+            r.body = json::serialize(body);
+            r.cause = cause;
+            r.origin = "engine";
+            r.definitions_version = env.definitions_version;
+            env.out.events.push_back(std::move(r));
+            result.merged.push_back(gone_id);
+            touched.insert(survivor->id);
+            touched.erase(gone_id);
+            const contact_id survivor_id = survivor->id;
+            work.remove(gone_id, survivor_id);
+            current = work.get(survivor_id);
+            work.index(*current);
+        }
+        return *current;
+    }
+
+    ingest_result process(const event& e, unit_of_work& work, std::set<contact_id>& touched) {
+        if (!e.key.empty()) {
+            if (auto it = work.outcomes.find(e.key); it != work.outcomes.end()) {
+                auto first = it->second;
+                first.duplicate = true;
+                return first;
+            }
+            if (auto stored = backing->find_outcome(e.key)) {
+                auto first = detail::result_from_json(json::parse(*stored));
+                first.duplicate = true;
+                return first;
+            }
+        }
+        ingest_result result;
+        contact& resolved = resolve(e, work, result, touched);
+        touched.insert(resolved.id);
+        const std::int64_t input_id = ++ids.event;
+        result.event_id = input_id;
+        event_record input;
+        input.id = input_id;
+        input.kind = std::string(to_string(e.kind));
+        input.key = e.key;
+        input.at = *e.at;
+        input.body = to_json(e);
+        input.origin = "input";
+        input.definitions_version = defs_version;
+        const std::size_t input_row = work.changes.events.size();
+        work.changes.events.push_back(std::move(input));
+
+        detail::core_env env{defs, options, defs_version, ids, work.changes, result};
+        auto raised = detail::apply_input(resolved, e, input_id, env);
+        contact& merged = merge_duplicates(resolved, e, work, result, touched, input_id, env);
+        detail::run_rules(merged, e, input_id, std::move(raised), env);
+        contact& final_contact = merge_duplicates(merged, e, work, result, touched, input_id, env);
+        touched.insert(final_contact.id);
+        result.contact = final_contact.id;
+
+        auto& row = work.changes.events[input_row];
+        row.contact = final_contact.id;
+        row.outcome = json::serialize(detail::result_to_json(result));
+        if (!e.key.empty()) {
+            work.outcomes[e.key] = result;
+        }
+        return result;
+    }
+
+    std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch) {
+        std::vector<event> checked;
+        checked.reserve(events.size());
+        std::lock_guard lock(mutex);
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            checked.push_back(validate(events[i], batch ? "[" + std::to_string(i) + "]." : std::string{}));
+        }
+        const auto saved = ids;
+        try {
+            unit_of_work work(*backing);
+            std::set<contact_id> touched;
+            std::vector<ingest_result> results;
+            results.reserve(checked.size());
+            for (std::size_t i = 0; i < checked.size(); ++i) {
+                try {
+                    results.push_back(process(checked[i], work, touched));
+                } catch (const event_error& err) {
+                    if (!batch) {
+                        throw;
+                    }
+                    throw event_error("[" + std::to_string(i) + "]." + err.field(),
+                                      std::string(err.what()).substr(err.field().size() + 8));
+                }
+            }
+            work.finish(touched);
+            if (!work.changes.empty()) {
+                backing->apply(work.changes);
+            }
+            return results;
+        } catch (...) {
+            ids = saved; // nothing was written: hand the same ids out again
+            throw;
+        }
+    }
+};
+
+engine::engine(std::unique_ptr<store> backing, engine_options options) : impl_(std::make_unique<impl>()) {
+    if (!backing) {
+        throw error(errc::invalid_argument, "engine needs a store");
+    }
+    impl_->backing = std::move(backing);
+    impl_->options = std::move(options);
+    if (impl_->options.max_cascade_depth < 1) {
+        throw error(errc::invalid_argument, "max_cascade_depth must be at least 1");
+    }
+    const auto counters = impl_->backing->counters();
+    impl_->ids.contact = counters.last_contact;
+    impl_->ids.event = counters.last_event;
+    impl_->ids.message = counters.last_message;
+    if (auto latest = impl_->backing->latest_definitions()) {
+        impl_->defs = definitions::parse(latest->source);
+        impl_->defs_version = latest->version;
+    }
+}
+
+engine engine::open(const std::string& sqlite_path, engine_options options) {
+    return engine(open_sqlite_store(sqlite_path), std::move(options));
+}
+
+engine::~engine() = default;
+engine::engine(engine&&) noexcept = default;
+engine& engine::operator=(engine&&) noexcept = default;
+
+int engine::load_definitions(const definitions& defs) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->defs_version > 0 && impl_->defs.source() == defs.source()) {
+        return impl_->defs_version;
+    }
+    change_set changes;
+    changes.definitions = definitions_record{impl_->defs_version + 1, defs.source(), impl_->now()};
+    impl_->backing->apply(changes);
+    impl_->defs = defs;
+    impl_->defs_version += 1;
+    return impl_->defs_version;
+}
+
+int engine::load_definitions(std::string_view json_text) { return load_definitions(definitions::parse(json_text)); }
+
+const definitions& engine::current_definitions() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->defs;
+}
+
+int engine::definitions_version() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->defs_version;
+}
+
+ingest_result engine::ingest(const event& e) { return impl_->ingest_all(std::span<const event>(&e, 1), false).front(); }
+
+std::vector<ingest_result> engine::ingest_batch(std::span<const event> events) {
+    if (events.empty()) {
+        return {};
+    }
+    return impl_->ingest_all(events, true);
+}
+
+std::optional<contact> engine::find_contact(const identity& who) const {
+    std::lock_guard lock(impl_->mutex);
+    if (auto id = impl_->backing->find_by_identity(who)) {
+        return impl_->backing->load_contact(*id);
+    }
+    return std::nullopt;
+}
+
+contact engine::get_contact(contact_id id) const {
+    std::lock_guard lock(impl_->mutex);
+    if (auto c = impl_->backing->load_contact(id)) {
+        return *c;
+    }
+    throw error(errc::not_found, "no contact with id " + std::to_string(id));
+}
+
+std::vector<contact> engine::contacts() const {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<contact> out;
+    for (auto id : impl_->backing->contact_ids()) {
+        if (auto c = impl_->backing->load_contact(id)) {
+            out.push_back(std::move(*c));
+        }
+    }
+    return out;
+}
+
+namespace {
+template <typename Fetch>
+auto read_all(std::int64_t after_id, Fetch fetch) {
+    constexpr std::size_t page = 1000;
+    auto out = fetch(after_id, page);
+    for (auto more = out; more.size() == page;) {
+        more = fetch(more.back().id, page);
+        out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+}
+} // namespace
+
+std::vector<outbound_message> engine::outbox(std::int64_t after_id) const {
+    std::lock_guard lock(impl_->mutex);
+    return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
+}
+
+std::vector<event_record> engine::event_log(std::int64_t after_id) const {
+    std::lock_guard lock(impl_->mutex);
+    return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->events(a, n); });
+}
+
+std::vector<event> engine::input_events() const {
+    std::vector<event> out;
+    for (const auto& r : event_log()) {
+        if (r.origin == "input") {
+            out.push_back(event_from_json(r.body));
+        }
+    }
+    return out;
+}
+
+std::string engine::contact_json(contact_id id) const {
+    return json::serialize(detail::contact_to_json(get_contact(id)));
+}
+
+std::string engine::export_json() const {
+    json::object doc;
+    doc["definitions_version"] = definitions_version();
+    json::array people;
+    for (const auto& c : contacts()) {
+        people.emplace_back(detail::contact_to_json(c));
+    }
+    doc["contacts"] = std::move(people);
+    json::array messages;
+    for (const auto& m : outbox()) {
+        messages.emplace_back(detail::message_to_json(m));
+    }
+    doc["outbox"] = std::move(messages);
+    return json::serialize(doc);
+}
+
+time_point engine::now() const { return impl_->now(); }
+
+const engine_options& engine::options() const noexcept { return impl_->options; }
+
+} // namespace tagflow

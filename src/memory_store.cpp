@@ -1,0 +1,167 @@
+#include <tagflow/error.hpp>
+#include <tagflow/memory_store.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace tagflow {
+
+namespace {
+
+class memory_store final : public store {
+public:
+    void apply(const change_set& changes) override {
+        // Check every uniqueness rule before touching anything, so a refused change set
+        // leaves the store as it was (the same all-or-nothing contract as a transaction).
+        std::set<std::string> keys;
+        for (const auto& m : changes.messages) {
+            if (message_keys_.count(m.key) != 0 || !keys.insert(m.key).second) {
+                throw error(errc::store_failure, "duplicate outbox key \"" + m.key + "\"");
+            }
+        }
+        keys.clear();
+        for (const auto& e : changes.events) {
+            if (!e.key.empty() && (outcomes_.count(e.key) != 0 || !keys.insert(e.key).second)) {
+                throw error(errc::store_failure, "duplicate event key \"" + e.key + "\"");
+            }
+        }
+        for (auto id : changes.removed_contacts) {
+            if (auto it = contacts_.find(id); it != contacts_.end()) {
+                unindex(it->second);
+                contacts_.erase(it);
+            }
+        }
+        for (const auto& c : changes.contacts) {
+            if (auto it = contacts_.find(c.id); it != contacts_.end()) {
+                unindex(it->second);
+            }
+            contacts_[c.id] = c;
+            index(c);
+            counters_.last_contact = std::max(counters_.last_contact, c.id);
+        }
+        for (const auto& e : changes.events) {
+            if (!e.key.empty()) {
+                outcomes_[e.key] = e.outcome;
+            }
+            counters_.last_event = std::max(counters_.last_event, e.id);
+            events_.push_back(e);
+        }
+        for (const auto& m : changes.messages) {
+            message_keys_.insert(m.key);
+            counters_.last_message = std::max(counters_.last_message, m.id);
+            messages_.push_back(m);
+        }
+        if (changes.definitions) {
+            definitions_[changes.definitions->version] = *changes.definitions;
+        }
+    }
+
+    std::optional<contact_id> find_by_identity(const identity& id) override { return find(identities_, id); }
+    std::optional<contact_id> find_by_phone(const std::string& phone) override { return first(phones_, phone); }
+    std::optional<contact_id> find_by_email(const std::string& email) override { return first(emails_, email); }
+    std::optional<contact_id> find_by_customer_id(const std::string& customer_id) override {
+        return first(customers_, customer_id);
+    }
+
+    std::optional<contact> load_contact(contact_id id) override {
+        if (auto it = contacts_.find(id); it != contacts_.end()) {
+            return it->second;
+        }
+        return std::nullopt;
+    }
+
+    std::vector<contact_id> contact_ids() override {
+        std::vector<contact_id> out;
+        out.reserve(contacts_.size());
+        for (const auto& [id, c] : contacts_) {
+            out.push_back(id);
+        }
+        return out;
+    }
+
+    std::optional<std::string> find_outcome(const std::string& key) override { return find(outcomes_, key); }
+
+    std::vector<event_record> events(std::int64_t after_id, std::size_t limit) override {
+        return page(events_, after_id, limit);
+    }
+    std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
+        return page(messages_, after_id, limit);
+    }
+
+    std::optional<definitions_record> latest_definitions() override {
+        if (definitions_.empty()) {
+            return std::nullopt;
+        }
+        return definitions_.rbegin()->second;
+    }
+    std::optional<definitions_record> find_definitions(int version) override { return find(definitions_, version); }
+
+    store_counters counters() override { return counters_; }
+
+private:
+    template <typename Map, typename Key>
+    static std::optional<typename Map::mapped_type> find(const Map& map, const Key& key) {
+        if (auto it = map.find(key); it != map.end()) {
+            return it->second;
+        }
+        return std::nullopt;
+    }
+    static std::optional<contact_id> first(const std::map<std::string, std::set<contact_id>>& map,
+                                           const std::string& key) {
+        if (auto it = map.find(key); it != map.end() && !it->second.empty()) {
+            return *it->second.begin();
+        }
+        return std::nullopt;
+    }
+    // Rows are appended in id order, so a binary search finds the first one after `after_id`.
+    template <typename Row>
+    static std::vector<Row> page(const std::vector<Row>& rows, std::int64_t after_id, std::size_t limit) {
+        auto it = std::upper_bound(rows.begin(), rows.end(), after_id,
+                                   [](std::int64_t id, const Row& r) { return id < r.id; });
+        std::vector<Row> out;
+        for (; it != rows.end() && out.size() < limit; ++it) {
+            out.push_back(*it);
+        }
+        return out;
+    }
+
+    void index(const contact& c) {
+        for (const auto& id : c.identities) {
+            identities_[id] = c.id;
+        }
+        if (!c.profile.phone.empty()) {
+            phones_[c.profile.phone].insert(c.id);
+        }
+        if (!c.profile.email.empty()) {
+            emails_[c.profile.email].insert(c.id);
+        }
+        if (!c.profile.customer_id.empty()) {
+            customers_[c.profile.customer_id].insert(c.id);
+        }
+    }
+    void unindex(const contact& c) {
+        for (const auto& id : c.identities) {
+            identities_.erase(id);
+        }
+        phones_[c.profile.phone].erase(c.id);
+        emails_[c.profile.email].erase(c.id);
+        customers_[c.profile.customer_id].erase(c.id);
+    }
+
+    std::map<contact_id, contact> contacts_;
+    std::map<identity, contact_id> identities_;
+    std::map<std::string, std::set<contact_id>> phones_, emails_, customers_;
+    std::map<std::string, std::string> outcomes_;
+    std::set<std::string> message_keys_;
+    std::vector<event_record> events_;
+    std::vector<outbound_message> messages_;
+    std::map<int, definitions_record> definitions_;
+    store_counters counters_;
+};
+
+} // namespace
+
+std::unique_ptr<store> make_memory_store() { return std::make_unique<memory_store>(); }
+
+} // namespace tagflow

@@ -1,0 +1,313 @@
+// The SQLite store. Contacts are kept whole as one JSON document per row (the engine reads and
+// writes a contact as a unit per event), with side tables that index what lookups need:
+// identities, phone/e-mail/customer id, and tags (for SQL reporting and segment baselines).
+#include <tagflow/error.hpp>
+#include <tagflow/sqlite_store.hpp>
+
+#include "detail/codec.hpp"
+#include "detail/sqlite.hpp"
+
+namespace tagflow {
+
+namespace {
+
+namespace sql = detail::sqlite;
+namespace json = boost::json;
+
+std::int64_t millis(time_point t) { return t.time_since_epoch().count(); }
+time_point from_millis(std::int64_t ms) { return time_point{std::chrono::milliseconds{ms}}; }
+
+// Each entry is one schema version; user_version counts how many have been applied.
+const std::vector<std::string>& migrations() {
+    static const std::vector<std::string> steps{
+        R"sql(
+CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta(name, value) VALUES ('last_contact', 0);
+CREATE TABLE contacts(
+  id INTEGER PRIMARY KEY,
+  phone TEXT NOT NULL DEFAULT '',
+  email TEXT NOT NULL DEFAULT '',
+  customer_id TEXT NOT NULL DEFAULT '',
+  doc TEXT NOT NULL);
+CREATE INDEX contacts_phone ON contacts(phone) WHERE phone <> '';
+CREATE INDEX contacts_email ON contacts(email) WHERE email <> '';
+CREATE INDEX contacts_customer ON contacts(customer_id) WHERE customer_id <> '';
+CREATE TABLE identities(
+  channel TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  PRIMARY KEY(channel, external_id)) WITHOUT ROWID;
+CREATE INDEX identities_contact ON identities(contact_id);
+CREATE TABLE contact_tags(
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  PRIMARY KEY(contact_id, tag)) WITHOUT ROWID;
+CREATE INDEX contact_tags_tag ON contact_tags(tag, contact_id);
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  contact_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  key TEXT,
+  at INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  cause INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  definitions_version INTEGER NOT NULL);
+CREATE UNIQUE INDEX events_key ON events(key) WHERE key IS NOT NULL;
+CREATE INDEX events_contact ON events(contact_id, id);
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  contact_id INTEGER NOT NULL,
+  channel TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  text TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  cause_event INTEGER NOT NULL,
+  cause TEXT NOT NULL,
+  status TEXT NOT NULL);
+CREATE INDEX outbox_status ON outbox(status, id);
+CREATE TABLE definitions(
+  version INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  loaded_at INTEGER NOT NULL);
+)sql",
+    };
+    return steps;
+}
+
+class sqlite_store final : public store {
+public:
+    sqlite_store(const std::string& path, const sqlite_options& options) : db_(path, open(options)) {
+        sql::migrate(db_, migrations());
+    }
+
+    void apply(const change_set& changes) override {
+        sql::transaction tx(db_);
+        for (auto id : changes.removed_contacts) {
+            db_.cached("DELETE FROM contacts WHERE id = ?").bind_all(id).execute();
+        }
+        contact_id last_contact = 0;
+        for (const auto& c : changes.contacts) {
+            write_contact(c);
+            last_contact = std::max(last_contact, c.id);
+        }
+        if (last_contact > 0) {
+            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_contact'")
+                .bind_all(last_contact)
+                .execute();
+        }
+        for (const auto& e : changes.events) {
+            auto& st = db_.cached("INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
+                                  "definitions_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            st.bind_all(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string>{} : e.key, millis(e.at),
+                        e.body, e.cause, e.origin, e.outcome, e.definitions_version);
+            st.execute();
+        }
+        for (const auto& m : changes.messages) {
+            auto& st = db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
+                                  "created_at, cause_event, cause, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
+                        millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)));
+            st.execute();
+        }
+        if (const auto& d = changes.definitions) {
+            db_.cached("INSERT INTO definitions(version, source, loaded_at) VALUES (?, ?, ?)")
+                .bind_all(d->version, d->source, millis(d->loaded_at))
+                .execute();
+        }
+        tx.commit();
+    }
+
+    std::optional<contact_id> find_by_identity(const identity& id) override {
+        auto& st = db_.cached("SELECT contact_id FROM identities WHERE channel = ? AND external_id = ?");
+        st.bind_all(id.channel, id.external_id);
+        return single_id(st);
+    }
+    std::optional<contact_id> find_by_phone(const std::string& phone) override {
+        auto& st = db_.cached("SELECT id FROM contacts WHERE phone = ? AND phone <> '' ORDER BY id LIMIT 1");
+        st.bind_all(phone);
+        return single_id(st);
+    }
+    std::optional<contact_id> find_by_email(const std::string& email) override {
+        auto& st = db_.cached("SELECT id FROM contacts WHERE email = ? AND email <> '' ORDER BY id LIMIT 1");
+        st.bind_all(email);
+        return single_id(st);
+    }
+    std::optional<contact_id> find_by_customer_id(const std::string& customer_id) override {
+        auto& st =
+            db_.cached("SELECT id FROM contacts WHERE customer_id = ? AND customer_id <> '' ORDER BY id LIMIT 1");
+        st.bind_all(customer_id);
+        return single_id(st);
+    }
+
+    std::optional<contact> load_contact(contact_id id) override {
+        auto& st = db_.cached("SELECT doc FROM contacts WHERE id = ?");
+        st.bind_all(id);
+        if (!st.step()) {
+            return std::nullopt;
+        }
+        auto doc = st.get_text(0);
+        st.reset();
+        return detail::contact_from_json(json::parse(doc));
+    }
+
+    std::vector<contact_id> contact_ids() override {
+        auto& st = db_.cached("SELECT id FROM contacts ORDER BY id");
+        std::vector<contact_id> out;
+        while (st.step()) {
+            out.push_back(st.get_int64(0));
+        }
+        return out;
+    }
+
+    std::optional<std::string> find_outcome(const std::string& key) override {
+        auto& st = db_.cached("SELECT outcome FROM events WHERE key = ?");
+        st.bind_all(key);
+        if (!st.step()) {
+            return std::nullopt;
+        }
+        auto out = st.get_text(0);
+        st.reset();
+        return out;
+    }
+
+    std::vector<event_record> events(std::int64_t after_id, std::size_t limit) override {
+        auto& st = db_.cached("SELECT id, contact_id, kind, key, at, body, cause, origin, outcome, "
+                              "definitions_version FROM events WHERE id > ? ORDER BY id LIMIT ?");
+        st.bind_all(after_id, static_cast<std::int64_t>(limit));
+        std::vector<event_record> out;
+        while (st.step()) {
+            event_record r;
+            r.id = st.get_int64(0);
+            r.contact = st.get_int64(1);
+            r.kind = st.get_text(2);
+            r.key = st.get_optional_text(3).value_or("");
+            r.at = from_millis(st.get_int64(4));
+            r.body = st.get_text(5);
+            r.cause = st.get_int64(6);
+            r.origin = st.get_text(7);
+            r.outcome = st.get_text(8);
+            r.definitions_version = static_cast<int>(st.get_int64(9));
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
+        auto& st = db_.cached("SELECT id, key, contact_id, channel, recipient, text, purpose, created_at, "
+                              "cause_event, cause, status FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+        st.bind_all(after_id, static_cast<std::int64_t>(limit));
+        std::vector<outbound_message> out;
+        while (st.step()) {
+            outbound_message m;
+            m.id = st.get_int64(0);
+            m.key = st.get_text(1);
+            m.contact = st.get_int64(2);
+            m.to = identity{st.get_text(3), st.get_text(4)};
+            m.text = st.get_text(5);
+            m.purpose = st.get_text(6);
+            m.created_at = from_millis(st.get_int64(7));
+            m.cause_event = st.get_int64(8);
+            m.cause = st.get_text(9);
+            const auto status = st.get_text(10);
+            for (auto s : {message_status::pending, message_status::sent, message_status::failed,
+                           message_status::blocked}) {
+                if (to_string(s) == status) {
+                    m.status = s;
+                }
+            }
+            out.push_back(std::move(m));
+        }
+        return out;
+    }
+
+    std::optional<definitions_record> latest_definitions() override {
+        return read_definitions(db_.cached("SELECT version, source, loaded_at FROM definitions ORDER BY version "
+                                           "DESC LIMIT 1"));
+    }
+    std::optional<definitions_record> find_definitions(int version) override {
+        auto& st = db_.cached("SELECT version, source, loaded_at FROM definitions WHERE version = ?");
+        st.bind_all(version);
+        return read_definitions(st);
+    }
+
+    store_counters counters() override {
+        store_counters c;
+        c.last_contact = scalar("SELECT value FROM meta WHERE name = 'last_contact'");
+        c.last_event = scalar("SELECT coalesce(max(id), 0) FROM events");
+        c.last_message = scalar("SELECT coalesce(max(id), 0) FROM outbox");
+        return c;
+    }
+
+private:
+    static sql::open_options open(const sqlite_options& options) {
+        sql::open_options o;
+        o.busy_timeout_ms = options.busy_timeout_ms;
+        o.synchronous = options.sync == sqlite_options::durability::full ? sql::open_options::sync::full
+                                                                         : sql::open_options::sync::normal;
+        return o;
+    }
+
+    void write_contact(const contact& c) {
+        db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
+                   "customer_id = excluded.customer_id, doc = excluded.doc")
+            .bind_all(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
+                      json::serialize(detail::contact_to_json(c)))
+            .execute();
+        // Identities are only ever added (or moved by a merge, whose loser was deleted above),
+        // so an upsert keeps this cheap without deleting rows first.
+        for (const auto& id : c.identities) {
+            db_.cached("INSERT INTO identities(channel, external_id, contact_id) VALUES (?, ?, ?) "
+                       "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id")
+                .bind_all(id.channel, id.external_id, c.id)
+                .execute();
+        }
+        db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").bind_all(c.id).execute();
+        for (const auto& [tag, at] : c.tags) {
+            db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
+                .bind_all(c.id, tag, millis(at))
+                .execute();
+        }
+    }
+
+    static std::optional<contact_id> single_id(sql::statement& st) {
+        if (!st.step()) {
+            return std::nullopt;
+        }
+        const auto id = st.get_int64(0);
+        st.reset();
+        return id;
+    }
+
+    static std::optional<definitions_record> read_definitions(sql::statement& st) {
+        if (!st.step()) {
+            return std::nullopt;
+        }
+        definitions_record r{static_cast<int>(st.get_int64(0)), st.get_text(1), from_millis(st.get_int64(2))};
+        st.reset();
+        return r;
+    }
+
+    std::int64_t scalar(std::string_view query) {
+        auto& st = db_.cached(query);
+        st.step();
+        const auto v = st.get_int64(0);
+        st.reset();
+        return v;
+    }
+
+    sql::database db_;
+};
+
+} // namespace
+
+std::unique_ptr<store> open_sqlite_store(const std::string& path, sqlite_options options) {
+    return std::make_unique<sqlite_store>(path, options);
+}
+
+} // namespace tagflow
