@@ -7,6 +7,9 @@ find_package(Boost 1.81 REQUIRED COMPONENTS json)
 find_package(SQLite3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(date REQUIRED)
+if(TAGFLOW_BUILD_CLI)
+  find_package(CLI11 REQUIRED)
+endif()
 
 # utf8proc ships a pkg-config file on Debian but no CMake package.
 if(NOT TARGET tagflow_utf8proc)

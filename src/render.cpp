@@ -22,21 +22,27 @@ std::string render_template(const std::string& text, const contact& c) {
     tmpl.set_custom_escape([](const std::string& s) { return s; });
     mustache::data data{mustache::data::type::object};
     mustache::data fields{mustache::data::type::object};
+    // Unknown values stay unset rather than "", so "{{^name}}bạn{{/name}}" can stand in for them.
+    auto put = [](mustache::data& target, const std::string& key, const std::string& shown) {
+        if (!shown.empty()) {
+            target.set(key, shown);
+        }
+    };
     for (const auto& [name, f] : c.fields) {
-        data.set(name, to_text(f.data));
-        fields.set(name, to_text(f.data));
+        put(data, name, to_text(f.data));
+        put(fields, name, to_text(f.data));
     }
     data.set("fields", fields);
-    data.set("name", c.profile.name);
-    data.set("phone", c.profile.phone);
-    data.set("email", c.profile.email);
-    data.set("timezone", c.profile.time_zone);
-    data.set("locale", c.profile.locale);
-    data.set("customer_id", c.profile.customer_id);
-    data.set("type", std::string(to_string(c.stage)));
-    data.set("orders", std::to_string(c.activity.orders));
-    data.set("total_spent", to_text(c.activity.total_spent));
-    data.set("last_product", c.activity.last_product);
+    put(data, "name", c.profile.name);
+    put(data, "phone", c.profile.phone);
+    put(data, "email", c.profile.email);
+    put(data, "timezone", c.profile.time_zone);
+    put(data, "locale", c.profile.locale);
+    put(data, "customer_id", c.profile.customer_id);
+    put(data, "type", std::string(to_string(c.stage)));
+    put(data, "orders", std::to_string(c.activity.orders));
+    put(data, "total_spent", to_text(c.activity.total_spent));
+    put(data, "last_product", c.activity.last_product);
     return tmpl.render(data);
 }
 

@@ -11,6 +11,7 @@
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/phone.hpp>
+#include <tagflow/simulator.hpp>
 #include <tagflow/sqlite_store.hpp>
 #include <tagflow/store.hpp>
 #include <tagflow/text.hpp>

@@ -1,0 +1,171 @@
+// The `tagflow` command line: check definitions, run scenario files, ingest events into a
+// SQLite file and inspect what it holds.
+#include <tagflow/tagflow.hpp>
+
+#include "detail/codec.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+
+namespace {
+
+namespace json = boost::json;
+
+int check(const std::string& file) {
+    const auto defs = tagflow::definitions::load_file(file);
+    fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules)\n", file, defs.schema_version(), defs.tags().size(),
+               defs.fields().size(), defs.rules().size());
+    return 0;
+}
+
+int simulate(const std::vector<std::string>& files, const std::string& db, bool quiet) {
+    int failed = 0;
+    for (const auto& file : files) {
+        std::unique_ptr<tagflow::store> backing;
+        if (!db.empty()) {
+            backing = tagflow::open_sqlite_store(db);
+        }
+        const auto result = tagflow::run_scenario_file(file, std::move(backing));
+        if (!quiet || !result.passed) {
+            fmt::print("{}", result.transcript);
+        } else {
+            fmt::print("{}: PASSED ({} steps, {} checks)\n", result.name, result.steps, result.checks);
+        }
+        failed += result.passed ? 0 : 1;
+    }
+    return failed == 0 ? 0 : 1;
+}
+
+int ingest(const std::string& db, const std::string& defs, const std::string& input, std::size_t batch) {
+    auto engine = tagflow::engine::open(db);
+    if (!defs.empty()) {
+        engine.load_definitions(tagflow::definitions::load_file(defs));
+    }
+    std::ifstream file;
+    if (input != "-") {
+        file.open(input);
+        if (!file) {
+            throw tagflow::error(tagflow::errc::not_found, "cannot read " + input);
+        }
+    }
+    std::istream& in = input == "-" ? std::cin : file;
+    std::vector<tagflow::event> pending;
+    auto flush = [&] {
+        for (const auto& r : engine.ingest_batch(pending)) {
+            fmt::print("{}\n", json::serialize(tagflow::detail::result_to_json(r)));
+        }
+        pending.clear();
+    };
+    std::string line;
+    std::size_t number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) {
+            continue;
+        }
+        try {
+            pending.push_back(tagflow::event_from_json(line));
+        } catch (const tagflow::event_error& e) {
+            throw tagflow::event_error(e.field(), fmt::format("line {}: {}", number, e.what()));
+        }
+        if (pending.size() >= batch) {
+            flush();
+        }
+    }
+    if (!pending.empty()) {
+        flush();
+    }
+    return 0;
+}
+
+int show_contact(const std::string& db, const std::string& who) {
+    auto engine = tagflow::engine::open(db);
+    const auto c = engine.find_contact(tagflow::identity::parse(who));
+    if (!c) {
+        fmt::print(stderr, "no contact {}\n", who);
+        return 1;
+    }
+    fmt::print("{}\n", engine.contact_json(c->id));
+    return 0;
+}
+
+int show_outbox(const std::string& db, std::int64_t after) {
+    auto engine = tagflow::engine::open(db);
+    for (const auto& m : engine.outbox(after)) {
+        fmt::print("{}\n", json::serialize(tagflow::detail::message_to_json(m)));
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"tagflow: automation for chat commerce (contacts, tags, rules) on an embedded SQLite file"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string(tagflow::version_string()));
+
+    std::string file;
+    auto* check_cmd = app.add_subcommand("check", "Validate a definitions document");
+    check_cmd->add_option("file", file, "Definitions JSON file")->required();
+
+    std::vector<std::string> scenarios;
+    std::string db;
+    bool quiet = false;
+    auto* simulate_cmd = app.add_subcommand("simulate", "Run scenario files and print their transcripts");
+    simulate_cmd->add_option("files", scenarios, "Scenario JSON files")->required();
+    simulate_cmd->add_option("--db", db, "Run on this SQLite file instead of in memory");
+    simulate_cmd->add_flag("-q,--quiet", quiet, "Print only a summary of passing scenarios");
+
+    std::string defs;
+    std::string input = "-";
+    std::size_t batch = 1;
+    auto* ingest_cmd = app.add_subcommand("ingest", "Ingest JSON-lines events into a SQLite file");
+    ingest_cmd->add_option("--db", db, "SQLite file")->required();
+    ingest_cmd->add_option("--defs", defs, "Load this definitions file first");
+    ingest_cmd->add_option("input", input, "JSON-lines file, or - for standard input");
+    ingest_cmd->add_option("--batch", batch, "Events per transaction (group commit)")->check(CLI::PositiveNumber);
+
+    std::string who;
+    auto* contact_cmd = app.add_subcommand("contact", "Print one contact as JSON");
+    contact_cmd->add_option("--db", db, "SQLite file")->required();
+    contact_cmd->add_option("identity", who, "channel:external_id")->required();
+
+    auto* export_cmd = app.add_subcommand("export", "Print every contact and outbox row as JSON");
+    export_cmd->add_option("--db", db, "SQLite file")->required();
+
+    std::int64_t after = 0;
+    auto* outbox_cmd = app.add_subcommand("outbox", "Print outbox rows as JSON lines");
+    outbox_cmd->add_option("--db", db, "SQLite file")->required();
+    outbox_cmd->add_option("--after", after, "Only rows with a larger id");
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (*check_cmd) {
+            return check(file);
+        }
+        if (*simulate_cmd) {
+            return simulate(scenarios, db, quiet);
+        }
+        if (*ingest_cmd) {
+            return ingest(db, defs, input, batch);
+        }
+        if (*contact_cmd) {
+            return show_contact(db, who);
+        }
+        if (*export_cmd) {
+            fmt::print("{}\n", tagflow::engine::open(db).export_json());
+            return 0;
+        }
+        if (*outbox_cmd) {
+            return show_outbox(db, after);
+        }
+    } catch (const tagflow::error& e) {
+        fmt::print(stderr, "tagflow: {} ({})\n", e.what(), tagflow::to_string(e.code()));
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,474 @@
+#include <tagflow/engine.hpp>
+#include <tagflow/error.hpp>
+#include <tagflow/memory_store.hpp>
+#include <tagflow/simulator.hpp>
+
+#include "detail/codec.hpp"
+
+#include <boost/json.hpp>
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace tagflow {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string read_file(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw error(errc::not_found, "cannot read " + file.string());
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+void allow(const json::object& o, const std::string& path, std::initializer_list<std::string_view> keys) {
+    for (const auto& [k, v] : o) {
+        if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end()) {
+            std::string list;
+            for (auto key : keys) {
+                list += list.empty() ? "" : ", ";
+                list += key;
+            }
+            throw definition_error(path + "." + std::string(k), "unknown key; expected one of: " + list);
+        }
+    }
+}
+
+const json::object& object_at(const json::value& v, const std::string& path) {
+    if (!v.is_object()) {
+        throw definition_error(path, "expected an object");
+    }
+    return v.get_object();
+}
+
+std::string string_at(const json::value& v, const std::string& path) {
+    if (!v.is_string()) {
+        throw definition_error(path, "expected a string");
+    }
+    return std::string(v.get_string());
+}
+
+std::string show(const value& v) {
+    if (std::holds_alternative<std::monostate>(v)) {
+        return "(unset)";
+    }
+    return "\"" + to_text(v) + "\"";
+}
+
+class runner {
+public:
+    runner(const json::object& doc, const std::filesystem::path& base, std::unique_ptr<store> backing) : doc_(doc) {
+        allow(doc, "$", {"name", "description", "timezone", "start", "definitions", "definitions_file", "options", "steps"});
+        result_.name = doc.contains("name") ? string_at(doc.at("name"), "$.name") : std::string("scenario");
+        const std::string tz = doc.contains("timezone") ? string_at(doc.at("timezone"), "$.timezone")
+                                                        : std::string("Asia/Ho_Chi_Minh");
+        try {
+            zone_ = date::locate_zone(tz);
+        } catch (const std::exception&) {
+            throw definition_error("$.timezone", "\"" + tz + "\" is not an IANA time zone");
+        }
+        const std::string start = doc.contains("start") ? string_at(doc.at("start"), "$.start") : "2026-01-05";
+        try {
+            start_day_ = std::chrono::floor<std::chrono::days>(parse_time(start + "T00:00Z")).time_since_epoch();
+        } catch (const error&) {
+            throw definition_error("$.start", "expected a date YYYY-MM-DD, got \"" + start + "\"");
+        }
+        now_ = to_sys(start_day_, std::chrono::minutes{0});
+
+        engine_options options;
+        options.clock = [this] { return now_; };
+        if (const auto* o = doc.if_contains("options")) {
+            const auto& opts = object_at(*o, "$.options");
+            allow(opts, "$.options", {"returning_gap_hours", "max_cascade_depth"});
+            if (const auto* gap = opts.if_contains("returning_gap_hours"); gap && gap->is_number()) {
+                options.returning_gap = std::chrono::duration_cast<duration>(
+                    std::chrono::duration<double, std::ratio<3600>>(gap->to_number<double>()));
+            }
+            if (const auto* depth = opts.if_contains("max_cascade_depth"); depth && depth->is_int64()) {
+                options.max_cascade_depth = static_cast<int>(depth->get_int64());
+            }
+        }
+        engine_ = std::make_unique<engine>(backing ? std::move(backing) : make_memory_store(), options);
+
+        std::string defs_text;
+        if (const auto* d = doc.if_contains("definitions")) {
+            defs_text = json::serialize(*d);
+        } else if (const auto* f = doc.if_contains("definitions_file")) {
+            defs_text = read_file(base / string_at(*f, "$.definitions_file"));
+        } else {
+            throw definition_error("$.definitions", "required (or definitions_file)");
+        }
+        try {
+            engine_->load_definitions(defs_text);
+        } catch (const definition_error& e) {
+            // Point into the scenario document so the path leads to the right place.
+            throw definition_error("$.definitions" + e.path().substr(1), std::string(e.what()).substr(e.path().size() + 2));
+        }
+        line(fmt::format("scenario: {}", result_.name));
+    }
+
+    simulation_result run() {
+        const auto* steps = doc_.if_contains("steps");
+        if (!steps || !steps->is_array()) {
+            throw definition_error("$.steps", "required; expected an array of steps");
+        }
+        const auto& list = steps->get_array();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            step(list[i], "$.steps[" + std::to_string(i) + "]");
+            ++result_.steps;
+        }
+        line(fmt::format("{}: {} steps, {} checks, {} failed", result_.passed ? "PASSED" : "FAILED", result_.steps,
+                         result_.checks, result_.failures.size()));
+        return std::move(result_);
+    }
+
+private:
+    time_point to_sys(std::chrono::days day, std::chrono::minutes minutes, std::chrono::seconds seconds = {}) const {
+        const date::local_time<std::chrono::seconds> local{day + minutes + seconds};
+        const auto sys = zone_->to_sys(local, date::choose::earliest);
+        return std::chrono::time_point_cast<std::chrono::milliseconds>(sys);
+    }
+
+    time_point parse_at(const std::string& text, const std::string& path) const {
+        if (!text.empty() && text[0] == 'D') {
+            int day = 0;
+            int hour = 0;
+            int minute = 0;
+            int second = 0;
+            char tail = 0;
+            const int n = std::sscanf(text.c_str(), "D%d %d:%d:%d%c", &day, &hour, &minute, &second, &tail);
+            if ((n == 3 || n == 4) && day >= 0 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 &&
+                second < 60) {
+                return to_sys(start_day_ + std::chrono::days{day}, std::chrono::minutes{hour * 60 + minute},
+                              std::chrono::seconds{second});
+            }
+            throw definition_error(path, "expected \"D<n> HH:MM[:SS]\" or an ISO time, got \"" + text + "\"");
+        }
+        try {
+            return parse_time(text);
+        } catch (const error& e) {
+            throw definition_error(path, e.what());
+        }
+    }
+
+    std::string label(time_point t) const {
+        const auto local = zone_->to_local(t);
+        const auto day = std::chrono::floor<std::chrono::days>(local.time_since_epoch());
+        const auto in_day = std::chrono::floor<std::chrono::seconds>(local.time_since_epoch() - day);
+        const std::chrono::hh_mm_ss hms{in_day};
+        return fmt::format("D{} {:02}:{:02}", (day - start_day_).count(), hms.hours().count(), hms.minutes().count());
+    }
+
+    void line(const std::string& text) {
+        result_.transcript += text;
+        result_.transcript += '\n';
+    }
+
+    void fail(const std::string& path, const std::string& what) {
+        result_.passed = false;
+        result_.failures.push_back(path + ": " + what);
+        line("  FAIL " + path + ": " + what);
+    }
+
+    void step(const json::value& v, const std::string& path) {
+        const auto& s = object_at(v, path);
+        allow(s, path, {"at", "event", "refused", "expect", "note"});
+        if (const auto* at = s.if_contains("at")) {
+            const auto t = parse_at(string_at(*at, path + ".at"), path + ".at");
+            if (t < now_) {
+                throw definition_error(path + ".at", "time goes backwards (" + label(t) + " after " + label(now_) + ")");
+            }
+            now_ = t;
+        }
+        if (const auto* n = s.if_contains("note")) {
+            line(fmt::format("{}  # {}", label(now_), string_at(*n, path + ".note")));
+        }
+        if (const auto* e = s.if_contains("event")) {
+            ingest(*e, s.if_contains("refused"), path);
+        } else if (s.contains("refused")) {
+            throw definition_error(path + ".refused", "only meaningful with an event");
+        }
+        if (const auto* x = s.if_contains("expect")) {
+            expect(object_at(*x, path + ".expect"), path + ".expect");
+        }
+    }
+
+    void ingest(const json::value& ev, const json::value* refused, const std::string& path) {
+        auto obj = object_at(ev, path + ".event");
+        if (!obj.contains("at")) {
+            obj["at"] = format_time(now_);
+        }
+        event e;
+        try {
+            e = event_from_json(json::serialize(obj));
+        } catch (const event_error& err) {
+            throw definition_error(path + ".event" + (err.field().empty() ? "" : "." + err.field()), err.what());
+        }
+        const std::string who = e.contact ? "#" + std::to_string(*e.contact) : e.identity.to_string();
+        std::string detail;
+        if (!e.text.empty()) {
+            detail = " \"" + e.text + "\"";
+        } else if (!e.payload.empty()) {
+            detail = " " + e.payload;
+        } else if (!e.form.empty()) {
+            detail = " " + e.form;
+        } else if (!e.tag.empty()) {
+            detail = " " + e.tag;
+        }
+        line(fmt::format("{}  -> {} {}{}", label(*e.at), who, to_string(e.kind), detail));
+        const auto messages_before = seen_messages_;
+        try {
+            auto r = engine_->ingest(e);
+            if (refused) {
+                fail(path, "expected the event to be refused (" + json::serialize(*refused) + ") but it was accepted");
+            }
+            if (r.duplicate) {
+                line("           duplicate key: no-op, first outcome returned");
+                return;
+            }
+            for (const auto& t : r.tags_added) {
+                line("           + tag " + t);
+            }
+            for (const auto& t : r.tags_removed) {
+                line("           - tag " + t);
+            }
+            if (r.lifecycle_now) {
+                line("           type -> " + std::string(to_string(*r.lifecycle_now)));
+            }
+            for (auto m : r.merged) {
+                line("           merged contact #" + std::to_string(m));
+            }
+        } catch (const event_error& err) {
+            if (!refused) {
+                fail(path, std::string("event refused: ") + err.what());
+            } else {
+                ++result_.checks;
+                const auto want = string_at(*refused, path + ".refused");
+                if (err.field() != want) {
+                    fail(path + ".refused", "refused on \"" + err.field() + "\", expected \"" + want + "\"");
+                }
+                line(std::string("           refused: ") + err.what());
+            }
+        }
+        for (const auto& m : engine_->outbox(messages_before)) {
+            line(fmt::format("{}  <- {}: {}", label(m.created_at), m.to.to_string(), m.text));
+            seen_messages_ = m.id;
+        }
+    }
+
+    void expect(const json::object& x, const std::string& path) {
+        allow(x, path, {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
+                        "notes", "activity", "contacts", "sent"});
+        if (const auto* n = x.if_contains("contacts")) {
+            ++result_.checks;
+            const auto want = n->is_int64() ? n->get_int64() : -1;
+            const auto have = static_cast<std::int64_t>(engine_->contacts().size());
+            if (have != want) {
+                fail(path + ".contacts", fmt::format("{} contacts, expected {}", have, json::serialize(*n)));
+            }
+        }
+        if (const auto* sent = x.if_contains("sent")) {
+            expect_sent(*sent, path + ".sent");
+        }
+        const auto* who = x.if_contains("contact");
+        if (!who) {
+            for (auto key : {"type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities", "notes",
+                             "activity"}) {
+                if (x.contains(key)) {
+                    throw definition_error(path + "." + key, "needs \"contact\" to say whose");
+                }
+            }
+            return;
+        }
+        const auto id_text = string_at(*who, path + ".contact");
+        identity id;
+        try {
+            id = identity::parse(id_text);
+        } catch (const error&) {
+            throw definition_error(path + ".contact", "expected \"channel:external_id\", got \"" + id_text + "\"");
+        }
+        ++result_.checks;
+        const auto c = engine_->find_contact(id);
+        if (!c) {
+            fail(path + ".contact", "no contact " + id_text);
+            return;
+        }
+        if (const auto* t = x.if_contains("type")) {
+            const auto want = string_at(*t, path + ".type");
+            if (to_string(c->stage) != want) {
+                fail(path + ".type", fmt::format("{} is {}, expected {}", id_text, to_string(c->stage), want));
+            }
+        }
+        auto tag_list = [&](const char* key) {
+            std::set<std::string> out;
+            const auto& arr = x.at(key);
+            if (!arr.is_array()) {
+                throw definition_error(path + "." + key, "expected an array of tag names");
+            }
+            for (std::size_t i = 0; i < arr.get_array().size(); ++i) {
+                out.insert(string_at(arr.get_array()[i], fmt::format("{}.{}[{}]", path, key, i)));
+            }
+            return out;
+        };
+        std::set<std::string> have;
+        for (const auto& [tag, at] : c->tags) {
+            have.insert(tag);
+        }
+        auto joined = [](const std::set<std::string>& s) {
+            std::string out;
+            for (const auto& t : s) {
+                out += out.empty() ? "" : ", ";
+                out += t;
+            }
+            return "{" + out + "}";
+        };
+        if (x.contains("tags")) {
+            if (const auto want = tag_list("tags"); want != have) {
+                fail(path + ".tags", fmt::format("{} has tags {}, expected {}", id_text, joined(have), joined(want)));
+            }
+        }
+        if (x.contains("has_tags")) {
+            for (const auto& t : tag_list("has_tags")) {
+                if (have.count(t) == 0) {
+                    fail(path + ".has_tags", fmt::format("{} lacks tag {}", id_text, t));
+                }
+            }
+        }
+        if (x.contains("lacks_tags")) {
+            for (const auto& t : tag_list("lacks_tags")) {
+                if (have.count(t) != 0) {
+                    fail(path + ".lacks_tags", fmt::format("{} has tag {}", id_text, t));
+                }
+            }
+        }
+        auto compare_fields = [&](const char* key) {
+            for (const auto& [name, want] : object_at(x.at(key), path + "." + key)) {
+                const auto got = c->field(name);
+                const auto want_text = want.is_string() ? std::string(want.get_string()) : json::serialize(want);
+                if (want.is_null() ? !std::holds_alternative<std::monostate>(got) : to_text(got) != want_text) {
+                    fail(fmt::format("{}.{}.{}", path, key, std::string(name)),
+                         fmt::format("{} is {}, expected {}", std::string(name), show(got), json::serialize(want)));
+                }
+            }
+        };
+        if (x.contains("fields")) {
+            compare_fields("fields");
+        }
+        if (x.contains("profile")) {
+            compare_fields("profile");
+        }
+        if (const auto* ids = x.if_contains("identities")) {
+            std::set<std::string> want;
+            for (const auto& i : ids->as_array()) {
+                want.insert(std::string(i.as_string()));
+            }
+            std::set<std::string> got;
+            for (const auto& i : c->identities) {
+                got.insert(i.to_string());
+            }
+            if (want != got) {
+                fail(path + ".identities", fmt::format("{} has {}, expected {}", id_text, joined(got), joined(want)));
+            }
+        }
+        if (const auto* notes = x.if_contains("notes")) {
+            std::vector<std::string> got;
+            for (const auto& n : c->notes) {
+                got.push_back(n.text);
+            }
+            std::vector<std::string> want;
+            for (const auto& n : notes->as_array()) {
+                want.emplace_back(n.as_string());
+            }
+            if (got != want) {
+                fail(path + ".notes", fmt::format("{} has {} notes, not the {} expected", id_text, got.size(), want.size()));
+            }
+        }
+        if (const auto* act = x.if_contains("activity")) {
+            const auto full = detail::contact_to_json(*c).at("activity").as_object();
+            for (const auto& [name, want] : object_at(*act, path + ".activity")) {
+                const auto* got = full.if_contains(name);
+                if (!got) {
+                    throw definition_error(path + ".activity." + std::string(name), "unknown activity counter");
+                }
+                const bool same = (got->is_number() && want.is_number())
+                                      ? got->to_number<double>() == want.to_number<double>()
+                                      : *got == want;
+                if (!same) {
+                    fail(path + ".activity." + std::string(name),
+                         fmt::format("is {}, expected {}", json::serialize(*got), json::serialize(want)));
+                }
+            }
+        }
+    }
+
+    // Checks the messages decided since the previous "sent" expectation, in order.
+    void expect_sent(const json::value& v, const std::string& path) {
+        if (!v.is_array()) {
+            throw definition_error(path, "expected an array of {\"to\", \"text\"}");
+        }
+        ++result_.checks;
+        const auto got = engine_->outbox(checked_messages_);
+        const auto& want = v.get_array();
+        for (std::size_t i = 0; i < std::max(got.size(), want.size()); ++i) {
+            const auto p = fmt::format("{}[{}]", path, i);
+            if (i >= want.size()) {
+                fail(p, fmt::format("unexpected message to {}: \"{}\"", got[i].to.to_string(), got[i].text));
+                continue;
+            }
+            const auto& w = object_at(want[i], p);
+            allow(w, p, {"to", "text", "purpose"});
+            if (i >= got.size()) {
+                fail(p, "missing message " + json::serialize(w));
+                continue;
+            }
+            if (const auto* to = w.if_contains("to"); to && string_at(*to, p + ".to") != got[i].to.to_string()) {
+                fail(p + ".to", fmt::format("sent to {}, expected {}", got[i].to.to_string(), json::serialize(*to)));
+            }
+            if (const auto* text = w.if_contains("text"); text && string_at(*text, p + ".text") != got[i].text) {
+                fail(p + ".text", fmt::format("text \"{}\", expected {}", got[i].text, json::serialize(*text)));
+            }
+            if (const auto* pur = w.if_contains("purpose"); pur && string_at(*pur, p + ".purpose") != got[i].purpose) {
+                fail(p + ".purpose", fmt::format("purpose {}, expected {}", got[i].purpose, json::serialize(*pur)));
+            }
+        }
+        if (!got.empty()) {
+            checked_messages_ = got.back().id;
+        }
+    }
+
+    const json::object& doc_;
+    const date::time_zone* zone_ = nullptr;
+    std::chrono::days start_day_{};
+    time_point now_{};
+    std::unique_ptr<engine> engine_;
+    std::int64_t seen_messages_ = 0;
+    std::int64_t checked_messages_ = 0;
+    simulation_result result_;
+};
+
+} // namespace
+
+simulation_result run_scenario(std::string_view text, const std::filesystem::path& base_dir,
+                               std::unique_ptr<store> backing) {
+    boost::system::error_code ec;
+    auto doc = json::parse(text, ec);
+    if (ec) {
+        throw definition_error("$", "malformed JSON: " + ec.message());
+    }
+    runner r(object_at(doc, "$"), base_dir, std::move(backing));
+    return r.run();
+}
+
+simulation_result run_scenario_file(const std::filesystem::path& file, std::unique_ptr<store> backing) {
+    return run_scenario(read_file(file), file.parent_path(), std::move(backing));
+}
+
+} // namespace tagflow
