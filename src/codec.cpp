@@ -2,15 +2,29 @@
 
 #include <tagflow/error.hpp>
 
+#include <cmath>
+
 namespace tagflow::detail {
 
 namespace json = boost::json;
+
+namespace {
+
+// Whole amounts (VND totals, counts) print as integers: "950000", not "9.5E5".
+json::value number_to_json(double d) {
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15) {
+        return static_cast<std::int64_t>(d);
+    }
+    return d;
+}
+
+} // namespace
 
 json::value value_to_json(const value& v) {
     struct visitor {
         json::value operator()(std::monostate) const { return nullptr; }
         json::value operator()(bool b) const { return b; }
-        json::value operator()(double d) const { return d; }
+        json::value operator()(double d) const { return number_to_json(d); }
         json::value operator()(const std::string& s) const { return json::string(s); }
     };
     return std::visit(visitor{}, v);
@@ -109,7 +123,7 @@ json::object contact_to_json(const contact& c) {
     act["last_order"] = time_or_null(c.activity.last_order);
     act["conversations"] = c.activity.conversations;
     act["orders"] = c.activity.orders;
-    act["total_spent"] = c.activity.total_spent;
+    act["total_spent"] = number_to_json(c.activity.total_spent);
     act["returning"] = c.activity.returning;
     act["last_channel"] = c.activity.last_channel;
     act["last_product"] = c.activity.last_product;
@@ -218,7 +232,7 @@ json::object event_to_json_object(const event& e) {
     if (e.kind == event_kind::order_placed) {
         json::object ord;
         ord["id"] = e.order.order_id;
-        ord["total"] = e.order.total;
+        ord["total"] = number_to_json(e.order.total);
         ord["currency"] = e.order.currency;
         json::array items;
         for (const auto& i : e.order.items) {
