@@ -38,6 +38,7 @@ public:
             return nullptr;
         }
         auto& c = contacts_[id] = std::move(*loaded);
+        stored_[id] = stored_parts{c.identities, c.tags};
         index(c);
         return &c;
     }
@@ -112,7 +113,16 @@ public:
         for (auto id : touched) {
             if (removed_.count(id) == 0) {
                 if (auto it = contacts_.find(id); it != contacts_.end()) {
-                    changes.contacts.push_back(it->second);
+                    const auto& c = it->second;
+                    if (auto was = stored_.find(id); was != stored_.end()) {
+                        if (was->second.identities == c.identities) {
+                            changes.same_identities.insert(id);
+                        }
+                        if (was->second.tags == c.tags) {
+                            changes.same_tags.insert(id);
+                        }
+                    }
+                    changes.contacts.push_back(c);
                 }
             }
         }
@@ -137,7 +147,14 @@ private:
         return id;
     }
 
+    // What the store holds for contacts loaded from it, to tell it which parts did not change.
+    struct stored_parts {
+        std::vector<identity> identities;
+        std::map<std::string, time_point> tags;
+    };
+
     store& store_;
+    std::map<contact_id, stored_parts> stored_;
     std::map<contact_id, contact> contacts_;
     std::map<identity, contact_id> identities_;
     std::map<contact_id, contact_id> merged_into_;

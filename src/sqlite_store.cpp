@@ -92,7 +92,7 @@ public:
         }
         contact_id last_contact = 0;
         for (const auto& c : changes.contacts) {
-            write_contact(c);
+            write_contact(c, changes.same_identities.count(c.id) == 0, changes.same_tags.count(c.id) == 0);
             last_contact = std::max(last_contact, c.id);
         }
         if (last_contact > 0) {
@@ -252,7 +252,7 @@ private:
         return o;
     }
 
-    void write_contact(const contact& c) {
+    void write_contact(const contact& c, bool identities_changed, bool tags_changed) {
         db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
@@ -262,10 +262,16 @@ private:
         // Identities are only ever added (or moved by a merge, whose loser was deleted above),
         // so an upsert keeps this cheap without deleting rows first.
         for (const auto& id : c.identities) {
+            if (!identities_changed) {
+                break;
+            }
             db_.cached("INSERT INTO identities(channel, external_id, contact_id) VALUES (?, ?, ?) "
                        "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id")
                 .bind_all(id.channel, id.external_id, c.id)
                 .execute();
+        }
+        if (!tags_changed) {
+            return;
         }
         db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").bind_all(c.id).execute();
         for (const auto& [tag, at] : c.tags) {

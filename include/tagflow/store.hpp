@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct change_set {
     std::vector<event_record> events;         ///< Log rows to append.
     std::vector<outbound_message> messages;   ///< Outbox rows to append.
     std::optional<definitions_record> definitions; ///< A definitions version to store.
+    /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
+    /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
+    std::set<contact_id> same_identities, same_tags;
 
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
