@@ -137,7 +137,9 @@ void statement::bind_null(int index) {
     }
 }
 
-void statement::bind(int index, std::nullopt_t) { bind_null(index); }
+void statement::bind(int index, std::nullopt_t) {
+    bind_null(index);
+}
 
 void statement::check_parameter_count(int count) const {
     const int expected = parameter_count();
@@ -228,9 +230,13 @@ std::optional<std::int64_t> statement::get_optional_int64(int col) const {
     return sqlite3_column_int64(stmt_, col);
 }
 
-int statement::column_count() const noexcept { return sqlite3_column_count(stmt_); }
+int statement::column_count() const noexcept {
+    return sqlite3_column_count(stmt_);
+}
 
-int statement::parameter_count() const noexcept { return sqlite3_bind_parameter_count(stmt_); }
+int statement::parameter_count() const noexcept {
+    return sqlite3_bind_parameter_count(stmt_);
+}
 
 std::string_view statement::sql() const noexcept {
     const char* text = sqlite3_sql(stmt_);
@@ -292,7 +298,8 @@ database::database(const std::string& path, open_options opts) : path_(path) {
 }
 
 database::database(database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {}
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {
+}
 
 database& database::operator=(database&& other) noexcept {
     if (this != &other) {
@@ -304,7 +311,9 @@ database& database::operator=(database&& other) noexcept {
     return *this;
 }
 
-database::~database() { close(); }
+database::~database() {
+    close();
+}
 
 void database::close() noexcept {
     // Cached statements first: a connection with live statements would only become a zombie.
@@ -325,7 +334,9 @@ void database::execute(std::string_view sql) {
     }
 }
 
-statement database::prepare(std::string_view sql) { return prepare_with_flags(sql, 0); }
+statement database::prepare(std::string_view sql) {
+    return prepare_with_flags(sql, 0);
+}
 
 statement database::prepare_with_flags(std::string_view sql, unsigned flags) {
     if (sql.size() > static_cast<std::size_t>(INT_MAX)) {
@@ -360,9 +371,13 @@ statement& database::cached(std::string_view sql) {
     return cache_.emplace(std::string(sql), std::move(fresh)).first->second;
 }
 
-std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+std::int64_t database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(db_);
+}
 
-int database::changes() const { return sqlite3_changes(db_); }
+int database::changes() const {
+    return sqlite3_changes(db_);
+}
 
 std::string database::pragma_text(const std::string& sql) {
     statement stmt = prepare(sql);
@@ -383,7 +398,9 @@ int database::user_version() {
     return static_cast<int>(version);
 }
 
-void database::set_user_version(int version) { execute("PRAGMA user_version=" + std::to_string(version)); }
+void database::set_user_version(int version) {
+    execute("PRAGMA user_version=" + std::to_string(version));
+}
 
 // ---- transaction --------------------------------------------------------------------------------
 
@@ -426,7 +443,8 @@ void migrate(database& db, const std::vector<std::string>& steps) {
     const std::size_t target = steps.size();
     int version = db.user_version();
     if (version < 0) {
-        throw tagflow::error(errc::schema_mismatch, "database '" + db.path() + "' has negative schema version " +
+        throw tagflow::error(errc::schema_mismatch, "database '" + db.path() +
+                                                        "' has negative schema version " +
                                                         std::to_string(version));
     }
     if (static_cast<std::size_t>(version) > target) {

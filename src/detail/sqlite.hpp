@@ -68,6 +68,21 @@ struct open_options {
 
 class database;
 
+/// Integer types other than std::int64_t that convert to it without loss; character types are left
+/// out because binding 'a' as 97 is never what was meant (signed and unsigned char stay in: they
+/// are std::int8_t and std::uint8_t). Compile-time only.
+template <typename T>
+concept other_integer =
+    std::integral<T> && !std::same_as<T, std::int64_t> && !std::same_as<T, char> &&
+    !std::same_as<T, char8_t> && !std::same_as<T, char16_t> && !std::same_as<T, char32_t> &&
+    !std::same_as<T, wchar_t> && (std::is_signed_v<T> || sizeof(T) < sizeof(std::int64_t));
+
+/// Types statement::bind accepts as a value, and so may sit inside a bound std::optional.
+/// Compile-time only.
+template <typename T>
+concept bindable = std::same_as<T, std::int64_t> || other_integer<T> || std::same_as<T, double> ||
+    std::same_as<T, float> || std::convertible_to<const T&, std::string_view>;
+
 /// A prepared statement; owns its sqlite3_stmt and finalizes it on destruction. Move-only.
 /// Parameter indexes are 1-based (SQLite's convention), column indexes 0-based.
 /// Not thread-safe: use it only on the thread that currently owns its database. It may outlive its
@@ -99,18 +114,14 @@ public:
     /// Binds any other integer type that fits in 64 signed bits without loss (int, bool, ...);
     /// without it, bind(i, 42) would be ambiguous between int64 and double. uint64_t is refused at
     /// compile time: cast it explicitly. Throws like bind(int, std::int64_t).
-    template <std::integral T>
-        requires(!std::same_as<T, std::int64_t> && !std::same_as<T, char> && !std::same_as<T, char8_t> &&
-                 !std::same_as<T, char16_t> && !std::same_as<T, char32_t> && !std::same_as<T, wchar_t> &&
-                 (std::is_signed_v<T> || sizeof(T) < sizeof(std::int64_t)))
+    template <other_integer T>
     void bind(int index, T value) {
         bind(index, static_cast<std::int64_t>(value));
     }
 
     /// Binds the contained value, or NULL when empty. T is any type the other bind overloads
     /// accept. Throws like them.
-    template <typename T>
-        requires requires(statement& s, const T& v) { s.bind(1, v); }
+    template <bindable T>
     void bind(int index, const std::optional<T>& value) {
         if (value) {
             bind(index, *value);
