@@ -250,7 +250,12 @@ bool filter_matches(const rule& r, const raised& what, const event& e) {
     switch (r.when) {
     case trigger::message_received:
     case trigger::first_message:
-    case trigger::returning_message: return !f.text || f.text->matches(e.text);
+    case trigger::returning_message:
+        try {
+            return !f.text || f.text->matches(e.text);
+        } catch (const error&) {
+            return false; // a regex that gives up on a huge message does not match it
+        }
     case trigger::postback: return f.payload.empty() || f.payload == e.payload;
     case trigger::form_opened:
     case trigger::form_submitted: return f.form.empty() || f.form == e.form;
@@ -374,7 +379,8 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
 
 void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<raised> queue, core_env& env) {
     const time_point now = *e.at;
-    const std::string base = e.key.empty() ? "event-" + std::to_string(input_id) : e.key;
+    // Caller keys and engine-made ones live in separate namespaces so they can never clash.
+    const std::string base = e.key.empty() ? "e:" + std::to_string(input_id) : "k:" + e.key;
     int sends = 0;
     // Index-based: actions append to the queue while we walk it (breadth first).
     for (std::size_t qi = 0; qi < queue.size(); ++qi) {

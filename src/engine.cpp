@@ -346,7 +346,23 @@ struct engine::impl {
             contact* survivor = other->id < current->id ? other : current;
             contact* gone = survivor == other ? current : other;
             const contact_id gone_id = gone->id;
-            detail::merge_contacts(*survivor, *gone);
+            // The lower id survives, but the contact this event touched has the newest values:
+            // they win, and the other contact only fills gaps.
+            contact combined = *current;
+            combined.id = survivor->id;
+            detail::merge_contacts(combined, *other);
+            *survivor = std::move(combined);
+            // Rows this event already wrote for the contact that goes now belong to the survivor.
+            for (auto& row : env.out.events) {
+                if (row.id >= cause && row.contact == gone_id) {
+                    row.contact = survivor->id;
+                }
+            }
+            for (auto& m : env.out.messages) {
+                if (m.cause_event >= cause && m.contact == gone_id) {
+                    m.contact = survivor->id;
+                }
+            }
             json::object body;
             body["merged"] = gone_id;
             body["on"] = kind;

@@ -143,9 +143,12 @@ private:
             int hour = 0;
             int minute = 0;
             int second = 0;
-            char tail = 0;
-            const int n = std::sscanf(text.c_str(), "D%d %d:%d:%d%c", &day, &hour, &minute, &second, &tail);
-            if ((n == 3 || n == 4) && day >= 0 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 &&
+            int used = 0;
+            int n = std::sscanf(text.c_str(), "D%d %d:%d%n", &day, &hour, &minute, &used);
+            if (n == 3 && static_cast<std::size_t>(used) < text.size()) {
+                n = std::sscanf(text.c_str(), "D%d %d:%d:%d%n", &day, &hour, &minute, &second, &used);
+            }
+            if ((n == 3 || n == 4) && static_cast<std::size_t>(used) == text.size() && day >= 0 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 &&
                 second < 60) {
                 return to_sys(start_day_ + std::chrono::days{day}, std::chrono::minutes{hour * 60 + minute},
                               std::chrono::seconds{second});
@@ -388,7 +391,15 @@ private:
                 want.emplace_back(n.as_string());
             }
             if (got != want) {
-                fail(path + ".notes", fmt::format("{} has {} notes, not the {} expected", id_text, got.size(), want.size()));
+                auto list = [](const std::vector<std::string>& v) {
+                    std::string out;
+                    for (const auto& t : v) {
+                        out += out.empty() ? "\"" : ", \"";
+                        out += t + "\"";
+                    }
+                    return "[" + out + "]";
+                };
+                fail(path + ".notes", fmt::format("{} has notes {}, expected {}", id_text, list(got), list(want)));
             }
         }
         if (const auto* act = x.if_contains("activity")) {

@@ -322,9 +322,9 @@ TEST_CASE("every outbox row has a unique key derived from the event, rule and or
     e.ingest(event::message(who, "again").with_key("m2").at_time(local("2026-01-09T10:00")));
     const auto rows = e.outbox();
     REQUIRE(rows.size() == 3);
-    CHECK(rows[0].key == "m1/welcome/0");
-    CHECK(rows[1].key == "m2/welcome back/0");
-    CHECK(rows[2].key == "m2/welcome back/1");
+    CHECK(rows[0].key == "k:m1/welcome/0");
+    CHECK(rows[1].key == "k:m2/welcome back/0");
+    CHECK(rows[2].key == "k:m2/welcome back/1");
     CHECK(rows[1].cause == "rule:welcome back");
 }
 
@@ -387,4 +387,23 @@ TEST_CASE("ingest from several threads loses nothing", "[engine][threads]") {
     }
     CHECK(e.contacts().size() == 200);
     CHECK(e.outbox().size() == 200);
+}
+
+TEST_CASE("when an event's contact merges into an older one, the event's new values win", "[engine][merge]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"json({"schema": 1, "fields": [{"name": "size", "type": "text"}]})json");
+    e.ingest(event::profile_of({"web", "old"}, {.name = "Mai", .phone = "0912345678", .fields = {{"size", "M"}}}));
+    e.ingest(event::message({"zalo", "new"}, "hi"));
+    auto r = e.ingest(event::profile_of({"zalo", "new"},
+                                        {.name = "Mai Nguyễn", .phone = "0912345678", .fields = {{"size", "L"}}}));
+    REQUIRE(r.merged.size() == 1);
+    const auto c = e.contacts().front();
+    CHECK(c.id == 1);
+    CHECK(c.profile.name == "Mai Nguyễn");
+    CHECK(c.fields.at("size").data == value{std::string("L")});
+    for (const auto& row : e.event_log()) {
+        if (row.id >= r.event_id) {
+            CHECK(row.contact == 1); // nothing of this event is logged under the merged-away id
+        }
+    }
 }

@@ -97,3 +97,13 @@ TEST_CASE("a malformed scenario throws naming the JSON path", "[simulator]") {
     CHECK(path_of(R"({"definitions": {"schema": 1, "tags": [1]}, "steps": []})") == "$.definitions.tags[0]");
     CHECK(path_of(R"({"steps": []})") == "$.definitions");
 }
+
+TEST_CASE("scenario times refuse trailing junk", "[simulator]") {
+    try {
+        run_scenario(wrap(R"([{"at": "D0 10:00x"}])"));
+        FAIL("accepted");
+    } catch (const definition_error& e) {
+        CHECK(e.path() == "$.steps[0].at");
+    }
+    CHECK(run_scenario(wrap(R"([{"at": "D0 10:00:30"}])")).passed);
+}
