@@ -8,7 +8,6 @@
 #include <date/tz.h>
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cmath>
 
 namespace tagflow {
@@ -129,9 +128,12 @@ int read_digits(std::string_view text, std::size_t& pos, std::size_t count, std:
         bad_time(whole, "too short; expected YYYY-MM-DDTHH:MM[:SS[.fff]] and Z or an offset");
     }
     int out = 0;
-    auto [ptr, ec] = std::from_chars(text.data() + pos, text.data() + pos + count, out);
-    if (ec != std::errc{} || ptr != text.data() + pos + count) {
-        bad_time(whole, fmt::format("expected {} digits at position {}", count, pos + 1));
+    // Digits only: from_chars alone would also take a sign ("T-1:00").
+    for (std::size_t i = pos; i < pos + count; ++i) {
+        if (text[i] < '0' || text[i] > '9') {
+            bad_time(whole, fmt::format("expected {} digits at position {}", count, pos + 1));
+        }
+        out = out * 10 + (text[i] - '0');
     }
     pos += count;
     return out;
@@ -201,6 +203,9 @@ time_point parse_time(std::string_view text) {
             ++pos;
         }
         const int om = read_digits(text, pos, 2, text);
+        if (oh > 23 || om > 59) {
+            bad_time(text, "offset out of range");
+        }
         offset = std::chrono::minutes{sign * (oh * 60 + om)};
     } else {
         bad_time(text, "expected Z or an offset such as +07:00");

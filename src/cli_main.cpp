@@ -70,7 +70,7 @@ int ingest(const std::string& db, const std::string& defs, const std::string& in
         try {
             pending.push_back(tagflow::event_from_json(line));
         } catch (const tagflow::event_error& e) {
-            throw tagflow::event_error(e.field(), fmt::format("line {}: {}", number, e.what()));
+            throw tagflow::event_error(e.field(), fmt::format("{} (line {})", e.detail(), number));
         }
         if (pending.size() >= batch) {
             flush();

@@ -43,6 +43,17 @@ value value_from_json(const json::value& v) {
     return std::monostate{};
 }
 
+std::string scalar_text(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::string: return std::string(v.get_string());
+    case json::kind::bool_: return v.get_bool() ? "true" : "false";
+    case json::kind::int64: return std::to_string(v.get_int64());
+    case json::kind::uint64: return std::to_string(v.get_uint64());
+    case json::kind::double_: return to_text(value{v.get_double()});
+    default: return {};
+    }
+}
+
 std::optional<time_point> optional_time(const json::object& o, std::string_view key) {
     if (const auto* p = o.if_contains(key); p && p->is_string()) {
         return parse_time(p->get_string());
@@ -120,6 +131,7 @@ json::object contact_to_json(const contact& c) {
     json::object act;
     act["first_seen"] = time_or_null(c.activity.first_seen);
     act["last_inbound"] = time_or_null(c.activity.last_inbound);
+    act["last_message"] = time_or_null(c.activity.last_message);
     act["last_order"] = time_or_null(c.activity.last_order);
     act["conversations"] = c.activity.conversations;
     act["orders"] = c.activity.orders;
@@ -167,6 +179,7 @@ contact contact_from_json(const json::value& v) {
     const auto& act = o.at("activity").as_object();
     c.activity.first_seen = optional_time(act, "first_seen");
     c.activity.last_inbound = optional_time(act, "last_inbound");
+    c.activity.last_message = optional_time(act, "last_message");
     c.activity.last_order = optional_time(act, "last_order");
     c.activity.conversations = int64(act, "conversations");
     c.activity.orders = int64(act, "orders");
@@ -268,6 +281,7 @@ json::object result_to_json(const ingest_result& r) {
     o["event_id"] = r.event_id;
     o["contact"] = r.contact;
     o["contact_created"] = r.contact_created;
+    o["duplicate"] = r.duplicate;
     auto strings = [](const std::vector<std::string>& v) {
         json::array a;
         for (const auto& s : v) {

@@ -178,6 +178,7 @@ void merge_contacts(contact& into, const contact& from) {
     if (latest(a.last_inbound, b.last_inbound)) {
         a.last_channel = b.last_channel;
     }
+    latest(a.last_message, b.last_message);
     if (latest(a.last_order, b.last_order)) {
         a.last_product = b.last_product;
     }
@@ -313,12 +314,15 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
     auto raise = [&](trigger t) { queue.push_back({t, {}, input_id, 0}); };
     switch (e.kind) {
     case event_kind::message_received: {
-        const bool new_conversation = !act.last_inbound || now - *act.last_inbound > env.options.returning_gap;
+        // Conversations count messages only: a button press before the first message must not
+        // swallow the first-message greeting.
+        const bool new_conversation = !act.last_message || now - *act.last_message > env.options.returning_gap;
         if (new_conversation) {
             act.returning = act.conversations > 0 || act.orders > 0;
             ++act.conversations;
         }
         touch_inbound(c, e, now);
+        act.last_message = now;
         raise(trigger::message_received);
         if (new_conversation) {
             raise(act.returning ? trigger::returning_message : trigger::first_message);

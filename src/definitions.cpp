@@ -1,6 +1,7 @@
 #include <tagflow/definitions.hpp>
 #include <tagflow/error.hpp>
 
+#include "detail/codec.hpp"
 #include "detail/render.hpp"
 
 #include <boost/json.hpp>
@@ -153,7 +154,10 @@ private:
             if (tags[i].is_string()) {
                 t.name = string(tags[i], path);
             } else {
-                const auto& o = object(tags[i], path);
+                if (!tags[i].is_object()) {
+                    throw definition_error(path, "expected a tag name or an object, got " + kind_of(tags[i]));
+                }
+                const auto& o = tags[i].get_object();
                 allow(o, path, {"name", "description"});
                 t.name = required_string(o, "name", path);
                 t.description = optional_string(o, "description", path);
@@ -353,7 +357,10 @@ private:
             f.name = required_string(o, "name", path);
             break;
         default:
-            allow(o, path, {});
+            if (!o.empty()) {
+                throw definition_error(path + "." + std::string(o.begin()->key()),
+                                       "trigger \"" + std::string(to_string(when)) + "\" takes no filter");
+            }
         }
         return f;
     }
@@ -387,7 +394,7 @@ private:
                 a.value = std::string(val->get_string());
                 check_template(a.value, sub + ".value");
             } else if (val->is_number() || val->is_bool()) {
-                a.value = json::serialize(*val);
+                a.value = detail::scalar_text(*val);
             } else {
                 throw definition_error(sub + ".value", "expected a string, number or bool, got " + kind_of(*val));
             }

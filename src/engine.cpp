@@ -453,8 +453,7 @@ struct engine::impl {
                     if (!batch) {
                         throw;
                     }
-                    throw event_error("[" + std::to_string(i) + "]." + err.field(),
-                                      std::string(err.what()).substr(err.field().size() + 8));
+                    throw event_error("[" + std::to_string(i) + "]." + err.field(), err.detail());
                 }
             }
             work.finish(touched);

@@ -169,7 +169,7 @@ std::map<std::string, std::string> as_string_map(const json::value& v, const std
         if (item.is_string()) {
             out[std::string(k)] = std::string(item.get_string());
         } else if (item.is_number() || item.is_bool()) {
-            out[std::string(k)] = json::serialize(item);
+            out[std::string(k)] = detail::scalar_text(item);
         } else {
             throw event_error(sub, "expected a string, number or bool");
         }
@@ -227,7 +227,9 @@ event event_from_json(std::string_view text) {
         }
     }
     if (const auto* v = o.if_contains("contact")) {
-        if (!v->is_int64() && !v->is_uint64()) {
+        // The parser gives every integer that fits in int64 as int64; a uint64 is beyond the range
+        // of contact ids and would not convert.
+        if (!v->is_int64()) {
             throw event_error("contact", "expected an integer contact id");
         }
         e.contact = v->to_number<contact_id>();

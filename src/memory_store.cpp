@@ -26,6 +26,11 @@ public:
                 throw error(errc::store_failure, "duplicate event key \"" + e.key + "\"");
             }
         }
+        // Versions are stored once (SQLite's primary key); replacing one would rewrite history.
+        if (changes.definitions && definitions_.count(changes.definitions->version) != 0) {
+            throw error(errc::store_failure,
+                        "definitions version " + std::to_string(changes.definitions->version) + " already stored");
+        }
         for (auto id : changes.removed_contacts) {
             if (auto it = contacts_.find(id); it != contacts_.end()) {
                 unindex(it->second);
@@ -53,7 +58,7 @@ public:
             messages_.push_back(m);
         }
         if (changes.definitions) {
-            definitions_[changes.definitions->version] = *changes.definitions;
+            definitions_.emplace(changes.definitions->version, *changes.definitions);
         }
     }
 

@@ -29,6 +29,12 @@ std::string render_template(const std::string& text, const contact& c) {
         }
     };
     for (const auto& [name, f] : c.fields) {
+        if (const auto* flag = std::get_if<bool>(&f.data)) {
+            // Real booleans, so that "{{#subscribed}}...{{/subscribed}}" is skipped when false.
+            data.set(name, *flag ? mustache::data::type::bool_true : mustache::data::type::bool_false);
+            fields.set(name, *flag ? mustache::data::type::bool_true : mustache::data::type::bool_false);
+            continue;
+        }
         put(data, name, to_text(f.data));
         put(fields, name, to_text(f.data));
     }

@@ -355,7 +355,7 @@ private:
         auto compare_fields = [&](const char* key) {
             for (const auto& [name, want] : object_at(x.at(key), path + "." + key)) {
                 const auto got = c->field(name);
-                const auto want_text = want.is_string() ? std::string(want.get_string()) : json::serialize(want);
+                const auto want_text = detail::scalar_text(want);
                 if (want.is_null() ? !std::holds_alternative<std::monostate>(got) : to_text(got) != want_text) {
                     fail(fmt::format("{}.{}.{}", path, key, std::string(name)),
                          fmt::format("{} is {}, expected {}", std::string(name), show(got), json::serialize(want)));

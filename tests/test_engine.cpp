@@ -407,3 +407,37 @@ TEST_CASE("when an event's contact merges into an older one, the event's new val
         }
     }
 }
+
+TEST_CASE("a button press before the first message does not swallow the first-message greeting", "[engine]") {
+    auto e = memory_engine();
+    const identity who{"messenger", "42"};
+    e.ingest(event::postback_of(who, "GET_STARTED").at_time(local("2026-01-05T10:00")));
+    auto r = e.ingest(event::message(who, "Xin chào").at_time(local("2026-01-05T10:01")));
+    CHECK(r.rules_fired == std::vector<std::string>{"welcome"});
+    CHECK(e.find_contact(who)->activity.conversations == 1);
+}
+
+TEST_CASE("numbers in form data and rule values keep the way people write them", "[engine]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"json({"schema": 1, "fields": [{"name": "note", "type": "text"}, {"name": "score", "type": "number"}],
+      "rules": [{"name": "r", "when": "track", "then": [{"set_field": {"field": "score", "value": 2.5}}]}]})json");
+    auto ev = event_from_json(R"({"kind": "profile_updated", "identity": "web:1", "profile": {"fields": {"note": "x"}}, "data": {"n": 1.5}})");
+    CHECK(ev.data.at("n") == "1.5");
+    e.ingest(ev);
+    e.ingest(event::track_of({"web", "1"}, "rated"));
+    CHECK(e.find_contact({"web", "1"})->fields.at("score").data == value{2.5});
+}
+
+TEST_CASE("templates see boolean fields as booleans", "[engine]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"json({"schema": 1, "fields": [{"name": "vip", "type": "bool"}],
+      "rules": [{"name": "r", "when": "message_received", "then": [{"send": "Hi{{#vip}} VIP{{/vip}}!"}]}]})json");
+    e.ingest(event::profile_of({"web", "1"}, {.fields = {{"vip", "false"}}}));
+    e.ingest(event::message({"web", "1"}, "a"));
+    e.ingest(event::profile_of({"web", "1"}, {.fields = {{"vip", "có"}}}));
+    e.ingest(event::message({"web", "1"}, "b"));
+    const auto rows = e.outbox();
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].text == "Hi!");
+    CHECK(rows[1].text == "Hi VIP!");
+}

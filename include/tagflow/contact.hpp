@@ -70,7 +70,8 @@ struct note {
 /// Counters from which first-time vs returning is derived.
 struct activity {
     std::optional<time_point> first_seen;   ///< First event of any kind.
-    std::optional<time_point> last_inbound; ///< Last message the contact sent.
+    std::optional<time_point> last_inbound; ///< Last message, button press or form from the contact.
+    std::optional<time_point> last_message; ///< Last message the contact wrote (conversations count these).
     std::optional<time_point> last_order;   ///< Last order placed.
     std::int64_t conversations = 0;         ///< Inbound messages separated by more than the gap.
     std::int64_t orders = 0;                ///< Orders placed.

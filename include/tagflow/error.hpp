@@ -56,14 +56,19 @@ private:
 /// An event was refused; field() names the offending field, such as "identity.channel".
 class event_error : public error {
 public:
-    /// Builds the error; the message becomes "event.<field>: <what>".
+    /// Builds the error; the message becomes "event.<field>: <what>" ("event: <what>" when the
+    /// whole event is at fault, e.g. malformed JSON).
     event_error(std::string field, const std::string& what)
-        : error(errc::invalid_event, "event." + field + ": " + what), field_(std::move(field)) {}
+        : error(errc::invalid_event, (field.empty() ? "event: " : "event." + field + ": ") + what),
+          field_(std::move(field)), detail_(what) {}
     /// The offending field of the event.
     [[nodiscard]] const std::string& field() const noexcept { return field_; }
+    /// What is wrong with it, without the "event.<field>: " prefix.
+    [[nodiscard]] const std::string& detail() const noexcept { return detail_; }
 
 private:
     std::string field_;
+    std::string detail_;
 };
 
 /// An expression failed to parse or refers to something unknown; column() is 1-based and counts

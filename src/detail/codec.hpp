@@ -24,6 +24,10 @@ boost::json::object message_to_json(const outbound_message& m);
 boost::json::object result_to_json(const ingest_result& r);
 ingest_result result_from_json(const boost::json::value& v);
 
+// The text of a JSON scalar as a person would write it: 2.5 -> "2.5", 3 -> "3", true -> "true".
+// Strings come back as they are; null gives "".
+std::string scalar_text(const boost::json::value& v);
+
 std::optional<time_point> optional_time(const boost::json::object& o, std::string_view key);
 
 } // namespace tagflow::detail
