@@ -145,6 +145,26 @@ json::object contact_to_json(const contact& c) {
         fired.emplace_back(json::string(r));
     }
     o["fired_rules"] = std::move(fired);
+    if (c.run) {
+        json::object run;
+        run["flow"] = c.run->flow;
+        run["block"] = c.run->block;
+        run["waiting"] = c.run->waiting;
+        run["retries"] = c.run->retries;
+        run["timer"] = c.run->timer;
+        run["definitions_version"] = c.run->definitions_version;
+        json::array stack;
+        for (const auto& f : c.run->stack) {
+            json::object fo;
+            fo["flow"] = f.flow;
+            fo["next"] = f.next;
+            stack.emplace_back(std::move(fo));
+        }
+        run["stack"] = std::move(stack);
+        o["run"] = std::move(run);
+    } else {
+        o["run"] = nullptr;
+    }
     return o;
 }
 
@@ -189,6 +209,20 @@ contact contact_from_json(const json::value& v) {
     c.activity.last_product = str(act, "last_product");
     for (const auto& r : o.at("fired_rules").as_array()) {
         c.fired_rules.insert(std::string(r.as_string()));
+    }
+    if (const auto* run = o.if_contains("run"); run && run->is_object()) {
+        const auto& ro = run->get_object();
+        flow_run r;
+        r.flow = str(ro, "flow");
+        r.block = str(ro, "block");
+        r.waiting = str(ro, "waiting");
+        r.retries = static_cast<int>(int64(ro, "retries"));
+        r.timer = int64(ro, "timer");
+        r.definitions_version = static_cast<int>(int64(ro, "definitions_version"));
+        for (const auto& f : ro.at("stack").as_array()) {
+            r.stack.push_back(flow_frame{str(f.as_object(), "flow"), str(f.as_object(), "next")});
+        }
+        c.run = std::move(r);
     }
     return c;
 }
@@ -261,6 +295,46 @@ json::object event_to_json_object(const event& e) {
     return o;
 }
 
+json::object message_content_to_json(const outbound_message& m) {
+    json::object o;
+    if (!m.quick_replies.empty()) {
+        json::array q;
+        for (const auto& r : m.quick_replies) {
+            q.emplace_back(json::string(r));
+        }
+        o["quick_replies"] = std::move(q);
+    }
+    if (!m.buttons.empty()) {
+        json::array b;
+        for (const auto& btn : m.buttons) {
+            json::object bo;
+            bo["title"] = btn.title;
+            bo["payload"] = btn.payload;
+            b.emplace_back(std::move(bo));
+        }
+        o["buttons"] = std::move(b);
+    }
+    if (!m.form.empty()) {
+        o["form"] = m.form;
+    }
+    return o;
+}
+
+void message_content_from_json(const json::value& v, outbound_message& m) {
+    const auto& o = v.as_object();
+    if (const auto* q = o.if_contains("quick_replies")) {
+        for (const auto& r : q->as_array()) {
+            m.quick_replies.emplace_back(r.as_string());
+        }
+    }
+    if (const auto* b = o.if_contains("buttons")) {
+        for (const auto& btn : b->as_array()) {
+            m.buttons.push_back(button{str(btn.as_object(), "title"), str(btn.as_object(), "payload")});
+        }
+    }
+    m.form = str(o, "form");
+}
+
 json::object message_to_json(const outbound_message& m) {
     json::object o;
     o["id"] = m.id;
@@ -268,6 +342,7 @@ json::object message_to_json(const outbound_message& m) {
     o["contact"] = m.contact;
     o["to"] = m.to.to_string();
     o["text"] = m.text;
+    o["content"] = message_content_to_json(m);
     o["purpose"] = m.purpose;
     o["created_at"] = format_time(m.created_at);
     o["cause_event"] = m.cause_event;

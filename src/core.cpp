@@ -1,6 +1,7 @@
 #include "detail/core.hpp"
 
 #include "detail/codec.hpp"
+#include "detail/flows.hpp"
 #include "detail/render.hpp"
 
 #include <tagflow/error.hpp>
@@ -189,15 +190,13 @@ void merge_contacts(contact& into, const contact& from) {
     into.fired_rules.insert(from.fired_rules.begin(), from.fired_rules.end());
 }
 
-namespace {
-
-std::int64_t record(core_env& env, contact_id who, std::string kind, time_point at, json::object body,
-                    std::int64_t cause, std::string origin) {
+std::int64_t record(core_env& env, contact_id who, std::string kind, json::object body, std::int64_t cause,
+                    std::string origin) {
     event_record r;
     r.id = ++env.ids.event;
     r.contact = who;
     r.kind = std::move(kind);
-    r.at = at;
+    r.at = env.now;
     r.body = json::serialize(body);
     r.cause = cause;
     r.origin = std::move(origin);
@@ -206,13 +205,13 @@ std::int64_t record(core_env& env, contact_id who, std::string kind, time_point 
     return env.ids.event;
 }
 
-void change_tag(contact& c, const std::string& tag, bool add, time_point now, std::int64_t cause,
-                const std::string& origin, int depth, core_env& env, std::vector<raised>& queue) {
+void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin, int depth,
+                core_env& env, std::vector<raised>& queue) {
     if (add == c.has_tag(tag)) {
         return; // no change, no event: rules must not fire for a tag the contact already had
     }
     if (add) {
-        c.tags[tag] = now;
+        c.tags[tag] = env.now;
         env.result.tags_added.push_back(tag);
     } else {
         c.tags.erase(tag);
@@ -220,12 +219,12 @@ void change_tag(contact& c, const std::string& tag, bool add, time_point now, st
     }
     json::object body;
     body["tag"] = tag;
-    const auto id = record(env, c.id, add ? "tag_added" : "tag_removed", now, std::move(body), cause, origin);
+    const auto id = record(env, c.id, add ? "tag_added" : "tag_removed", std::move(body), cause, origin);
     queue.push_back({add ? trigger::tag_added : trigger::tag_removed, tag, id, depth});
 }
 
-void check_lifecycle(contact& c, time_point now, std::int64_t cause, const std::string& origin, int depth,
-                     core_env& env, std::vector<raised>& queue) {
+void check_lifecycle(contact& c, std::int64_t cause, const std::string& origin, int depth, core_env& env,
+                     std::vector<raised>& queue) {
     const auto next = std::max(c.stage, qualified_lifecycle(c.profile));
     if (next == c.stage) {
         return;
@@ -235,9 +234,11 @@ void check_lifecycle(contact& c, time_point now, std::int64_t cause, const std::
     body["to"] = to_string(next);
     c.stage = next;
     env.result.lifecycle_now = next;
-    const auto id = record(env, c.id, "lifecycle_changed", now, std::move(body), cause, origin);
+    const auto id = record(env, c.id, "lifecycle_changed", std::move(body), cause, origin);
     queue.push_back({trigger::lifecycle_changed, std::string(to_string(next)), id, depth});
 }
+
+namespace {
 
 void touch_inbound(contact& c, const event& e, time_point now) {
     c.activity.last_inbound = now;
@@ -246,34 +247,36 @@ void touch_inbound(contact& c, const event& e, time_point now) {
     }
 }
 
-bool filter_matches(const rule& r, const raised& what, const event& e) {
+bool filter_matches(const rule& r, const raised& what, const event* e) {
     const auto& f = r.filter;
     switch (r.when) {
     case trigger::message_received:
     case trigger::first_message:
     case trigger::returning_message:
         try {
-            return !f.text || f.text->matches(e.text);
+            return !f.text || (e && f.text->matches(e->text));
         } catch (const error&) {
             return false; // a regex that gives up on a huge message does not match it
         }
-    case trigger::postback: return f.payload.empty() || f.payload == e.payload;
+    case trigger::postback: return f.payload.empty() || (e && f.payload == e->payload);
     case trigger::form_opened:
-    case trigger::form_submitted: return f.form.empty() || f.form == e.form;
+    case trigger::form_submitted: return f.form.empty() || (e && f.form == e->form);
     case trigger::order_placed:
-        return f.item.empty() || std::any_of(e.order.items.begin(), e.order.items.end(),
-                                             [&](const std::string& item) { return fold(item) == fold(f.item); });
+        return f.item.empty() || (e && std::any_of(e->order.items.begin(), e->order.items.end(), [&](const std::string& item) {
+                                      return fold(item) == fold(f.item);
+                                  }));
     case trigger::tag_added:
     case trigger::tag_removed: return f.tag.empty() || f.tag == what.detail;
     case trigger::lifecycle_changed: return !f.to || to_string(*f.to) == what.detail;
-    case trigger::track: return f.name.empty() || f.name == e.name;
+    case trigger::track: return f.name.empty() || (e && f.name == e->name);
     default: return true;
     }
 }
 
-identity reply_address(const contact& c, const event& e) {
-    if (!e.identity.channel.empty() && c.has_identity(e.identity)) {
-        return e.identity;
+// Replies go where the contact wrote from; otherwise to the channel they used last.
+identity reply_address(const contact& c, const event* e) {
+    if (e && !e->identity.channel.empty() && c.has_identity(e->identity)) {
+        return e->identity;
     }
     for (const auto& id : c.identities) {
         if (id.channel == c.activity.last_channel) {
@@ -284,6 +287,25 @@ identity reply_address(const contact& c, const event& e) {
 }
 
 } // namespace
+
+void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
+          core_env& env) {
+    outbound_message m;
+    m.id = ++env.ids.message;
+    m.key = env.key_base + "/" + key_part + "/" + std::to_string(env.sends++);
+    m.contact = c.id;
+    m.to = reply_address(c, env.input);
+    m.text = render_template(parts.text, c);
+    m.quick_replies = std::move(parts.quick_replies);
+    m.buttons = std::move(parts.buttons);
+    m.form = std::move(parts.form);
+    m.purpose = std::move(parts.purpose);
+    m.created_at = env.now;
+    m.cause_event = cause_event;
+    m.cause = cause;
+    env.result.messages.push_back(m.id);
+    env.out.messages.push_back(std::move(m));
+}
 
 std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_id, core_env& env) {
     const time_point now = *e.at;
@@ -377,15 +399,11 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
     }
     case event_kind::lifecycle_changed: break; // refused by validation; derived only
     }
-    check_lifecycle(c, now, input_id, "engine", 0, env, queue);
+    check_lifecycle(c, input_id, "engine", 0, env, queue);
     return queue;
 }
 
-void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<raised> queue, core_env& env) {
-    const time_point now = *e.at;
-    // Caller keys and engine-made ones live in separate namespaces so they can never clash.
-    const std::string base = e.key.empty() ? "e:" + std::to_string(input_id) : "k:" + e.key;
-    int sends = 0;
+void run_rules(contact& c, std::vector<raised> queue, core_env& env) {
     // Index-based: actions append to the queue while we walk it (breadth first).
     for (std::size_t qi = 0; qi < queue.size(); ++qi) {
         const raised what = queue[qi];
@@ -393,17 +411,17 @@ void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<ra
             json::object body;
             body["trigger"] = to_string(what.when);
             body["depth"] = what.depth;
-            record(env, c.id, "cascade_limit", now, std::move(body), what.event_id, "engine");
+            record(env, c.id, "cascade_limit", std::move(body), what.event_id, "engine");
             continue;
         }
         for (const auto& r : env.defs.rules()) {
-            if (r.when != what.when || !filter_matches(r, what, e)) {
+            if (r.when != what.when || !filter_matches(r, what, env.input)) {
                 continue;
             }
             if (r.once && c.fired_rules.count(r.name) != 0) {
                 continue;
             }
-            if (!r.condition.evaluate(contact_view(c, now))) {
+            if (!r.condition.evaluate(contact_view(c, env.now))) {
                 continue;
             }
             env.result.rules_fired.push_back(r.name);
@@ -417,46 +435,60 @@ void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<ra
                 switch (a.what) {
                 case action::kind::add_tag:
                 case action::kind::remove_tag:
-                    change_tag(c, a.tag, a.what == action::kind::add_tag, now, what.event_id, origin, depth, env,
-                               queue);
+                    change_tag(c, a.tag, a.what == action::kind::add_tag, what.event_id, origin, depth, env, queue);
                     break;
                 case action::kind::set_field:
                 case action::kind::clear_field:
                     try {
                         set_field(c, env.defs, a.field,
                                   a.what == action::kind::set_field ? render_template(a.value, c) : std::string{});
-                        check_lifecycle(c, now, what.event_id, origin, depth, env, queue);
+                        check_lifecycle(c, what.event_id, origin, depth, env, queue);
                     } catch (const error& err) {
                         // A rule's bad value is a runtime fault of the data, not of the caller:
                         // record it and go on rather than refusing the whole event.
                         json::object body;
                         body["action"] = r.path + ".then[" + std::to_string(ai) + "]";
                         body["error"] = err.what();
-                        record(env, c.id, "action_failed", now, std::move(body), what.event_id, origin);
+                        record(env, c.id, "action_failed", std::move(body), what.event_id, origin);
                     }
                     break;
-                case action::kind::add_note:
-                    c.notes.push_back(note{origin, now, render_template(a.text, c)});
+                case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
+                case action::kind::send:
+                    send(c, message_parts{a.text, a.purpose, {}, {}, {}}, what.event_id, origin, r.name, env);
                     break;
-                case action::kind::send: {
-                    outbound_message m;
-                    m.id = ++env.ids.message;
-                    m.key = base + "/" + r.name + "/" + std::to_string(sends++);
-                    m.contact = c.id;
-                    m.to = reply_address(c, e);
-                    m.text = render_template(a.text, c);
-                    m.purpose = a.purpose;
-                    m.created_at = now;
-                    m.cause_event = what.event_id;
-                    m.cause = origin;
-                    env.result.messages.push_back(m.id);
-                    env.out.messages.push_back(std::move(m));
-                    break;
-                }
+                case action::kind::start_flow: env.flow_starts.push_back({a.flow, what.event_id, depth}); break;
                 }
             }
         }
     }
+}
+
+void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env) {
+    bool input_delivered = env.input == nullptr;
+    // Each round: rules for what is queued, then flows; flows' tag changes feed the next round.
+    // The bound only guards against definitions that bounce between rules and flows forever.
+    for (int round = 0; round < 16; ++round) {
+        run_rules(c, std::move(queue), env);
+        queue.clear();
+        if (!input_delivered) {
+            input_delivered = true;
+            flow_on_event(c, *env.input, cause, env, queue);
+        } else if (c.run && !c.run->waiting.empty()) {
+            // A wait "until" a condition looks again after every change.
+            flow_recheck(c, cause, env, queue);
+        }
+        auto starts = std::move(env.flow_starts);
+        env.flow_starts.clear();
+        for (const auto& s : starts) {
+            start_flow(c, s.flow, s.cause, s.depth, env, queue);
+        }
+        if (queue.empty() && env.flow_starts.empty()) {
+            return;
+        }
+    }
+    json::object body;
+    body["reason"] = "rules and flows kept triggering each other";
+    record(env, c.id, "cascade_limit", std::move(body), cause, "engine");
 }
 
 } // namespace tagflow::detail

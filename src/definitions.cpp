@@ -21,6 +21,7 @@ struct definitions::data {
     std::vector<tag_definition> tags;
     std::vector<field_definition> fields;
     std::vector<rule> rules;
+    std::vector<flow> flows;
     std::string source = "{\"schema\":1}";
 };
 
@@ -83,7 +84,7 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "rules"});
+        allow(doc, "$", {"schema", "tags", "fields", "flows", "rules"});
         const auto* schema = doc.if_contains("schema");
         if (!schema) {
             throw definition_error("$.schema", "required; expected the schema version 1");
@@ -98,6 +99,9 @@ public:
         }
         if (const auto* fields = doc.if_contains("fields")) {
             load_fields(array(*fields, "$.fields"));
+        }
+        if (const auto* flows = doc.if_contains("flows")) {
+            load_flows(array(*flows, "$.flows"));
         }
         if (const auto* rules = doc.if_contains("rules")) {
             load_rules(array(*rules, "$.rules"));
@@ -229,6 +233,437 @@ private:
         if (auto problem = detail::template_error(text)) {
             throw definition_error(path, "invalid template: " + *problem);
         }
+    }
+
+    void check_flow(const std::string& name, const std::string& path) const {
+        if (std::none_of(out_.flows.begin(), out_.flows.end(), [&](const flow& f) { return f.name == name; })) {
+            throw definition_error(path, "flow \"" + name + "\" is not declared in $.flows");
+        }
+    }
+
+    static duration load_duration(const json::value& v, const std::string& path) {
+        // "90s", "30m", "2h", "7d": short, readable, and unambiguous about units.
+        const auto text = string(v, path);
+        std::size_t used = 0;
+        long long amount = -1;
+        try {
+            amount = std::stoll(text, &used);
+        } catch (const std::exception&) {
+            amount = -1;
+        }
+        if (amount > 0 && used + 1 == text.size()) {
+            switch (text.back()) {
+            case 's': return std::chrono::seconds(amount);
+            case 'm': return std::chrono::minutes(amount);
+            case 'h': return std::chrono::hours(amount);
+            case 'd': return std::chrono::hours(24 * amount);
+            default: break;
+            }
+        }
+        throw definition_error(path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" + text + "\"");
+    }
+
+    static std::vector<std::string> strings(const json::value& v, const std::string& path) {
+        std::vector<std::string> out;
+        const auto& list = array(v, path);
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            out.push_back(string(list[i], at(path, i)));
+        }
+        return out;
+    }
+
+    void load_flows(const json::array& flows) {
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < flows.size(); ++i) {
+            const auto path = at("$.flows", i);
+            const auto& o = object(flows[i], path);
+            allow(o, path, {"name", "description", "start", "triggers", "blocks"});
+            flow f;
+            f.path = path;
+            f.name = required_string(o, "name", path);
+            if (!names.insert(f.name).second) {
+                throw definition_error(path + ".name", "duplicate flow name \"" + f.name + "\"");
+            }
+            if (const auto* t = o.if_contains("triggers")) {
+                const auto& list = array(*t, path + ".triggers");
+                for (std::size_t j = 0; j < list.size(); ++j) {
+                    f.triggers.push_back(load_flow_trigger(object(list[j], at(path + ".triggers", j)),
+                                                           at(path + ".triggers", j)));
+                }
+            }
+            const auto* blocks = o.if_contains("blocks");
+            if (!blocks) {
+                throw definition_error(path + ".blocks", "required; expected an array of blocks");
+            }
+            const auto& list = array(*blocks, path + ".blocks");
+            if (list.empty()) {
+                throw definition_error(path + ".blocks", "a flow needs at least one block");
+            }
+            std::set<std::string> ids;
+            for (std::size_t j = 0; j < list.size(); ++j) {
+                auto b = load_block(list[j], at(path + ".blocks", j));
+                if (!ids.insert(b.id).second) {
+                    throw definition_error(b.path + ".id", "duplicate block id \"" + b.id + "\"");
+                }
+                f.blocks.push_back(std::move(b));
+            }
+            f.start = o.contains("start") ? string(o.at("start"), path + ".start") : f.blocks.front().id;
+            if (!f.find(f.start)) {
+                throw definition_error(path + ".start", "no block \"" + f.start + "\" in this flow");
+            }
+            for (const auto& b : f.blocks) {
+                auto exit = [&](const std::string& target, const char* key) {
+                    if (!target.empty() && !f.find(target)) {
+                        throw definition_error(b.path + "." + key, "no block \"" + target + "\" in flow \"" + f.name + "\"");
+                    }
+                };
+                exit(b.next, "next");
+                exit(b.on_invalid, "on_invalid");
+                exit(b.on_timeout, "on_timeout");
+                exit(b.otherwise, "else");
+                for (std::size_t k = 0; k < b.branches.size(); ++k) {
+                    exit(b.branches[k].next, ("branches[" + std::to_string(k) + "].next").c_str());
+                }
+                for (std::size_t k = 0; k < b.paths.size(); ++k) {
+                    exit(b.paths[k].next, ("paths[" + std::to_string(k) + "].next").c_str());
+                }
+            }
+            out_.flows.push_back(std::move(f));
+        }
+        // go_to and call may name flows declared later in the document.
+        for (const auto& f : out_.flows) {
+            for (const auto& b : f.blocks) {
+                if (b.kind == block_kind::go_to || b.kind == block_kind::call) {
+                    check_flow(b.flow, b.path + ".flow");
+                }
+            }
+        }
+    }
+
+    flow_trigger load_flow_trigger(const json::object& o, const std::string& path) const {
+        allow(o, path, {"postback", "keywords", "contains", "regex", "interrupts"});
+        flow_trigger t;
+        int kinds = 0;
+        try {
+            if (const auto* p = o.if_contains("postback")) {
+                t.postback = string(*p, path + ".postback");
+                ++kinds;
+            }
+            if (const auto* k = o.if_contains("keywords")) {
+                t.text = text_filter::keywords(strings(*k, path + ".keywords"));
+                ++kinds;
+            }
+            if (const auto* c = o.if_contains("contains")) {
+                t.text = text_filter::contains(string(*c, path + ".contains"));
+                ++kinds;
+            }
+            if (const auto* r = o.if_contains("regex")) {
+                t.text = text_filter::regex(string(*r, path + ".regex"));
+                ++kinds;
+            }
+        } catch (const definition_error&) {
+            throw;
+        } catch (const error& e) {
+            throw definition_error(path, e.what());
+        }
+        if (kinds != 1) {
+            throw definition_error(path, "expected exactly one of: postback, keywords, contains, regex");
+        }
+        if (const auto* i = o.if_contains("interrupts")) {
+            if (!i->is_bool()) {
+                throw definition_error(path + ".interrupts", "expected a bool, got " + kind_of(*i));
+            }
+            t.interrupts = i->get_bool();
+        }
+        return t;
+    }
+
+    block load_block(const json::value& v, const std::string& path) const {
+        const auto& o = object(v, path);
+        block b;
+        b.path = path;
+        b.id = required_string(o, "id", path);
+        const auto kind = required_string(o, "kind", path);
+        static constexpr std::array<std::pair<block_kind, std::string_view>, 11> kinds{{
+            {block_kind::send, "send"}, {block_kind::ask, "ask"}, {block_kind::form, "form"},
+            {block_kind::condition, "condition"}, {block_kind::tag, "tag"}, {block_kind::set_field, "set_field"},
+            {block_kind::wait, "wait"}, {block_kind::randomizer, "randomizer"}, {block_kind::go_to, "go_to"},
+            {block_kind::call, "call"}, {block_kind::end, "end"},
+        }};
+        const auto* k = std::find_if(kinds.begin(), kinds.end(), [&](const auto& p) { return p.second == kind; });
+        if (k == kinds.end()) {
+            throw definition_error(path + ".kind", "unknown block kind \"" + kind +
+                                                       "\"; expected one of: send, ask, form, condition, tag, "
+                                                       "set_field, wait, randomizer, go_to, call, end");
+        }
+        b.kind = k->first;
+        auto opt_string = [&](const char* key, std::string& out) {
+            if (const auto* x = o.if_contains(key)) {
+                out = string(*x, path + "." + key);
+            }
+        };
+        auto text_template = [&](bool required) {
+            if (required || o.contains("text")) {
+                b.text = required_string(o, "text", path);
+                check_template(b.text, path + ".text");
+            }
+        };
+        auto timeouts = [&] {
+            if (const auto* t = o.if_contains("timeout")) {
+                b.timeout = load_duration(*t, path + ".timeout");
+            }
+            opt_string("on_timeout", b.on_timeout);
+            if (!b.on_timeout.empty() && !b.timeout) {
+                throw definition_error(path + ".on_timeout", "needs a \"timeout\"");
+            }
+        };
+        switch (b.kind) {
+        case block_kind::send: {
+            allow(o, path, {"id", "kind", "description", "text", "quick_replies", "buttons", "next"});
+            text_template(true);
+            if (const auto* q = o.if_contains("quick_replies")) {
+                b.quick_replies = strings(*q, path + ".quick_replies");
+            }
+            if (const auto* bs = o.if_contains("buttons")) {
+                const auto& list = array(*bs, path + ".buttons");
+                for (std::size_t i = 0; i < list.size(); ++i) {
+                    const auto bp = at(path + ".buttons", i);
+                    const auto& bo = object(list[i], bp);
+                    allow(bo, bp, {"title", "payload"});
+                    b.buttons.push_back(button{required_string(bo, "title", bp), required_string(bo, "payload", bp)});
+                }
+            }
+            break;
+        }
+        case block_kind::ask: {
+            allow(o, path, {"id", "kind", "description", "text", "input", "choices", "field", "retry_text", "max_retries",
+                            "on_invalid", "timeout", "on_timeout", "quick_replies", "next"});
+            text_template(true);
+            b.field = required_string(o, "field", path);
+            check_field(b.field, path + ".field");
+            const std::string input = o.contains("input") ? string(o.at("input"), path + ".input") : "text";
+            if (input == "choice") {
+                if (!o.contains("choices")) {
+                    throw definition_error(path + ".choices", "required for input \"choice\"");
+                }
+                b.choices = strings(o.at("choices"), path + ".choices");
+                if (b.choices.empty()) {
+                    throw definition_error(path + ".choices", "needs at least one choice");
+                }
+                b.quick_replies = b.choices;
+            } else if (auto t = parse_field_type(input)) {
+                b.input = *t;
+            } else {
+                throw definition_error(path + ".input", "unknown input \"" + input +
+                                                            "\"; expected text, number, bool, date, phone, email or choice");
+            }
+            if (const auto* q = o.if_contains("quick_replies")) {
+                b.quick_replies = strings(*q, path + ".quick_replies");
+            }
+            opt_string("retry_text", b.retry_text);
+            if (!b.retry_text.empty()) {
+                check_template(b.retry_text, path + ".retry_text");
+            }
+            if (const auto* m = o.if_contains("max_retries")) {
+                if (!m->is_int64() || m->get_int64() < 0 || m->get_int64() > 100) {
+                    throw definition_error(path + ".max_retries", "expected an integer from 0 to 100");
+                }
+                b.max_retries = static_cast<int>(m->get_int64());
+            }
+            opt_string("on_invalid", b.on_invalid);
+            timeouts();
+            break;
+        }
+        case block_kind::form: {
+            allow(o, path, {"id", "kind", "description", "form", "text", "fields", "invalid_text", "timeout", "on_timeout",
+                            "next"});
+            b.form = required_string(o, "form", path);
+            text_template(false);
+            if (b.text.empty()) {
+                b.text = b.form;
+            }
+            const auto* fields = o.if_contains("fields");
+            if (!fields) {
+                throw definition_error(path + ".fields", "required; a form needs fields");
+            }
+            const auto& list = array(*fields, path + ".fields");
+            if (list.empty()) {
+                throw definition_error(path + ".fields", "a form needs at least one field");
+            }
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                const auto fp = at(path + ".fields", i);
+                const auto& fo = object(list[i], fp);
+                allow(fo, fp, {"name", "label", "required"});
+                form_field ff;
+                ff.name = required_string(fo, "name", fp);
+                check_field(ff.name, fp + ".name");
+                if (const auto def = std::find_if(out_.fields.begin(), out_.fields.end(),
+                                                   [&](const field_definition& d) { return d.name == ff.name; });
+                    def != out_.fields.end()) {
+                    ff.type = def->type;
+                } else {
+                    for (const auto& [name, type] : profile_fields) {
+                        if (name == ff.name) {
+                            ff.type = type;
+                        }
+                    }
+                }
+                ff.label = optional_string(fo, "label", fp);
+                if (ff.label.empty()) {
+                    ff.label = ff.name;
+                }
+                if (const auto* r = fo.if_contains("required")) {
+                    if (!r->is_bool()) {
+                        throw definition_error(fp + ".required", "expected a bool, got " + kind_of(*r));
+                    }
+                    ff.required = r->get_bool();
+                }
+                b.fields.push_back(std::move(ff));
+            }
+            opt_string("invalid_text", b.invalid_text);
+            if (b.invalid_text.empty()) {
+                b.invalid_text = "Thông tin chưa hợp lệ: {{invalid}}";
+            }
+            check_template(b.invalid_text, path + ".invalid_text");
+            timeouts();
+            break;
+        }
+        case block_kind::condition: {
+            allow(o, path, {"id", "kind", "description", "branches", "else"});
+            const auto* branches = o.if_contains("branches");
+            if (!branches) {
+                throw definition_error(path + ".branches", "required");
+            }
+            const auto& list = array(*branches, path + ".branches");
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                const auto bp = at(path + ".branches", i);
+                const auto& bo = object(list[i], bp);
+                allow(bo, bp, {"if", "next"});
+                branch br;
+                try {
+                    br.condition = expression::parse(required_string(bo, "if", bp));
+                } catch (const syntax_error& e) {
+                    throw definition_error(bp + ".if", e.what());
+                }
+                for (const auto& tag : br.condition.referenced_tags()) {
+                    check_tag(tag, bp + ".if");
+                }
+                for (const auto& field : br.condition.referenced_fields()) {
+                    check_field(field, bp + ".if");
+                }
+                br.next = required_string(bo, "next", bp);
+                b.branches.push_back(std::move(br));
+            }
+            opt_string("else", b.otherwise);
+            break;
+        }
+        case block_kind::tag: {
+            allow(o, path, {"id", "kind", "description", "add", "remove", "next"});
+            if (const auto* a = o.if_contains("add")) {
+                b.add_tags = strings(*a, path + ".add");
+            }
+            if (const auto* r = o.if_contains("remove")) {
+                b.remove_tags = strings(*r, path + ".remove");
+            }
+            for (std::size_t i = 0; i < b.add_tags.size(); ++i) {
+                check_tag(b.add_tags[i], at(path + ".add", i));
+            }
+            for (std::size_t i = 0; i < b.remove_tags.size(); ++i) {
+                check_tag(b.remove_tags[i], at(path + ".remove", i));
+            }
+            if (b.add_tags.empty() && b.remove_tags.empty()) {
+                throw definition_error(path, "a tag block needs \"add\" or \"remove\"");
+            }
+            break;
+        }
+        case block_kind::set_field: {
+            allow(o, path, {"id", "kind", "description", "field", "op", "value", "next"});
+            b.field = required_string(o, "field", path);
+            check_field(b.field, path + ".field");
+            opt_string("op", b.op);
+            if (b.op != "set" && b.op != "clear" && b.op != "increment" && b.op != "append") {
+                throw definition_error(path + ".op", "unknown op \"" + b.op + "\"; expected set, clear, increment or append");
+            }
+            if (const auto* val = o.if_contains("value")) {
+                b.value = val->is_string() ? std::string(val->get_string()) : detail::scalar_text(*val);
+                check_template(b.value, path + ".value");
+            } else if (b.op != "clear") {
+                throw definition_error(path + ".value", "required for op \"" + b.op + "\"");
+            }
+            break;
+        }
+        case block_kind::wait: {
+            allow(o, path, {"id", "kind", "description", "delay", "until_reply", "until", "timeout", "on_timeout", "next"});
+            if (const auto* d = o.if_contains("delay")) {
+                b.delay = load_duration(*d, path + ".delay");
+            }
+            if (const auto* r = o.if_contains("until_reply")) {
+                if (!r->is_bool()) {
+                    throw definition_error(path + ".until_reply", "expected a bool, got " + kind_of(*r));
+                }
+                b.until_reply = r->get_bool();
+            }
+            if (const auto* u = o.if_contains("until")) {
+                try {
+                    b.until = expression::parse(string(*u, path + ".until"));
+                } catch (const syntax_error& e) {
+                    throw definition_error(path + ".until", e.what());
+                }
+                for (const auto& tag : b.until.referenced_tags()) {
+                    check_tag(tag, path + ".until");
+                }
+                for (const auto& field : b.until.referenced_fields()) {
+                    check_field(field, path + ".until");
+                }
+            }
+            timeouts();
+            const bool waits_for_something = b.until_reply || !b.until.source().empty();
+            if (b.delay && (waits_for_something || b.timeout)) {
+                throw definition_error(path, "a wait is either a \"delay\" or \"until_reply\"/\"until\" with a \"timeout\"");
+            }
+            if (!b.delay && !waits_for_something) {
+                throw definition_error(path, "a wait needs \"delay\", \"until_reply\" or \"until\"");
+            }
+            break;
+        }
+        case block_kind::randomizer: {
+            allow(o, path, {"id", "kind", "description", "paths"});
+            const auto* paths = o.if_contains("paths");
+            if (!paths) {
+                throw definition_error(path + ".paths", "required");
+            }
+            const auto& list = array(*paths, path + ".paths");
+            if (list.empty()) {
+                throw definition_error(path + ".paths", "needs at least one path");
+            }
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                const auto pp = at(path + ".paths", i);
+                const auto& po = object(list[i], pp);
+                allow(po, pp, {"weight", "next"});
+                weighted_path wp;
+                if (const auto* w = po.if_contains("weight")) {
+                    if (!w->is_int64() || w->get_int64() < 1 || w->get_int64() > 1000000) {
+                        throw definition_error(pp + ".weight", "expected an integer from 1 to 1000000");
+                    }
+                    wp.weight = static_cast<int>(w->get_int64());
+                }
+                wp.next = required_string(po, "next", pp);
+                b.paths.push_back(std::move(wp));
+            }
+            break;
+        }
+        case block_kind::go_to:
+            allow(o, path, {"id", "kind", "description", "flow"});
+            b.flow = required_string(o, "flow", path);
+            break;
+        case block_kind::call:
+            allow(o, path, {"id", "kind", "description", "flow", "next"});
+            b.flow = required_string(o, "flow", path);
+            break;
+        case block_kind::end: allow(o, path, {"id", "kind", "description"}); break;
+        }
+        opt_string("next", b.next);
+        return b;
     }
 
     void load_rules(const json::array& rules) {
@@ -370,9 +805,9 @@ private:
         if (o.size() != 1) {
             throw definition_error(path, "an action is an object with exactly one of: " +
                                              join({"add_tag", "remove_tag", "set_field", "clear_field", "add_note",
-                                                   "send"}));
+                                                   "send", "start_flow"}));
         }
-        allow(o, path, {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send"});
+        allow(o, path, {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send", "start_flow"});
         const auto& [key, body] = *o.begin();
         const std::string sub = path + "." + std::string(key);
         action a;
@@ -402,6 +837,10 @@ private:
             a.what = action::kind::clear_field;
             a.field = string(body, sub);
             check_field(a.field, sub);
+        } else if (key == "start_flow") {
+            a.what = action::kind::start_flow;
+            a.flow = string(body, sub);
+            check_flow(a.flow, sub);
         } else if (key == "add_note") {
             a.what = action::kind::add_note;
             a.text = string(body, sub);
@@ -478,6 +917,42 @@ int definitions::schema_version() const noexcept { return data_->schema; }
 const std::vector<tag_definition>& definitions::tags() const noexcept { return data_->tags; }
 const std::vector<field_definition>& definitions::fields() const noexcept { return data_->fields; }
 const std::vector<rule>& definitions::rules() const noexcept { return data_->rules; }
+const std::vector<flow>& definitions::flows() const noexcept { return data_->flows; }
+
+const flow* definitions::find_flow(std::string_view name) const noexcept {
+    for (const auto& f : data_->flows) {
+        if (f.name == name) {
+            return &f;
+        }
+    }
+    return nullptr;
+}
+
+const block* flow::find(std::string_view id) const noexcept {
+    for (const auto& b : blocks) {
+        if (b.id == id) {
+            return &b;
+        }
+    }
+    return nullptr;
+}
+
+std::string_view to_string(block_kind kind) noexcept {
+    switch (kind) {
+    case block_kind::send: return "send";
+    case block_kind::ask: return "ask";
+    case block_kind::form: return "form";
+    case block_kind::condition: return "condition";
+    case block_kind::tag: return "tag";
+    case block_kind::set_field: return "set_field";
+    case block_kind::wait: return "wait";
+    case block_kind::randomizer: return "randomizer";
+    case block_kind::go_to: return "go_to";
+    case block_kind::call: return "call";
+    case block_kind::end: return "end";
+    }
+    return "end";
+}
 const std::string& definitions::source() const noexcept { return data_->source; }
 
 const field_definition* definitions::find_field(std::string_view name) const noexcept {

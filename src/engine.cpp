@@ -6,6 +6,7 @@
 
 #include "detail/codec.hpp"
 #include "detail/core.hpp"
+#include "detail/flows.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -176,6 +177,7 @@ struct engine::impl {
     int defs_version = 0;
     detail::id_counters ids;
     mutable std::mutex mutex;
+    std::map<int, definitions> old_defs;
 
     time_point now() const {
         if (options.clock) {
@@ -416,10 +418,13 @@ struct engine::impl {
         const std::size_t input_row = work.changes.events.size();
         work.changes.events.push_back(std::move(input));
 
-        detail::core_env env{defs, options, defs_version, ids, work.changes, result};
+        detail::core_env env = make_env(work, result, *e.at);
+        env.input = &e;
+        // Caller keys and engine-made ones live in separate namespaces so they can never clash.
+        env.key_base = e.key.empty() ? "e:" + std::to_string(input_id) : "k:" + e.key;
         auto raised = detail::apply_input(resolved, e, input_id, env);
         contact& merged = merge_duplicates(resolved, e, work, result, touched, input_id, env);
-        detail::run_rules(merged, e, input_id, std::move(raised), env);
+        detail::react(merged, std::move(raised), input_id, env);
         contact& final_contact = merge_duplicates(merged, e, work, result, touched, input_id, env);
         touched.insert(final_contact.id);
         result.contact = final_contact.id;
@@ -431,6 +436,56 @@ struct engine::impl {
             work.outcomes[e.key] = result;
         }
         return result;
+    }
+
+    detail::core_env make_env(unit_of_work& work, ingest_result& result, time_point at) {
+        detail::core_env env{defs, options, defs_version, ids, work.changes, result, at};
+        env.definitions_at = [this](int version) -> const definitions& { return definitions_version_of(version); };
+        return env;
+    }
+
+    // Runs keep the definitions they started on; older versions are loaded once, on demand.
+    const definitions& definitions_version_of(int version) {
+        if (version == defs_version) {
+            return defs;
+        }
+        auto it = old_defs.find(version);
+        if (it == old_defs.end()) {
+            auto stored = backing->find_definitions(version);
+            if (!stored) {
+                return defs; // cannot happen unless the store was edited; the current ones are the best guess
+            }
+            it = old_defs.emplace(version, definitions::parse(stored->source)).first;
+        }
+        return it->second;
+    }
+
+    // Fires one timer in its own transaction.
+    void fire(const timer_record& t) {
+        const auto saved = ids;
+        try {
+            unit_of_work work(*backing);
+            work.changes.removed_timers.push_back(t.id);
+            std::set<contact_id> touched;
+            if (contact* c = work.get(t.contact)) {
+                ingest_result result;
+                detail::core_env env = make_env(work, result, t.due);
+                json::object body;
+                body["timer"] = t.id;
+                body["kind"] = t.kind;
+                const auto cause = detail::record(env, c->id, "timer_fired", std::move(body), 0, "timer");
+                env.key_base = "t:" + std::to_string(t.id);
+                std::vector<detail::raised> queue;
+                detail::flow_on_timer(*c, t.id, cause, env, queue);
+                detail::react(*c, std::move(queue), cause, env);
+                touched.insert(c->id);
+            }
+            work.finish(touched);
+            backing->apply(work.changes);
+        } catch (...) {
+            ids = saved;
+            throw;
+        }
     }
 
     std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch) {
@@ -481,6 +536,7 @@ engine::engine(std::unique_ptr<store> backing, engine_options options) : impl_(s
     impl_->ids.contact = counters.last_contact;
     impl_->ids.event = counters.last_event;
     impl_->ids.message = counters.last_message;
+    impl_->ids.timer = counters.last_timer;
     if (auto latest = impl_->backing->latest_definitions()) {
         impl_->defs = definitions::parse(latest->source);
         impl_->defs_version = latest->version;
@@ -607,6 +663,28 @@ std::string engine::export_json() const {
     }
     doc["outbox"] = std::move(messages);
     return json::serialize(doc);
+}
+
+std::size_t engine::advance_to(time_point until) {
+    std::lock_guard lock(impl_->mutex);
+    std::size_t fired = 0;
+    // Timers fired here may schedule new ones that are already due; keep going until none are.
+    for (auto due = impl_->backing->due_timers(until, 256); !due.empty(); due = impl_->backing->due_timers(until, 256)) {
+        for (const auto& t : due) {
+            impl_->fire(t);
+            ++fired;
+        }
+    }
+    return fired;
+}
+
+std::optional<time_point> engine::next_timer() const {
+    std::lock_guard lock(impl_->mutex);
+    auto due = impl_->backing->due_timers(time_point::max(), 1);
+    if (due.empty()) {
+        return std::nullopt;
+    }
+    return due.front().due;
 }
 
 time_point engine::now() const { return impl_->now(); }

@@ -60,6 +60,17 @@ public:
         if (changes.definitions) {
             definitions_.emplace(changes.definitions->version, *changes.definitions);
         }
+        for (auto id : changes.removed_timers) {
+            if (auto it = timer_due_.find(id); it != timer_due_.end()) {
+                timers_.erase({it->second, id});
+                timer_due_.erase(it);
+            }
+        }
+        for (const auto& t : changes.timers) {
+            timers_[{t.due, t.id}] = t;
+            timer_due_[t.id] = t.due;
+            counters_.last_timer = std::max(counters_.last_timer, t.id);
+        }
     }
 
     std::optional<contact_id> find_by_identity(const identity& id) override { return find(identities_, id); }
@@ -101,6 +112,14 @@ public:
         return definitions_.rbegin()->second;
     }
     std::optional<definitions_record> find_definitions(int version) override { return find(definitions_, version); }
+
+    std::vector<timer_record> due_timers(time_point until, std::size_t limit) override {
+        std::vector<timer_record> out;
+        for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= until && out.size() < limit; ++it) {
+            out.push_back(it->second);
+        }
+        return out;
+    }
 
     store_counters counters() override { return counters_; }
 
@@ -162,6 +181,8 @@ private:
     std::vector<event_record> events_;
     std::vector<outbound_message> messages_;
     std::map<int, definitions_record> definitions_;
+    std::map<std::pair<time_point, std::int64_t>, timer_record> timers_; // ordered as they fire
+    std::map<std::int64_t, time_point> timer_due_;
     store_counters counters_;
 };
 

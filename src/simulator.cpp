@@ -190,6 +190,10 @@ private:
                 throw definition_error(path + ".at", "time goes backwards (" + label(t) + " after " + label(now_) + ")");
             }
             now_ = t;
+            // Timers due by now fire first, in order, as they would have in real time.
+            if (const auto fired = engine_->advance_to(now_); fired > 0) {
+                print_new_messages();
+            }
         }
         if (const auto* n = s.if_contains("note")) {
             line(fmt::format("{}  # {}", label(now_), string_at(*n, path + ".note")));
@@ -227,7 +231,6 @@ private:
             detail = " " + e.tag;
         }
         line(fmt::format("{}  -> {} {}{}", label(*e.at), who, to_string(e.kind), detail));
-        const auto messages_before = seen_messages_;
         try {
             auto r = engine_->ingest(e);
             if (refused) {
@@ -261,8 +264,22 @@ private:
                 line(std::string("           refused: ") + err.what());
             }
         }
-        for (const auto& m : engine_->outbox(messages_before)) {
-            line(fmt::format("{}  <- {}: {}", label(m.created_at), m.to.to_string(), m.text));
+        print_new_messages();
+    }
+
+    void print_new_messages() {
+        for (const auto& m : engine_->outbox(seen_messages_)) {
+            std::string extra;
+            if (!m.form.empty()) {
+                extra = " [form: " + m.form + "]";
+            }
+            for (const auto& q : m.quick_replies) {
+                extra += " [" + q + "]";
+            }
+            for (const auto& b : m.buttons) {
+                extra += " [" + b.title + " -> " + b.payload + "]";
+            }
+            line(fmt::format("{}  <- {}: {}{}", label(m.created_at), m.to.to_string(), m.text, extra));
             seen_messages_ = m.id;
         }
     }

@@ -75,6 +75,17 @@ CREATE TABLE definitions(
   source TEXT NOT NULL,
   loaded_at INTEGER NOT NULL);
 )sql",
+        // 2: flows. Structured message content and durable timers.
+        R"sql(
+ALTER TABLE outbox ADD COLUMN content TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE timers(
+  id INTEGER PRIMARY KEY,
+  due INTEGER NOT NULL,
+  contact_id INTEGER NOT NULL,
+  kind TEXT NOT NULL);
+CREATE INDEX timers_due ON timers(due, id);
+INSERT INTO meta(name, value) VALUES ('last_timer', 0);
+)sql",
     };
     return steps;
 }
@@ -109,10 +120,26 @@ public:
         }
         for (const auto& m : changes.messages) {
             auto& st = db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
-                                  "created_at, cause_event, cause, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  "created_at, cause_event, cause, status, content) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
-                        millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)));
+                        millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
+                        json::serialize(detail::message_content_to_json(m)));
             st.execute();
+        }
+        for (auto id : changes.removed_timers) {
+            db_.cached("DELETE FROM timers WHERE id = ?").bind_all(id).execute();
+        }
+        std::int64_t last_timer = 0;
+        for (const auto& t : changes.timers) {
+            db_.cached("INSERT INTO timers(id, due, contact_id, kind) VALUES (?, ?, ?, ?)")
+                .bind_all(t.id, millis(t.due), t.contact, t.kind)
+                .execute();
+            last_timer = std::max(last_timer, t.id);
+        }
+        if (last_timer > 0) {
+            // Fired timers are deleted, so the highest id ever used lives in meta.
+            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").bind_all(last_timer).execute();
         }
         if (const auto& d = changes.definitions) {
             db_.cached("INSERT INTO definitions(version, source, loaded_at) VALUES (?, ?, ?)")
@@ -199,7 +226,7 @@ public:
 
     std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
         auto& st = db_.cached("SELECT id, key, contact_id, channel, recipient, text, purpose, created_at, "
-                              "cause_event, cause, status FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+                              "cause_event, cause, status, content FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
         st.bind_all(after_id, static_cast<std::int64_t>(limit));
         std::vector<outbound_message> out;
         while (st.step()) {
@@ -220,6 +247,7 @@ public:
                     m.status = s;
                 }
             }
+            detail::message_content_from_json(json::parse(st.get_text(11)), m);
             out.push_back(std::move(m));
         }
         return out;
@@ -235,11 +263,22 @@ public:
         return read_definitions(st);
     }
 
+    std::vector<timer_record> due_timers(time_point until, std::size_t limit) override {
+        auto& st = db_.cached("SELECT id, due, contact_id, kind FROM timers WHERE due <= ? ORDER BY due, id LIMIT ?");
+        st.bind_all(millis(until), static_cast<std::int64_t>(limit));
+        std::vector<timer_record> out;
+        while (st.step()) {
+            out.push_back(timer_record{st.get_int64(0), from_millis(st.get_int64(1)), st.get_int64(2), st.get_text(3)});
+        }
+        return out;
+    }
+
     store_counters counters() override {
         store_counters c;
         c.last_contact = scalar("SELECT value FROM meta WHERE name = 'last_contact'");
         c.last_event = scalar("SELECT coalesce(max(id), 0) FROM events");
         c.last_message = scalar("SELECT coalesce(max(id), 0) FROM outbox");
+        c.last_timer = scalar("SELECT value FROM meta WHERE name = 'last_timer'");
         return c;
     }
 

@@ -91,6 +91,26 @@ struct field_value {
     friend bool operator==(const field_value&, const field_value&) = default;
 };
 
+/// Where a contact is in a flow that called another one: the caller and where it resumes.
+struct flow_frame {
+    std::string flow; ///< The calling flow.
+    std::string next; ///< Block to resume at when the called flow ends.
+    friend bool operator==(const flow_frame&, const flow_frame&) = default;
+};
+
+/// A contact's position in a flow. It stays on the definitions version it started on.
+struct flow_run {
+    std::string flow;             ///< Current flow.
+    std::string block;            ///< Current block.
+    std::string waiting;          ///< "reply", "form", "timer" or "" (not waiting).
+    int retries = 0;              ///< Bad answers so far at an ask block.
+    std::int64_t timer = 0;       ///< Pending timer id (delay or timeout), 0 when none.
+    int definitions_version = 0;  ///< Definitions the run started on.
+    std::vector<flow_frame> stack; ///< Callers, innermost last.
+
+    friend bool operator==(const flow_run&, const flow_run&) = default;
+};
+
 /// A complete contact record. Ordered containers keep exports deterministic.
 struct contact {
     contact_id id = 0;                          ///< Store-assigned id.
@@ -102,6 +122,7 @@ struct contact {
     std::vector<note> notes;                    ///< In the order they were written.
     tagflow::activity activity;                 ///< Counters.
     std::set<std::string> fired_rules;          ///< Rules marked "once" that already ran.
+    std::optional<flow_run> run;                ///< The flow the contact is in, if any.
 
     /// True when the contact carries `tag` (exact UTF-8 match). Thread-safe for readers.
     [[nodiscard]] bool has_tag(std::string_view tag) const;

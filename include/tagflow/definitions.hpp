@@ -7,6 +7,7 @@
 #include <tagflow/contact.hpp>
 #include <tagflow/event.hpp>
 #include <tagflow/expression.hpp>
+#include <tagflow/flow.hpp>
 #include <tagflow/text.hpp>
 #include <tagflow/value.hpp>
 
@@ -71,13 +72,14 @@ struct rule_filter {
 /// One thing a rule does.
 struct action {
     /// Action kinds.
-    enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send };
+    enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send, start_flow };
     kind what = kind::add_tag; ///< Which action.
     std::string tag;           ///< add_tag / remove_tag.
     std::string field;         ///< set_field / clear_field.
     std::string value;         ///< set_field: the value as text (a mustache template).
     std::string text;          ///< add_note / send: a mustache template over the contact.
     std::string purpose = "reply"; ///< send: reply, transactional or promotional.
+    std::string flow;          ///< start_flow: the flow to start (replacing any current run).
 };
 
 /// when EVENT [filter] if CONDITION then ACTIONS.
@@ -114,6 +116,10 @@ public:
     [[nodiscard]] const std::vector<field_definition>& fields() const noexcept;
     /// Rules, in document order (the order they run in).
     [[nodiscard]] const std::vector<rule>& rules() const noexcept;
+    /// Flows, in document order (the order their triggers are tried in).
+    [[nodiscard]] const std::vector<flow>& flows() const noexcept;
+    /// The flow named `name`, or nullptr.
+    [[nodiscard]] const flow* find_flow(std::string_view name) const noexcept;
     /// The declared field named `name`, or nullptr.
     [[nodiscard]] const field_definition* find_field(std::string_view name) const noexcept;
     /// True when `name` is a declared tag.

@@ -89,6 +89,13 @@ public:
     /// with "[index]." and nothing of the batch is written.
     std::vector<ingest_result> ingest_batch(std::span<const event> events);
 
+    /// Fires every durable timer due at or before `until` (flow delays and timeouts), in order of
+    /// (due time, id), each in its own transaction, including timers those firings schedule
+    /// that are due by then. Returns how many fired. Thread-safe; serialised with ingest.
+    std::size_t advance_to(time_point until);
+    /// When the next timer is due, if any; a runtime sleeps until then.
+    [[nodiscard]] std::optional<time_point> next_timer() const;
+
     /// The contact owning `who`, if any.
     [[nodiscard]] std::optional<contact> find_contact(const identity& who) const;
     /// A contact by id; throws tagflow::error(errc::not_found) when unknown.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tagflow {
 
@@ -17,6 +18,13 @@ enum class message_status { pending, sent, failed, blocked };
 /// "pending", "sent", "failed" or "blocked". Never fails; thread-safe.
 std::string_view to_string(message_status s) noexcept;
 
+/// A button on a message: a title and the postback payload it sends back.
+struct button {
+    std::string title;   ///< What the contact sees.
+    std::string payload; ///< What comes back as a postback.
+    friend bool operator==(const button&, const button&) = default;
+};
+
 /// One outbound message, channel-neutral.
 struct outbound_message {
     std::int64_t id = 0;       ///< Store-assigned, in order of decision.
@@ -24,6 +32,9 @@ struct outbound_message {
     contact_id contact = 0;    ///< Recipient.
     identity to;               ///< Channel and address it goes to.
     std::string text;          ///< Rendered UTF-8 text.
+    std::vector<std::string> quick_replies; ///< Quick reply titles (adapters degrade them to text).
+    std::vector<button> buttons;            ///< Buttons (adapters degrade them to numbered text).
+    std::string form;          ///< The form this message asks the contact to fill, if any.
     std::string purpose;       ///< reply, transactional or promotional.
     time_point created_at;     ///< When it was decided.
     std::int64_t cause_event = 0; ///< The event whose processing decided it.

@@ -32,6 +32,16 @@ struct event_record {
     friend bool operator==(const event_record&, const event_record&) = default;
 };
 
+/// A durable timer: at `due`, the engine wakes the contact's flow (delays, timeouts).
+struct timer_record {
+    std::int64_t id = 0;    ///< Engine-assigned; ties on `due` fire in id order.
+    time_point due;         ///< When it fires.
+    contact_id contact = 0; ///< Whose.
+    std::string kind;       ///< What it is for ("flow").
+
+    friend bool operator==(const timer_record&, const timer_record&) = default;
+};
+
 /// A stored version of the definitions document.
 struct definitions_record {
     int version = 0;     ///< 1, 2, ... in order of loading.
@@ -46,6 +56,8 @@ struct change_set {
     std::vector<event_record> events;         ///< Log rows to append.
     std::vector<outbound_message> messages;   ///< Outbox rows to append.
     std::optional<definitions_record> definitions; ///< A definitions version to store.
+    std::vector<timer_record> timers;         ///< Timers to add.
+    std::vector<std::int64_t> removed_timers; ///< Timers fired or cancelled.
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
     /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
     std::set<contact_id> same_identities, same_tags;
@@ -53,7 +65,7 @@ struct change_set {
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
         return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
-               !definitions;
+               !definitions && timers.empty() && removed_timers.empty();
     }
 };
 
@@ -62,6 +74,7 @@ struct store_counters {
     contact_id last_contact = 0;     ///< Highest contact id ever used.
     std::int64_t last_event = 0;     ///< Highest event id.
     std::int64_t last_message = 0;   ///< Highest outbox id.
+    std::int64_t last_timer = 0;     ///< Highest timer id.
 };
 
 /// Abstract store. Implementations are not required to be thread-safe: the engine serialises
@@ -98,6 +111,9 @@ public:
     [[nodiscard]] virtual std::optional<definitions_record> latest_definitions() = 0;
     /// A stored definitions version, if it exists.
     [[nodiscard]] virtual std::optional<definitions_record> find_definitions(int version) = 0;
+
+    /// Timers due at or before `until`, ordered by (due, id), at most `limit`.
+    [[nodiscard]] virtual std::vector<timer_record> due_timers(time_point until, std::size_t limit) = 0;
 
     /// Highest ids in use.
     [[nodiscard]] virtual store_counters counters() = 0;

@@ -20,6 +20,9 @@ contact contact_from_json(const boost::json::value& v);
 boost::json::object event_to_json_object(const event& e);
 
 boost::json::object message_to_json(const outbound_message& m);
+// The structured part of a message (quick replies, buttons, form) as stored beside its text.
+boost::json::object message_content_to_json(const outbound_message& m);
+void message_content_from_json(const boost::json::value& v, outbound_message& m);
 
 boost::json::object result_to_json(const ingest_result& r);
 ingest_result result_from_json(const boost::json::value& v);

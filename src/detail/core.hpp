@@ -7,6 +7,10 @@
 #include <tagflow/expression.hpp>
 #include <tagflow/store.hpp>
 
+#include <boost/json.hpp>
+
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,9 +44,26 @@ struct id_counters {
     std::int64_t event = 0;
     std::int64_t message = 0;
     contact_id contact = 0;
+    std::int64_t timer = 0;
 };
 
-// Everything the core needs besides the contact and the event.
+// A trigger waiting for rules (and flows) to look at it.
+struct raised {
+    trigger when;
+    std::string detail; // tag for tag triggers, stage name for lifecycle
+    std::int64_t event_id = 0;
+    int depth = 0;
+};
+
+// A flow a rule asked to start; started after the rules of the current round.
+struct flow_start {
+    std::string flow;
+    std::int64_t cause = 0;
+    int depth = 0;
+};
+
+// Everything the core needs besides the contact: definitions, options, where to write, the
+// time, and the external event being processed (null for a timer).
 struct core_env {
     const definitions& defs;
     const engine_options& options;
@@ -50,20 +71,47 @@ struct core_env {
     id_counters& ids;
     change_set& out;
     ingest_result& result;
+    time_point now;
+    const event* input = nullptr;
+    std::string key_base; // prefix of outbox keys for this unit: "k:<key>" or "e:<event id>"
+    int sends = 0;        // outbox ordinal within this unit
+    std::function<const definitions&(int)> definitions_at; // definitions of a stored version
+    std::vector<flow_start> flow_starts;
 };
 
-// Applies an input event's own data (profile, activity, tags, notes, orders) to `c` and returns
-// the triggers it raises. `input_id` is the id of its log row. Lifecycle changes are recorded.
-struct raised {
-    trigger when;
-    std::string detail; // tag for tag triggers, stage name for lifecycle
-    std::int64_t event_id = 0;
-    int depth = 0;
+// Appends a derived log row at env.now; returns its id.
+std::int64_t record(core_env& env, contact_id who, std::string kind, boost::json::object body, std::int64_t cause,
+                    std::string origin);
+
+// Adds or removes a tag, logging and queueing the change; no-op when nothing changes.
+void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin, int depth,
+                core_env& env, std::vector<raised>& queue);
+
+// Moves the lifecycle forward if the profile now qualifies, logging and queueing the change.
+void check_lifecycle(contact& c, std::int64_t cause, const std::string& origin, int depth, core_env& env,
+                     std::vector<raised>& queue);
+
+// Decides one outbound message (an outbox row in this unit).
+struct message_parts {
+    std::string text;
+    std::string purpose = "reply";
+    std::vector<std::string> quick_replies;
+    std::vector<button> buttons;
+    std::string form;
 };
+void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
+          core_env& env);
+
+// Applies an input event's own data (profile, activity, tags, notes, orders) to `c` and returns
+// the triggers it raises. `input_id` is the id of its log row.
 std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_id, core_env& env);
 
 // Runs the rules for every raised trigger, breadth first, following cascades up to the depth
-// limit. `e` is the input event (for filters and for the reply address).
-void run_rules(contact& c, const event& e, std::int64_t input_id, std::vector<raised> queue, core_env& env);
+// limit. Flow starts asked for by rules are left in env.flow_starts.
+void run_rules(contact& c, std::vector<raised> queue, core_env& env);
+
+// Rules, then flows (the input event, flow starts), then rules for what flows changed, until
+// nothing is left to do.
+void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env);
 
 } // namespace tagflow::detail
