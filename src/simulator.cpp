@@ -190,13 +190,13 @@ private:
                 throw definition_error(path + ".at", "time goes backwards (" + label(t) + " after " + label(now_) + ")");
             }
             now_ = t;
-            // Timers due by now fire first, in order, as they would have in real time.
-            if (const auto fired = engine_->advance_to(now_); fired > 0) {
-                print_new_messages();
-            }
         }
         if (const auto* n = s.if_contains("note")) {
             line(fmt::format("{}  # {}", label(now_), string_at(*n, path + ".note")));
+        }
+        // Timers due by now fire first, in order, as they would have in real time.
+        if (engine_->advance_to(now_) > 0) {
+            print_new_messages();
         }
         if (const auto* e = s.if_contains("event")) {
             ingest(*e, s.if_contains("refused"), path);
