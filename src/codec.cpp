@@ -165,6 +165,10 @@ json::object contact_to_json(const contact& c) {
     } else {
         o["run"] = nullptr;
     }
+    if (c.paused_until) {
+        o["paused_until"] = *c.paused_until == time_point::max() ? json::value("indefinitely")
+                                                                 : json::value(format_time(*c.paused_until));
+    }
     return o;
 }
 
@@ -209,6 +213,9 @@ contact contact_from_json(const json::value& v) {
     c.activity.last_product = str(act, "last_product");
     for (const auto& r : o.at("fired_rules").as_array()) {
         c.fired_rules.insert(std::string(r.as_string()));
+    }
+    if (const auto* paused = o.if_contains("paused_until"); paused && paused->is_string()) {
+        c.paused_until = paused->get_string() == "indefinitely" ? time_point::max() : parse_time(paused->get_string());
     }
     if (const auto* run = o.if_contains("run"); run && run->is_object()) {
         const auto& ro = run->get_object();

@@ -398,6 +398,12 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         break;
     }
     case event_kind::lifecycle_changed: break; // refused by validation; derived only
+    case event_kind::automation_resumed:
+        if (c.paused_until) {
+            c.paused_until.reset();
+            record(env, c.id, "automation_resumed", json::object{}, input_id, "input");
+        }
+        break;
     }
     check_lifecycle(c, input_id, "engine", 0, env, queue);
     return queue;
@@ -464,6 +470,13 @@ void run_rules(contact& c, std::vector<raised> queue, core_env& env) {
 }
 
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env) {
+    if (c.paused_until && env.now < *c.paused_until) {
+        // A human has the conversation: no rule or flow may speak over them.
+        json::object body;
+        body["until"] = *c.paused_until == time_point::max() ? std::string("resumed") : format_time(*c.paused_until);
+        record(env, c.id, "automation_paused", std::move(body), cause, "engine");
+        return;
+    }
     bool input_delivered = env.input == nullptr;
     // Each round: rules for what is queued, then flows; flows' tag changes feed the next round.
     // The bound only guards against definitions that bounce between rules and flows forever.

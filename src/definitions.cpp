@@ -384,17 +384,17 @@ private:
         b.path = path;
         b.id = required_string(o, "id", path);
         const auto kind = required_string(o, "kind", path);
-        static constexpr std::array<std::pair<block_kind, std::string_view>, 11> kinds{{
+        static constexpr std::array<std::pair<block_kind, std::string_view>, 12> kinds{{
             {block_kind::send, "send"}, {block_kind::ask, "ask"}, {block_kind::form, "form"},
             {block_kind::condition, "condition"}, {block_kind::tag, "tag"}, {block_kind::set_field, "set_field"},
             {block_kind::wait, "wait"}, {block_kind::randomizer, "randomizer"}, {block_kind::go_to, "go_to"},
-            {block_kind::call, "call"}, {block_kind::end, "end"},
+            {block_kind::call, "call"}, {block_kind::handoff, "handoff"}, {block_kind::end, "end"},
         }};
         const auto* k = std::find_if(kinds.begin(), kinds.end(), [&](const auto& p) { return p.second == kind; });
         if (k == kinds.end()) {
             throw definition_error(path + ".kind", "unknown block kind \"" + kind +
                                                        "\"; expected one of: send, ask, form, condition, tag, "
-                                                       "set_field, wait, randomizer, go_to, call, end");
+                                                       "set_field, wait, randomizer, go_to, call, handoff, end");
         }
         b.kind = k->first;
         auto opt_string = [&](const char* key, std::string& out) {
@@ -659,6 +659,12 @@ private:
         case block_kind::call:
             allow(o, path, {"id", "kind", "description", "flow", "next"});
             b.flow = required_string(o, "flow", path);
+            break;
+        case block_kind::handoff:
+            allow(o, path, {"id", "kind", "description", "duration", "next"});
+            if (const auto* d = o.if_contains("duration")) {
+                b.delay = load_duration(*d, path + ".duration");
+            }
             break;
         case block_kind::end: allow(o, path, {"id", "kind", "description"}); break;
         }
@@ -949,6 +955,7 @@ std::string_view to_string(block_kind kind) noexcept {
     case block_kind::randomizer: return "randomizer";
     case block_kind::go_to: return "go_to";
     case block_kind::call: return "call";
+    case block_kind::handoff: return "handoff";
     case block_kind::end: return "end";
     }
     return "end";

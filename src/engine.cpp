@@ -439,7 +439,7 @@ struct engine::impl {
     }
 
     detail::core_env make_env(unit_of_work& work, ingest_result& result, time_point at) {
-        detail::core_env env{defs, options, defs_version, ids, work.changes, result, at};
+        detail::core_env env{defs, options, defs_version, ids, work.changes, result, at, nullptr, {}, 0, {}, {}};
         env.definitions_at = [this](int version) -> const definitions& { return definitions_version_of(version); };
         return env;
     }

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<event_kind, std::string_view>, 12> kind_names{{
+constexpr std::array<std::pair<event_kind, std::string_view>, 13> kind_names{{
     {event_kind::message_received, "message_received"},
     {event_kind::postback, "postback"},
     {event_kind::form_opened, "form_opened"},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<event_kind, std::string_view>, 12> kind_names{{
     {event_kind::tag_added, "tag_added"},
     {event_kind::tag_removed, "tag_removed"},
     {event_kind::lifecycle_changed, "lifecycle_changed"},
+    {event_kind::automation_resumed, "automation_resumed"},
 }};
 
 event make(event_kind kind, identity who) {
@@ -121,6 +122,8 @@ event event::remove_tag(tagflow::identity who, std::string tag) {
     e.tag = std::move(tag);
     return e;
 }
+
+event event::resume_automation(tagflow::identity who) { return make(event_kind::automation_resumed, std::move(who)); }
 
 event event::with_key(std::string k) const {
     auto e = *this;

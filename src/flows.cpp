@@ -220,6 +220,13 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
             run.block = target->start;
             break;
         }
+        case block_kind::handoff:
+            c.paused_until = b->delay ? env.now + *b->delay : time_point::max();
+            run.waiting = "handoff";
+            if (b->delay) {
+                schedule(c, *b->delay, env);
+            }
+            break;
         case block_kind::end: finish(c, cause, env); break;
         }
     }
@@ -364,7 +371,10 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
         return;
     }
     const auto& state = c.run->waiting;
-    if (e.kind == event_kind::message_received && state == "reply") {
+    if (e.kind == event_kind::automation_resumed && state == "handoff") {
+        cancel_timer(*c.run, env);
+        go(c, b->next, cause, env);
+    } else if (e.kind == event_kind::message_received && state == "reply") {
         answer(c, *b, e, cause, env, queue);
     } else if (e.kind == event_kind::form_submitted && state == "form" && e.form == b->form) {
         submit(c, *b, e, cause, env, queue);
@@ -400,7 +410,8 @@ void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_e
     if (!b) {
         return;
     }
-    if (b->kind == block_kind::wait && b->delay) {
+    if ((b->kind == block_kind::wait && b->delay) || b->kind == block_kind::handoff) {
+        c.paused_until.reset();
         go(c, b->next, cause, env);
     } else {
         log_step(c, "flow_timeout", cause, env);

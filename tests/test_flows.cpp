@@ -322,3 +322,32 @@ TEST_CASE("bad flow definitions are refused with the JSON path", "[flows][defini
     CHECK(path_of(R"j({"schema": 1, "flows": [{"name": "f", "start": "x", "blocks": [{"id": "a", "kind": "end"}]}]})j") ==
           "$.flows[0].start");
 }
+
+TEST_CASE("a handoff pauses every automation until resumed or until its duration passes", "[flows][handoff]") {
+    harness h(R"j({"schema": 1, "tags": ["Cần chăm sóc"],
+      "rules": [{"name": "echo", "when": "message_received", "then": [{"send": "bot: {{name}}"}]}],
+      "flows": [{"name": "f", "triggers": [{"postback": "GO"}, {"postback": "GO2"}], "blocks": [
+        {"id": "tag", "kind": "tag", "add": ["Cần chăm sóc"], "next": "human"},
+        {"id": "human", "kind": "handoff", "next": "back"},
+        {"id": "back", "kind": "send", "text": "Bot đã quay lại"}]},
+       {"name": "g", "triggers": [{"postback": "TIMED"}], "blocks": [
+        {"id": "human", "kind": "handoff", "duration": "2h", "next": "back"},
+        {"id": "back", "kind": "send", "text": "Hết 2 giờ"}]}]})j");
+    h.go();
+    CHECK(h.me().paused_until == time_point::max());
+    h.say("Cho mình gặp nhân viên");
+    h.send(event::postback_of(h.who, "GO2"));
+    CHECK(h.sent().empty()); // neither the rule nor the flow trigger speaks while a human has it
+    h.send(event::resume_automation(h.who));
+    CHECK(h.sent() == texts{"Bot đã quay lại"});
+    CHECK_FALSE(h.me().paused_until);
+    h.say("hi");
+    CHECK(h.sent() == texts{"bot: "});
+
+    h.send(event::postback_of(h.who, "TIMED"));
+    h.wait(1h);
+    h.say("còn ai không?");
+    CHECK(h.sent().empty());
+    h.wait(1h);
+    CHECK(h.sent() == texts{"Hết 2 giờ"});
+}

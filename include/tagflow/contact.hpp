@@ -123,6 +123,9 @@ struct contact {
     tagflow::activity activity;                 ///< Counters.
     std::set<std::string> fired_rules;          ///< Rules marked "once" that already ran.
     std::optional<flow_run> run;                ///< The flow the contact is in, if any.
+    /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
+    /// means until an automation_resumed event).
+    std::optional<time_point> paused_until;
 
     /// True when the contact carries `tag` (exact UTF-8 match). Thread-safe for readers.
     [[nodiscard]] bool has_tag(std::string_view tag) const;

@@ -28,6 +28,7 @@ enum class event_kind {
     tag_added,         ///< A tag was added (tag). Ingesting it adds the tag.
     tag_removed,       ///< A tag was removed (tag). Ingesting it removes the tag.
     lifecycle_changed, ///< Derived only: the lifecycle moved forward. Cannot be ingested.
+    automation_resumed, ///< Staff hand the contact back to automation after a handoff.
 };
 
 /// Name used in JSON and definitions, e.g. "message_received". Never fails; thread-safe.
@@ -103,6 +104,8 @@ struct event {
     static event add_tag(tagflow::identity who, std::string tag);
     /// Remove a tag from outside (staff, API).
     static event remove_tag(tagflow::identity who, std::string tag);
+    /// Hand a contact back to automation after a handoff block paused it.
+    static event resume_automation(tagflow::identity who);
 
     /// Returns a copy with the idempotency key set.
     [[nodiscard]] event with_key(std::string k) const;

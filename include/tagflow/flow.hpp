@@ -26,6 +26,7 @@ enum class block_kind {
     randomizer, ///< Picks a weighted path, the same one every time for a contact.
     go_to,      ///< Continues in another flow (no return).
     call,       ///< Runs another flow, then continues at `next` when it ends.
+    handoff,    ///< Hands the contact to a human: automation pauses until resumed or `delay` passes.
     end,        ///< Ends the flow (or returns to the caller).
 };
 
@@ -73,7 +74,7 @@ struct block {
     std::vector<form_field> fields;       ///< form: its fields.
     std::string invalid_text;             ///< form: sent for a bad submission; {{invalid}} lists fields.
     // waits (ask, form, wait)
-    std::optional<duration> delay;        ///< wait: a plain delay.
+    std::optional<duration> delay;        ///< wait: a plain delay. handoff: how long the pause lasts.
     bool until_reply = false;             ///< wait: a message from the contact ends the wait.
     expression until;                     ///< wait: a condition checked on every event.
     std::optional<duration> timeout;      ///< ask/form/wait: how long to wait.
