@@ -645,6 +645,77 @@ std::vector<event> engine::input_events() const {
     return out;
 }
 
+explanation engine::explain(std::int64_t message_id) const {
+    std::lock_guard lock(impl_->mutex);
+    auto rows = impl_->backing->messages(message_id - 1, 1);
+    if (rows.empty() || rows.front().id != message_id) {
+        throw error(errc::not_found, "no outbox message with id " + std::to_string(message_id));
+    }
+    explanation out;
+    out.message = rows.front();
+    out.decided_by = out.message.cause;
+    // Walk causes back to the root; log rows only ever point at earlier rows.
+    std::vector<event_record> chain;
+    for (std::int64_t id = out.message.cause_event; id > 0;) {
+        auto row = impl_->backing->events(id - 1, 1);
+        if (row.empty() || row.front().id != id) {
+            break;
+        }
+        chain.push_back(row.front());
+        id = row.front().cause;
+    }
+    out.chain.assign(chain.rbegin(), chain.rend());
+    if (!out.chain.empty()) {
+        const auto& root = out.chain.front();
+        // Everything up to the next root (input or timer) belongs to the same processing.
+        for (auto page = impl_->backing->events(root.id, 256); !page.empty();
+             page = impl_->backing->events(page.back().id, 256)) {
+            bool done = false;
+            for (const auto& r : page) {
+                if (r.cause == 0) {
+                    done = true;
+                    break;
+                }
+                out.steps.push_back(r);
+            }
+            if (done) {
+                break;
+            }
+        }
+        if (root.origin == "input" && !root.outcome.empty()) {
+            out.rules_fired = detail::result_from_json(json::parse(root.outcome)).rules_fired;
+        }
+    }
+    return out;
+}
+
+std::vector<block_counter> engine::block_counters() const {
+    std::map<std::pair<std::string, std::string>, block_counter> counters;
+    auto counter = [&counters](const std::string& flow, const std::string& block) -> block_counter& {
+        auto& c = counters[{flow, block}];
+        c.flow = flow;
+        c.block = block;
+        return c;
+    };
+    for (const auto& r : event_log()) {
+        if (r.kind == "block_entered") {
+            const auto body = json::parse(r.body).as_object();
+            ++counter(std::string(body.at("flow").as_string()), std::string(body.at("block").as_string())).entered;
+        }
+    }
+    for (const auto& c : contacts()) {
+        if (c.run && !c.run->waiting.empty()) {
+            ++counter(c.run->flow, c.run->block).waiting;
+        }
+    }
+    std::vector<block_counter> out;
+    for (auto& [key, c] : counters) {
+        c.completed = c.entered - c.waiting;
+        out.push_back(c);
+    }
+    return out;
+}
+
 std::string engine::contact_json(contact_id id) const {
     return json::serialize(detail::contact_to_json(get_contact(id)));
 }

@@ -351,3 +351,44 @@ TEST_CASE("a handoff pauses every automation until resumed or until its duration
     h.wait(1h);
     CHECK(h.sent() == texts{"Hết 2 giờ"});
 }
+
+TEST_CASE("why: a flow message is explained by its input, the flow and the blocks passed", "[flows][why]") {
+    harness h(one_flow(R"j([
+      {"id": "c", "kind": "condition", "branches": [{"if": "tag(\"A\")", "next": "yes"}], "else": "no"},
+      {"id": "yes", "kind": "send", "text": "yes"},
+      {"id": "no", "kind": "tag", "add": ["A"], "next": "ask"},
+      {"id": "ask", "kind": "ask", "text": "Màu?", "field": "colour", "next": "yes"}])j"));
+    h.send(event::postback_of(h.who, "GO").with_key("pb-1"));
+    const auto rows = h.e.outbox();
+    REQUIRE(rows.size() == 1);
+    const auto why = h.e.explain(rows[0].id);
+    CHECK(why.decided_by == "flow:f/ask");
+    REQUIRE_FALSE(why.chain.empty());
+    CHECK(why.chain.front().origin == "input");
+    CHECK(why.chain.front().key == "pb-1");
+    std::vector<std::string> blocks;
+    for (const auto& s : why.steps) {
+        if (s.kind == "block_entered") {
+            blocks.push_back(s.body);
+        }
+    }
+    REQUIRE(blocks.size() == 3);
+    CHECK(blocks[0].find("\"block\":\"c\"") != std::string::npos);
+    CHECK(blocks[2].find("\"block\":\"ask\"") != std::string::npos);
+    CHECK_THROWS_AS(h.e.explain(999), error);
+
+    const auto counters = h.e.block_counters();
+    auto find = [&](const std::string& block) {
+        for (const auto& c : counters) {
+            if (c.block == block) {
+                return c;
+            }
+        }
+        return block_counter{};
+    };
+    CHECK(find("c").entered == 1);
+    CHECK(find("c").completed == 1);
+    CHECK(find("ask").waiting == 1);
+    CHECK(find("ask").completed == 0);
+    CHECK(find("yes").entered == 0);
+}

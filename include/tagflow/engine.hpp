@@ -53,6 +53,27 @@ struct ingest_result {
     friend bool operator==(const ingest_result&, const ingest_result&) = default;
 };
 
+/// Why a message was sent: the event that started it all, the chain of events that led to the
+/// decision, and every step of the same processing (rules' tag changes, flow blocks passed).
+struct explanation {
+    outbound_message message;          ///< The message explained.
+    std::string decided_by;            ///< "rule:<name>" or "flow:<flow>/<block>".
+    std::vector<event_record> chain;   ///< From the root (an input or a timer) to the direct cause.
+    std::vector<event_record> steps;   ///< Everything logged while processing the root, in order.
+    std::vector<std::string> rules_fired; ///< Rules that ran for the root input, in order.
+};
+
+/// How often a flow block was entered and how many contacts wait there now.
+struct block_counter {
+    std::string flow;          ///< Flow name.
+    std::string block;         ///< Block id.
+    std::int64_t entered = 0;  ///< Times a contact entered it.
+    std::int64_t waiting = 0;  ///< Contacts waiting there now (ask, form, wait, handoff).
+    std::int64_t completed = 0; ///< entered - waiting: times a contact moved on (or the run was replaced).
+
+    friend bool operator==(const block_counter&, const block_counter&) = default;
+};
+
 /// The engine. Thread-safe: every public member may be called from any thread; ingestion is
 /// serialised, so events are processed one at a time in arrival order.
 class engine {
@@ -109,6 +130,11 @@ public:
     /// The external events ingested so far, in order, as given: replaying them into an empty
     /// engine with the same definitions yields the same export_json().
     [[nodiscard]] std::vector<event> input_events() const;
+
+    /// Explains outbox message `message_id`; throws tagflow::error(errc::not_found) when unknown.
+    [[nodiscard]] explanation explain(std::int64_t message_id) const;
+    /// Counters per flow block, ordered by flow then block, from the stored log and runs.
+    [[nodiscard]] std::vector<block_counter> block_counters() const;
 
     /// One contact as JSON: basic info, type, identities, custom fields, tags, notes, activity.
     [[nodiscard]] std::string contact_json(contact_id id) const;
