@@ -152,6 +152,7 @@ json::object contact_to_json(const contact& c) {
         run["waiting"] = c.run->waiting;
         run["retries"] = c.run->retries;
         run["timer"] = c.run->timer;
+        run["request"] = c.run->request;
         run["definitions_version"] = c.run->definitions_version;
         json::array stack;
         for (const auto& f : c.run->stack) {
@@ -225,6 +226,7 @@ contact contact_from_json(const json::value& v) {
         r.waiting = str(ro, "waiting");
         r.retries = static_cast<int>(int64(ro, "retries"));
         r.timer = int64(ro, "timer");
+        r.request = int64(ro, "request");
         r.definitions_version = static_cast<int>(int64(ro, "definitions_version"));
         for (const auto& f : ro.at("stack").as_array()) {
             r.stack.push_back(flow_frame{str(f.as_object(), "flow"), str(f.as_object(), "next")});
@@ -299,6 +301,13 @@ json::object event_to_json_object(const event& e) {
     put("tag", e.tag);
     put("name", e.name);
     put("author", e.author);
+    if (e.request_id != 0) {
+        o["request_id"] = e.request_id;
+    }
+    if (e.status != 0) {
+        o["status"] = e.status;
+    }
+    put("error", e.error);
     return o;
 }
 

@@ -398,6 +398,7 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         break;
     }
     case event_kind::lifecycle_changed: break; // refused by validation; derived only
+    case event_kind::request_completed: break; // flows take the answer
     case event_kind::automation_resumed:
         if (c.paused_until) {
             c.paused_until.reset();

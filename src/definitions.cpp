@@ -321,6 +321,7 @@ private:
                 exit(b.on_invalid, "on_invalid");
                 exit(b.on_timeout, "on_timeout");
                 exit(b.otherwise, "else");
+                exit(b.on_failure, "on_failure");
                 for (std::size_t k = 0; k < b.branches.size(); ++k) {
                     exit(b.branches[k].next, ("branches[" + std::to_string(k) + "].next").c_str());
                 }
@@ -384,17 +385,18 @@ private:
         b.path = path;
         b.id = required_string(o, "id", path);
         const auto kind = required_string(o, "kind", path);
-        static constexpr std::array<std::pair<block_kind, std::string_view>, 12> kinds{{
+        static constexpr std::array<std::pair<block_kind, std::string_view>, 13> kinds{{
             {block_kind::send, "send"}, {block_kind::ask, "ask"}, {block_kind::form, "form"},
             {block_kind::condition, "condition"}, {block_kind::tag, "tag"}, {block_kind::set_field, "set_field"},
             {block_kind::wait, "wait"}, {block_kind::randomizer, "randomizer"}, {block_kind::go_to, "go_to"},
-            {block_kind::call, "call"}, {block_kind::handoff, "handoff"}, {block_kind::end, "end"},
+            {block_kind::call, "call"}, {block_kind::request, "request"}, {block_kind::handoff, "handoff"},
+            {block_kind::end, "end"},
         }};
         const auto* k = std::find_if(kinds.begin(), kinds.end(), [&](const auto& p) { return p.second == kind; });
         if (k == kinds.end()) {
             throw definition_error(path + ".kind", "unknown block kind \"" + kind +
                                                        "\"; expected one of: send, ask, form, condition, tag, "
-                                                       "set_field, wait, randomizer, go_to, call, handoff, end");
+                                                       "set_field, wait, randomizer, go_to, call, request, handoff, end");
         }
         b.kind = k->first;
         auto opt_string = [&](const char* key, std::string& out) {
@@ -660,6 +662,50 @@ private:
             allow(o, path, {"id", "kind", "description", "flow", "next"});
             b.flow = required_string(o, "flow", path);
             break;
+        case block_kind::request: {
+            allow(o, path, {"id", "kind", "description", "method", "url", "headers", "body", "map", "timeout", "next",
+                            "on_failure"});
+            opt_string("method", b.method);
+            if (b.method != "GET" && b.method != "POST" && b.method != "PUT" && b.method != "PATCH" &&
+                b.method != "DELETE") {
+                throw definition_error(path + ".method", "unknown method \"" + b.method +
+                                                             "\"; expected GET, POST, PUT, PATCH or DELETE");
+            }
+            b.url = required_string(o, "url", path);
+            if (b.url.rfind("http://", 0) != 0 && b.url.rfind("https://", 0) != 0) {
+                throw definition_error(path + ".url", "expected an http:// or https:// URL");
+            }
+            check_template(b.url, path + ".url");
+            if (const auto* h = o.if_contains("headers")) {
+                for (const auto& [name, header] : object(*h, path + ".headers")) {
+                    const auto hp = path + ".headers." + std::string(name);
+                    b.headers.emplace_back(std::string(name), string(header, hp, true));
+                    check_template(b.headers.back().second, hp);
+                }
+            }
+            if (const auto* body = o.if_contains("body")) {
+                // An object body is sent as JSON; its strings may hold {{templates}}.
+                b.body = body->is_string() ? std::string(body->get_string()) : json::serialize(*body);
+                check_template(b.body, path + ".body");
+            }
+            if (const auto* m = o.if_contains("map")) {
+                for (const auto& [field, pointer] : object(*m, path + ".map")) {
+                    const auto mp = path + ".map." + std::string(field);
+                    check_field(std::string(field), mp);
+                    auto ptr = string(pointer, mp, true);
+                    if (!ptr.empty() && ptr[0] != '/') {
+                        throw definition_error(mp, "expected a JSON pointer such as \"/customer/phone\"");
+                    }
+                    b.map.emplace_back(std::string(field), std::move(ptr));
+                }
+            }
+            b.timeout = std::chrono::seconds(10);
+            if (const auto* t = o.if_contains("timeout")) {
+                b.timeout = load_duration(*t, path + ".timeout");
+            }
+            opt_string("on_failure", b.on_failure);
+            break;
+        }
         case block_kind::handoff:
             allow(o, path, {"id", "kind", "description", "duration", "next"});
             if (const auto* d = o.if_contains("duration")) {
@@ -956,6 +1002,7 @@ std::string_view to_string(block_kind kind) noexcept {
     case block_kind::go_to: return "go_to";
     case block_kind::call: return "call";
     case block_kind::handoff: return "handoff";
+    case block_kind::request: return "request";
     case block_kind::end: return "end";
     }
     return "end";

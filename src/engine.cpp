@@ -1,4 +1,5 @@
 #include <tagflow/engine.hpp>
+#include <tagflow/http.hpp>
 #include <tagflow/error.hpp>
 #include <tagflow/phone.hpp>
 #include <tagflow/sqlite_store.hpp>
@@ -248,6 +249,11 @@ struct engine::impl {
         case event_kind::tag_removed:
             if (e.tag.empty()) {
                 fail("tag", "required");
+            }
+            break;
+        case event_kind::request_completed:
+            if (e.request_id <= 0) {
+                fail("request_id", "required: the id of the request this answers");
             }
             break;
         default: break;
@@ -537,6 +543,7 @@ engine::engine(std::unique_ptr<store> backing, engine_options options) : impl_(s
     impl_->ids.event = counters.last_event;
     impl_->ids.message = counters.last_message;
     impl_->ids.timer = counters.last_timer;
+    impl_->ids.request = counters.last_request;
     if (auto latest = impl_->backing->latest_definitions()) {
         impl_->defs = definitions::parse(latest->source);
         impl_->defs_version = latest->version;
@@ -747,6 +754,35 @@ std::size_t engine::advance_to(time_point until) {
         }
     }
     return fired;
+}
+
+std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
+    std::vector<http_request> pending;
+    {
+        std::lock_guard lock(impl_->mutex);
+        pending = impl_->backing->pending_requests(limit);
+    }
+    // The calls run without the engine lock: other contacts' events go on meanwhile.
+    for (const auto& r : pending) {
+        http_response response;
+        try {
+            response = client.send(r);
+        } catch (const std::exception& e) {
+            response.error = e.what();
+        } catch (...) {
+            response.error = "the HTTP client failed";
+        }
+        event answer;
+        answer.kind = event_kind::request_completed;
+        answer.contact = r.contact;
+        answer.request_id = r.id;
+        answer.status = response.status;
+        answer.text = std::move(response.body);
+        answer.error = std::move(response.error);
+        answer.key = "request:" + std::to_string(r.id); // a second perform of the same request is a no-op
+        ingest(answer);
+    }
+    return pending.size();
 }
 
 std::optional<time_point> engine::next_timer() const {

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<event_kind, std::string_view>, 13> kind_names{{
+constexpr std::array<std::pair<event_kind, std::string_view>, 14> kind_names{{
     {event_kind::message_received, "message_received"},
     {event_kind::postback, "postback"},
     {event_kind::form_opened, "form_opened"},
@@ -25,6 +25,7 @@ constexpr std::array<std::pair<event_kind, std::string_view>, 13> kind_names{{
     {event_kind::tag_removed, "tag_removed"},
     {event_kind::lifecycle_changed, "lifecycle_changed"},
     {event_kind::automation_resumed, "automation_resumed"},
+    {event_kind::request_completed, "request_completed"},
 }};
 
 event make(event_kind kind, identity who) {
@@ -208,7 +209,7 @@ event event_from_json(std::string_view text) {
     const auto& o = as_object(parsed, "");
     check_keys(o,
                {"kind", "identity", "contact", "at", "key", "text", "payload", "form", "data", "profile", "order",
-                "customer_id", "tag", "name", "author"},
+                "customer_id", "tag", "name", "author", "request_id", "status", "error"},
                "");
     event e;
     const auto* kind = o.if_contains("kind");
@@ -258,6 +259,23 @@ event event_from_json(std::string_view text) {
     text_field("tag", e.tag);
     text_field("name", e.name);
     text_field("author", e.author);
+    text_field("error", e.error);
+    auto int_field = [&](std::string_view key) -> std::int64_t {
+        const auto* v = o.if_contains(key);
+        if (!v) {
+            return 0;
+        }
+        if (!v->is_int64()) {
+            throw event_error(std::string(key), "expected an integer");
+        }
+        return v->get_int64();
+    };
+    e.request_id = int_field("request_id");
+    const auto status = int_field("status");
+    if (status < 0 || status > 999) {
+        throw event_error("status", "expected an HTTP status from 0 to 999");
+    }
+    e.status = static_cast<int>(status);
     if (const auto* v = o.if_contains("data")) {
         e.data = as_string_map(*v, "data");
     }

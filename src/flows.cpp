@@ -1,5 +1,6 @@
 #include "detail/flows.hpp"
 
+#include "detail/codec.hpp"
 #include "detail/render.hpp"
 
 #include <tagflow/error.hpp>
@@ -220,6 +221,29 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
             run.block = target->start;
             break;
         }
+        case block_kind::request: {
+            http_request r;
+            r.id = ++env.ids.request;
+            r.contact = c.id;
+            r.method = b->method;
+            r.url = render_template(b->url, c);
+            for (const auto& [name, text] : b->headers) {
+                r.headers.emplace_back(name, render_template(text, c));
+            }
+            r.body = render_template(b->body, c);
+            r.timeout = b->timeout.value_or(std::chrono::seconds(10));
+            const auto client_timeout = r.timeout;
+            r.created_at = env.now;
+            r.flow = run.flow;
+            r.block = run.block;
+            env.out.requests.push_back(std::move(r));
+            run.request = env.ids.request;
+            run.waiting = "request";
+            // The engine waits a little longer than the client may take, so a slow answer
+            // still arrives before the flow gives up on it.
+            schedule(c, client_timeout * 2, env);
+            break;
+        }
         case block_kind::handoff:
             c.paused_until = b->delay ? env.now + *b->delay : time_point::max();
             run.waiting = "handoff";
@@ -238,6 +262,45 @@ const block* current_block(const contact& c, core_env& env) {
     }
     const flow* f = defs_of(*c.run, env).find_flow(c.run->flow);
     return f ? f->find(c.run->block) : nullptr;
+}
+
+// Maps a 2xx JSON answer into fields; any problem is a failure with a reason.
+std::optional<std::string> apply_response(contact& c, const block& b, const event& e, core_env& env) {
+    if (!e.error.empty()) {
+        return e.error;
+    }
+    if (e.status < 200 || e.status > 299) {
+        return "HTTP status " + std::to_string(e.status);
+    }
+    if (b.map.empty()) {
+        return std::nullopt;
+    }
+    boost::system::error_code ec;
+    const auto doc = json::parse(e.text, ec);
+    if (ec) {
+        return "the answer is not JSON: " + ec.message();
+    }
+    // Check everything before writing anything, so a failure leaves the fields as they were.
+    std::vector<std::pair<std::string, std::string>> values;
+    for (const auto& [field, pointer] : b.map) {
+        const auto* found = doc.find_pointer(pointer, ec);
+        if (!found || ec || !(found->is_string() || found->is_number() || found->is_bool())) {
+            return "no scalar at " + pointer;
+        }
+        values.emplace_back(field, scalar_text(*found));
+    }
+    try {
+        contact copy = c;
+        for (const auto& [field, text] : values) {
+            set_field(copy, defs_of(*c.run, env), field, text);
+        }
+        const auto run = c.run;
+        c = std::move(copy);
+        c.run = run;
+    } catch (const error& err) {
+        return err.what();
+    }
+    return std::nullopt;
 }
 
 void answer(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
@@ -336,7 +399,10 @@ void start_flow(contact& c, const std::string& name, std::int64_t cause, int dep
         cancel_timer(*c.run, env);
     }
     const flow* f = env.defs.find_flow(name);
-    c.run = flow_run{f->name, f->start, {}, 0, 0, env.definitions_version, {}};
+    c.run = flow_run{};
+    c.run->flow = f->name;
+    c.run->block = f->start;
+    c.run->definitions_version = env.definitions_version;
     log_step(c, "flow_started", cause, env);
     run_blocks(c, cause, depth, env, queue);
 }
@@ -371,7 +437,24 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
         return;
     }
     const auto& state = c.run->waiting;
-    if (e.kind == event_kind::automation_resumed && state == "handoff") {
+    if (e.kind == event_kind::request_completed) {
+        env.out.completed_requests.push_back(e.request_id);
+        if (state != "request" || c.run->request != e.request_id) {
+            json::object body;
+            body["request"] = e.request_id;
+            record(env, c.id, "request_ignored", std::move(body), cause, "engine");
+            return;
+        }
+        c.run->request = 0;
+        cancel_timer(*c.run, env);
+        if (auto failure = apply_response(c, *b, e, env)) {
+            log_step(c, "request_failed", cause, env, json::object{{"reason", *failure}});
+            go(c, b->on_failure, cause, env);
+        } else {
+            check_lifecycle(c, cause, origin_of(*c.run), 1, env, queue);
+            go(c, b->next, cause, env);
+        }
+    } else if (e.kind == event_kind::automation_resumed && state == "handoff") {
         cancel_timer(*c.run, env);
         go(c, b->next, cause, env);
     } else if (e.kind == event_kind::message_received && state == "reply") {
@@ -413,6 +496,12 @@ void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_e
     if ((b->kind == block_kind::wait && b->delay) || b->kind == block_kind::handoff) {
         c.paused_until.reset();
         go(c, b->next, cause, env);
+    } else if (b->kind == block_kind::request) {
+        // Too late: the request is dropped so a later answer cannot resurrect this step.
+        env.out.completed_requests.push_back(c.run->request);
+        c.run->request = 0;
+        log_step(c, "request_timeout", cause, env);
+        go(c, b->on_failure, cause, env);
     } else {
         log_step(c, "flow_timeout", cause, env);
         go(c, b->on_timeout, cause, env);

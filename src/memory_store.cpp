@@ -66,6 +66,13 @@ public:
                 timer_due_.erase(it);
             }
         }
+        for (const auto& r : changes.requests) {
+            requests_[r.id] = r;
+            counters_.last_request = std::max(counters_.last_request, r.id);
+        }
+        for (auto id : changes.completed_requests) {
+            requests_.erase(id);
+        }
         for (const auto& t : changes.timers) {
             timers_[{t.due, t.id}] = t;
             timer_due_[t.id] = t.due;
@@ -116,6 +123,14 @@ public:
     std::vector<timer_record> due_timers(time_point until, std::size_t limit) override {
         std::vector<timer_record> out;
         for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= until && out.size() < limit; ++it) {
+            out.push_back(it->second);
+        }
+        return out;
+    }
+
+    std::vector<http_request> pending_requests(std::size_t limit) override {
+        std::vector<http_request> out;
+        for (auto it = requests_.begin(); it != requests_.end() && out.size() < limit; ++it) {
             out.push_back(it->second);
         }
         return out;
@@ -183,6 +198,7 @@ private:
     std::map<int, definitions_record> definitions_;
     std::map<std::pair<time_point, std::int64_t>, timer_record> timers_; // ordered as they fire
     std::map<std::int64_t, time_point> timer_due_;
+    std::map<std::int64_t, http_request> requests_; // pending only
     store_counters counters_;
 };
 

@@ -86,6 +86,22 @@ CREATE TABLE timers(
 CREATE INDEX timers_due ON timers(due, id);
 INSERT INTO meta(name, value) VALUES ('last_timer', 0);
 )sql",
+        // 3: external requests made by flows.
+        R"sql(
+CREATE TABLE requests(
+  id INTEGER PRIMARY KEY,
+  contact_id INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  url TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  body TEXT NOT NULL,
+  timeout_ms INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  flow TEXT NOT NULL,
+  block TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX requests_pending ON requests(done, id);
+)sql",
     };
     return steps;
 }
@@ -140,6 +156,20 @@ public:
         if (last_timer > 0) {
             // Fired timers are deleted, so the highest id ever used lives in meta.
             db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").bind_all(last_timer).execute();
+        }
+        for (const auto& r : changes.requests) {
+            json::array headers;
+            for (const auto& [name, value] : r.headers) {
+                headers.emplace_back(json::array{json::string(name), json::string(value)});
+            }
+            db_.cached("INSERT INTO requests(id, contact_id, method, url, headers, body, timeout_ms, created_at, flow, "
+                       "block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind_all(r.id, r.contact, r.method, r.url, json::serialize(headers), r.body,
+                          static_cast<std::int64_t>(r.timeout.count()), millis(r.created_at), r.flow, r.block)
+                .execute();
+        }
+        for (auto id : changes.completed_requests) {
+            db_.cached("UPDATE requests SET done = 1 WHERE id = ?").bind_all(id).execute();
         }
         if (const auto& d = changes.definitions) {
             db_.cached("INSERT INTO definitions(version, source, loaded_at) VALUES (?, ?, ?)")
@@ -273,12 +303,38 @@ public:
         return out;
     }
 
+    std::vector<http_request> pending_requests(std::size_t limit) override {
+        auto& st = db_.cached("SELECT id, contact_id, method, url, headers, body, timeout_ms, created_at, flow, block "
+                              "FROM requests WHERE done = 0 ORDER BY id LIMIT ?");
+        st.bind_all(static_cast<std::int64_t>(limit));
+        std::vector<http_request> out;
+        while (st.step()) {
+            http_request r;
+            r.id = st.get_int64(0);
+            r.contact = st.get_int64(1);
+            r.method = st.get_text(2);
+            r.url = st.get_text(3);
+            for (const auto& h : json::parse(st.get_text(4)).as_array()) {
+                const auto& pair = h.as_array();
+                r.headers.emplace_back(std::string(pair.at(0).as_string()), std::string(pair.at(1).as_string()));
+            }
+            r.body = st.get_text(5);
+            r.timeout = duration{st.get_int64(6)};
+            r.created_at = from_millis(st.get_int64(7));
+            r.flow = st.get_text(8);
+            r.block = st.get_text(9);
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
     store_counters counters() override {
         store_counters c;
         c.last_contact = scalar("SELECT value FROM meta WHERE name = 'last_contact'");
         c.last_event = scalar("SELECT coalesce(max(id), 0) FROM events");
         c.last_message = scalar("SELECT coalesce(max(id), 0) FROM outbox");
         c.last_timer = scalar("SELECT value FROM meta WHERE name = 'last_timer'");
+        c.last_request = scalar("SELECT coalesce(max(id), 0) FROM requests");
         return c;
     }
 

@@ -105,6 +105,7 @@ struct flow_run {
     std::string waiting;          ///< "reply", "form", "timer" or "" (not waiting).
     int retries = 0;              ///< Bad answers so far at an ask block.
     std::int64_t timer = 0;       ///< Pending timer id (delay or timeout), 0 when none.
+    std::int64_t request = 0;     ///< Pending external request id, 0 when none.
     int definitions_version = 0;  ///< Definitions the run started on.
     std::vector<flow_frame> stack; ///< Callers, innermost last.
 

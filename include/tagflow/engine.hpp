@@ -7,6 +7,7 @@
 #include <tagflow/contact.hpp>
 #include <tagflow/definitions.hpp>
 #include <tagflow/event.hpp>
+#include <tagflow/http.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/store.hpp>
 #include <tagflow/time.hpp>
@@ -114,6 +115,10 @@ public:
     /// (due time, id), each in its own transaction, including timers those firings schedule
     /// that are due by then. Returns how many fired. Thread-safe; serialised with ingest.
     std::size_t advance_to(time_point until);
+    /// Makes up to `limit` pending external requests of flows' request blocks through `client`
+    /// and ingests each answer as a request_completed event (keyed "request:<id>", so doing it
+    /// twice is harmless). The calls run outside the engine lock. Returns how many were made.
+    std::size_t perform_requests(http_client& client, std::size_t limit = 100);
     /// When the next timer is due, if any; a runtime sleeps until then.
     [[nodiscard]] std::optional<time_point> next_timer() const;
 

@@ -29,6 +29,7 @@ enum class event_kind {
     tag_removed,       ///< A tag was removed (tag). Ingesting it removes the tag.
     lifecycle_changed, ///< Derived only: the lifecycle moved forward. Cannot be ingested.
     automation_resumed, ///< Staff hand the contact back to automation after a handoff.
+    request_completed,  ///< An external request made for a flow got its answer (request_id, status, text, error).
 };
 
 /// Name used in JSON and definitions, e.g. "message_received". Never fails; thread-safe.
@@ -81,6 +82,9 @@ struct event {
     std::string tag;                   ///< Tag name (tag_added / tag_removed).
     std::string name;                  ///< Track event name.
     std::string author;                ///< Note author.
+    std::int64_t request_id = 0;       ///< request_completed: the http_request id.
+    int status = 0;                    ///< request_completed: HTTP status (0 when there was none).
+    std::string error;                 ///< request_completed: transport failure, if any.
 
     /// A message from `who`.
     static event message(tagflow::identity who, std::string text);

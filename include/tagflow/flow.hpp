@@ -26,6 +26,7 @@ enum class block_kind {
     randomizer, ///< Picks a weighted path, the same one every time for a contact.
     go_to,      ///< Continues in another flow (no return).
     call,       ///< Runs another flow, then continues at `next` when it ends.
+    request,    ///< Calls an external HTTP API, maps the JSON answer to fields; `on_failure` otherwise.
     handoff,    ///< Hands the contact to a human: automation pauses until resumed or `delay` passes.
     end,        ///< Ends the flow (or returns to the caller).
 };
@@ -92,6 +93,13 @@ struct block {
     std::vector<weighted_path> paths;     ///< randomizer: the paths.
     // go_to / call
     std::string flow;                     ///< go_to/call: the target flow.
+    // request
+    std::string method = "GET";           ///< request: HTTP method.
+    std::string url;                      ///< request: URL template.
+    std::vector<std::pair<std::string, std::string>> headers; ///< request: header templates.
+    std::string body;                     ///< request: body template.
+    std::vector<std::pair<std::string, std::string>> map; ///< request: field <- JSON pointer into the answer.
+    std::string on_failure;               ///< request: exit for errors, non-2xx answers and timeouts.
 };
 
 /// What starts a flow besides a rule's start_flow action.

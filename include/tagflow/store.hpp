@@ -5,6 +5,7 @@
 /// (memory_store.hpp). Nothing here knows which one it is.
 
 #include <tagflow/contact.hpp>
+#include <tagflow/http.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/time.hpp>
 
@@ -58,6 +59,8 @@ struct change_set {
     std::optional<definitions_record> definitions; ///< A definitions version to store.
     std::vector<timer_record> timers;         ///< Timers to add.
     std::vector<std::int64_t> removed_timers; ///< Timers fired or cancelled.
+    std::vector<http_request> requests;       ///< External requests to make.
+    std::vector<std::int64_t> completed_requests; ///< Requests whose answer was processed.
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
     /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
     std::set<contact_id> same_identities, same_tags;
@@ -65,7 +68,8 @@ struct change_set {
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
         return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
-               !definitions && timers.empty() && removed_timers.empty();
+               !definitions && timers.empty() && removed_timers.empty() && requests.empty() &&
+               completed_requests.empty();
     }
 };
 
@@ -75,6 +79,7 @@ struct store_counters {
     std::int64_t last_event = 0;     ///< Highest event id.
     std::int64_t last_message = 0;   ///< Highest outbox id.
     std::int64_t last_timer = 0;     ///< Highest timer id.
+    std::int64_t last_request = 0;   ///< Highest external request id.
 };
 
 /// Abstract store. Implementations are not required to be thread-safe: the engine serialises
@@ -114,6 +119,9 @@ public:
 
     /// Timers due at or before `until`, ordered by (due, id), at most `limit`.
     [[nodiscard]] virtual std::vector<timer_record> due_timers(time_point until, std::size_t limit) = 0;
+
+    /// External requests not yet completed, ascending by id, at most `limit`.
+    [[nodiscard]] virtual std::vector<http_request> pending_requests(std::size_t limit) = 0;
 
     /// Highest ids in use.
     [[nodiscard]] virtual store_counters counters() = 0;

@@ -45,6 +45,7 @@ struct id_counters {
     std::int64_t message = 0;
     contact_id contact = 0;
     std::int64_t timer = 0;
+    std::int64_t request = 0;
 };
 
 // A trigger waiting for rules (and flows) to look at it.
