@@ -166,6 +166,9 @@ json::object contact_to_json(const contact& c) {
     } else {
         o["run"] = nullptr;
     }
+    if (!c.open_form.empty()) {
+        o["open_form"] = c.open_form;
+    }
     if (c.paused_until) {
         o["paused_until"] = *c.paused_until == time_point::max() ? json::value("indefinitely")
                                                                  : json::value(format_time(*c.paused_until));
@@ -215,6 +218,7 @@ contact contact_from_json(const json::value& v) {
     for (const auto& r : o.at("fired_rules").as_array()) {
         c.fired_rules.insert(std::string(r.as_string()));
     }
+    c.open_form = str(o, "open_form");
     if (const auto* paused = o.if_contains("paused_until"); paused && paused->is_string()) {
         c.paused_until = paused->get_string() == "indefinitely" ? time_point::max() : parse_time(paused->get_string());
     }

@@ -478,7 +478,15 @@ private:
         }
         case block_kind::form: {
             allow(o, path, {"id", "kind", "description", "form", "text", "fields", "invalid_text", "timeout", "on_timeout",
-                            "next"});
+                            "late_submission", "next"});
+            if (const auto* late = o.if_contains("late_submission")) {
+                const auto policy = string(*late, path + ".late_submission");
+                if (policy != "ignore" && policy != "accept") {
+                    throw definition_error(path + ".late_submission",
+                                           "unknown policy \"" + policy + "\"; expected ignore or accept");
+                }
+                b.accept_late = policy == "accept";
+            }
             b.form = required_string(o, "form", path);
             text_template(false);
             if (b.text.empty()) {

@@ -756,6 +756,59 @@ std::size_t engine::advance_to(time_point until) {
     return fired;
 }
 
+run_migration engine::migrate_runs() {
+    std::lock_guard lock(impl_->mutex);
+    run_migration out;
+    const auto& defs = impl_->defs;
+    auto exists = [&defs](const std::string& flow, const std::string& block) {
+        const auto* f = defs.find_flow(flow);
+        return f && (block.empty() || f->find(block));
+    };
+    const auto saved = impl_->ids;
+    try {
+        change_set changes;
+        for (auto id : impl_->backing->contact_ids()) {
+            auto c = impl_->backing->load_contact(id);
+            if (!c || !c->run || c->run->definitions_version == impl_->defs_version) {
+                continue;
+            }
+            bool ok = exists(c->run->flow, c->run->block);
+            for (const auto& frame : c->run->stack) {
+                ok = ok && exists(frame.flow, frame.next);
+            }
+            if (!ok) {
+                out.left.push_back(id);
+                continue;
+            }
+            json::object body;
+            body["flow"] = c->run->flow;
+            body["block"] = c->run->block;
+            body["from_version"] = c->run->definitions_version;
+            c->run->definitions_version = impl_->defs_version;
+            event_record r;
+            r.id = ++impl_->ids.event;
+            r.contact = id;
+            r.kind = "run_migrated";
+            r.at = impl_->now();
+            r.body = json::serialize(body);
+            r.origin = "engine";
+            r.definitions_version = impl_->defs_version;
+            changes.events.push_back(std::move(r));
+            changes.contacts.push_back(std::move(*c));
+            changes.same_identities.insert(id);
+            changes.same_tags.insert(id);
+            ++out.migrated;
+        }
+        if (!changes.empty()) {
+            impl_->backing->apply(changes);
+        }
+    } catch (...) {
+        impl_->ids = saved;
+        throw;
+    }
+    return out;
+}
+
 std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
     std::vector<http_request> pending;
     {

@@ -131,6 +131,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
         case block_kind::form:
             send(c, message_parts{b->text, "reply", {}, {}, b->form}, cause, origin, key_part, env);
             run.waiting = "form";
+            c.open_form = run.flow + "/" + run.block;
             if (b->timeout) {
                 schedule(c, *b->timeout, env);
             }
@@ -386,8 +387,40 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
     }
     check_lifecycle(c, cause, origin, 1, env, queue);
     log_step(c, "form_completed", cause, env, json::object{{"form", b.form}});
+    c.open_form.clear();
     cancel_timer(run, env);
     go(c, b.next, cause, env);
+}
+
+// A submission when no run waits for that form: a second submission of a completed form, one
+// after the form's wait timed out, or one nobody asked for. Only forms declared
+// "late_submission": "accept" take it (their callback runs as a new run); the rest ignore it.
+void late_submission(contact& c, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+    json::object body;
+    body["form"] = e.form;
+    for (const auto& f : env.defs.flows()) {
+        for (const auto& b : f.blocks) {
+            if (b.kind != block_kind::form || b.form != e.form || !b.accept_late) {
+                continue;
+            }
+            if (c.open_form != f.name + "/" + b.id) {
+                break; // completed already (the callback never runs twice), or never sent
+            }
+            if (c.run) {
+                cancel_timer(*c.run, env);
+            }
+            c.run = flow_run{};
+            c.run->flow = f.name;
+            c.run->block = b.id;
+            c.run->waiting = "form";
+            c.run->definitions_version = env.definitions_version;
+            record(env, c.id, "form_late_accepted", std::move(body), cause, "engine");
+            submit(c, b, e, cause, env, queue);
+            run_blocks(c, cause, 1, env, queue);
+            return;
+        }
+    }
+    record(env, c.id, "form_ignored", std::move(body), cause, "engine");
 }
 
 } // namespace
@@ -430,6 +463,9 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
         }
     }
     if (!waiting) {
+        if (e.kind == event_kind::form_submitted) {
+            late_submission(c, e, cause, env, queue);
+        }
         return;
     }
     const block* b = current_block(c, env);
@@ -462,10 +498,7 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
     } else if (e.kind == event_kind::form_submitted && state == "form" && e.form == b->form) {
         submit(c, *b, e, cause, env, queue);
     } else if (e.kind == event_kind::form_submitted) {
-        // A second submission of a completed form, or one nobody asked for: no callback.
-        json::object body;
-        body["form"] = e.form;
-        record(env, c.id, "form_ignored", std::move(body), cause, "engine");
+        late_submission(c, e, cause, env, queue);
         return;
     } else if (state == "until" && b->until.evaluate(contact_view(c, env.now))) {
         cancel_timer(*c.run, env);

@@ -392,3 +392,56 @@ TEST_CASE("why: a flow message is explained by its input, the flow and the block
     CHECK(find("ask").completed == 0);
     CHECK(find("yes").entered == 0);
 }
+
+TEST_CASE("migrate_runs moves runs to the current definitions where their block still exists", "[flows][versions]") {
+    const std::string v1 = R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}], "flows": [
+      {"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "q", "kind": "ask", "text": "v1?", "field": "colour", "next": "done"},
+        {"id": "done", "kind": "send", "text": "v1 done"}]},
+      {"name": "g", "triggers": [{"postback": "GO2"}], "blocks": [
+        {"id": "old", "kind": "ask", "text": "g?", "field": "colour"}]}]})j";
+    const std::string v2 = R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}], "flows": [
+      {"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "q", "kind": "ask", "text": "v2?", "field": "colour", "next": "done"},
+        {"id": "done", "kind": "send", "text": "v2 done"}]},
+      {"name": "g", "triggers": [{"postback": "GO2"}], "blocks": [
+        {"id": "new", "kind": "ask", "text": "g2?", "field": "colour"}]}]})j";
+    engine e(make_memory_store());
+    e.load_definitions(v1);
+    e.ingest(event::postback_of({"zalo", "1"}, "GO"));
+    e.ingest(event::postback_of({"zalo", "2"}, "GO2"));
+    e.load_definitions(v2);
+    const auto m = e.migrate_runs();
+    CHECK(m.migrated == 1);
+    CHECK(m.left == std::vector<contact_id>{2});
+    CHECK(e.find_contact({"zalo", "1"})->run->definitions_version == 2);
+    CHECK(e.find_contact({"zalo", "2"})->run->definitions_version == 1);
+    e.ingest(event::message({"zalo", "1"}, "xanh"));
+    CHECK(e.outbox().back().text == "v2 done");
+    CHECK(e.migrate_runs().migrated == 0);
+}
+
+TEST_CASE("a form's late-submission policy decides what a submission after its timeout does", "[flows][forms]") {
+    auto defs = [](const std::string& policy) {
+        return R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}], "flows": [
+          {"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+            {"id": "form", "kind": "form", "form": "F", "fields": [{"name": "colour"}], "timeout": "1h",
+             "on_timeout": "late", "late_submission": ")j" +
+               policy + R"j(", "next": "thanks"},
+            {"id": "late", "kind": "send", "text": "hết hạn"},
+            {"id": "thanks", "kind": "send", "text": "cảm ơn {{colour}}"}]}]})j";
+    };
+    for (const std::string policy : {"ignore", "accept"}) {
+        harness h(defs(policy));
+        h.go();
+        h.wait(2h);
+        h.send(event::form_submit(h.who, "F", {{"colour", "đỏ"}}));
+        h.send(event::form_submit(h.who, "F", {{"colour", "đỏ"}}));
+        if (policy == "accept") {
+            CHECK(h.sent() == texts{"F", "hết hạn", "cảm ơn đỏ"}); // once, not twice
+        } else {
+            CHECK(h.sent() == texts{"F", "hết hạn"});
+            CHECK(h.me().fields.count("colour") == 0);
+        }
+    }
+}

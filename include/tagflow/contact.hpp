@@ -124,6 +124,9 @@ struct contact {
     tagflow::activity activity;                 ///< Counters.
     std::set<std::string> fired_rules;          ///< Rules marked "once" that already ran.
     std::optional<flow_run> run;                ///< The flow the contact is in, if any.
+    /// "flow/block" of the last form sent and not yet completed, even after its wait ended: a
+    /// late submission may complete it once (forms with "late_submission": "accept").
+    std::string open_form;
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
     /// means until an automation_resumed event).
     std::optional<time_point> paused_until;

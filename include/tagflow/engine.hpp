@@ -64,6 +64,12 @@ struct explanation {
     std::vector<std::string> rules_fired; ///< Rules that ran for the root input, in order.
 };
 
+/// What engine::migrate_runs did.
+struct run_migration {
+    std::size_t migrated = 0;      ///< Runs moved to the current definitions.
+    std::vector<contact_id> left;  ///< Runs left on their version: their flow or block is gone.
+};
+
 /// How often a flow block was entered and how many contacts wait there now.
 struct block_counter {
     std::string flow;          ///< Flow name.
@@ -90,6 +96,11 @@ public:
     engine& operator=(engine&&) noexcept;
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
+
+    /// Moves every run in progress to the current definitions version, in one transaction, where
+    /// its flow, block and callers still exist there; the others stay on their version (a run
+    /// is never dropped). New runs always start on the current version. Thread-safe.
+    run_migration migrate_runs();
 
     /// Stores `defs` as a new version (unless identical to the current one) and makes it
     /// current. Returns the version number in force.

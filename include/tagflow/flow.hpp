@@ -74,6 +74,7 @@ struct block {
     std::string form;                     ///< form: the form's name (form_* events carry it).
     std::vector<form_field> fields;       ///< form: its fields.
     std::string invalid_text;             ///< form: sent for a bad submission; {{invalid}} lists fields.
+    bool accept_late = false;             ///< form: a valid submission after the wait ended still runs `next`.
     // waits (ask, form, wait)
     std::optional<duration> delay;        ///< wait: a plain delay. handoff: how long the pause lasts.
     bool until_reply = false;             ///< wait: a message from the contact ends the wait.
