@@ -1,5 +1,7 @@
 // The `tagflow` command line: check definitions, run scenario files, ingest events into a
-// SQLite file and inspect what it holds.
+// SQLite file and inspect what it holds; lint flows and draw them.
+#include <tagflow/graph.hpp>
+#include <tagflow/lint.hpp>
 #include <tagflow/tagflow.hpp>
 
 #include "detail/codec.hpp"
@@ -19,6 +21,38 @@ int check(const std::string& file) {
     const auto defs = tagflow::definitions::load_file(file);
     fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules)\n", file, defs.schema_version(), defs.tags().size(),
                defs.fields().size(), defs.rules().size());
+    return 0;
+}
+
+// Warnings alone pass (exit 0), so lint can gate CI on errors while still showing warnings.
+int lint(const std::string& file) {
+    const auto findings = tagflow::lint_file(file);
+    bool errors = false;
+    for (const auto& f : findings) {
+        fmt::print("{} {} [{}] {}\n", tagflow::to_string(f.level), f.path, f.code, f.message);
+        errors = errors || f.level == tagflow::lint_finding::severity::error;
+    }
+    if (findings.empty()) {
+        fmt::print("no findings\n");
+    }
+    return errors ? 1 : 0;
+}
+
+int graph(const std::string& file, const std::string& flow, const std::string& format,
+          const std::string& output) {
+    const auto defs = tagflow::definitions::load_file(file);
+    const auto text =
+        format == "mermaid" ? tagflow::flow_to_mermaid(defs, flow) : tagflow::flow_to_dot(defs, flow);
+    if (output.empty()) {
+        fmt::print("{}", text);
+        return 0;
+    }
+    std::ofstream out(output, std::ios::binary);
+    out << text;
+    out.close();
+    if (!out) {
+        throw tagflow::error(tagflow::errc::invalid_argument, "cannot write " + output);
+    }
     return 0;
 }
 
@@ -142,6 +176,20 @@ int main(int argc, char** argv) {
     outbox_cmd->add_option("--db", db, "SQLite file")->required();
     outbox_cmd->add_option("--after", after, "Only rows with a larger id");
 
+    auto* lint_cmd =
+        app.add_subcommand("lint", "Report likely mistakes in the flows of a definitions document");
+    lint_cmd->add_option("file", file, "Definitions JSON file")->required();
+
+    std::string flow_name;
+    std::string format = "dot";
+    std::string output;
+    auto* graph_cmd = app.add_subcommand("graph", "Draw a flow as Graphviz DOT or a Mermaid flowchart");
+    graph_cmd->add_option("file", file, "Definitions JSON file")->required();
+    graph_cmd->add_option("--flow", flow_name, "Name of the flow to draw")->required();
+    graph_cmd->add_option("--format", format, "dot (default) or mermaid")
+        ->check(CLI::IsMember({"dot", "mermaid"}));
+    graph_cmd->add_option("-o,--output", output, "Write to this file instead of standard output");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*check_cmd) {
@@ -159,6 +207,12 @@ int main(int argc, char** argv) {
         if (*export_cmd) {
             fmt::print("{}\n", tagflow::engine::open(db).export_json());
             return 0;
+        }
+        if (*lint_cmd) {
+            return lint(file);
+        }
+        if (*graph_cmd) {
+            return graph(file, flow_name, format, output);
         }
         if (*outbox_cmd) {
             return show_outbox(db, after);

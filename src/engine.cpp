@@ -573,7 +573,7 @@ int engine::load_definitions(const definitions& defs) {
 
 int engine::load_definitions(std::string_view json_text) { return load_definitions(definitions::parse(json_text)); }
 
-const definitions& engine::current_definitions() const {
+definitions engine::current_definitions() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->defs;
 }
@@ -728,15 +728,20 @@ std::string engine::contact_json(contact_id id) const {
 }
 
 std::string engine::export_json() const {
+    // One lock for the whole export, so it is a consistent snapshot while others ingest.
+    std::lock_guard lock(impl_->mutex);
+    auto& backing = *impl_->backing;
     json::object doc;
-    doc["definitions_version"] = definitions_version();
+    doc["definitions_version"] = impl_->defs_version;
     json::array people;
-    for (const auto& c : contacts()) {
-        people.emplace_back(detail::contact_to_json(c));
+    for (auto id : backing.contact_ids()) {
+        if (auto c = backing.load_contact(id)) {
+            people.emplace_back(detail::contact_to_json(*c));
+        }
     }
     doc["contacts"] = std::move(people);
     json::array messages;
-    for (const auto& m : outbox()) {
+    for (const auto& m : read_all(0, [&backing](std::int64_t a, std::size_t n) { return backing.messages(a, n); })) {
         messages.emplace_back(detail::message_to_json(m));
     }
     doc["outbox"] = std::move(messages);

@@ -317,7 +317,8 @@ void answer(contact& c, const block& b, const event& e, std::int64_t cause, core
         const auto folded = fold(e.text);
         for (const auto& choice : b.choices) {
             if (fold(choice) == folded) {
-                accepted = choice;
+                accepted = choice; // the first listed choice wins when two fold alike
+                break;
             }
         }
     } else {

@@ -107,8 +107,9 @@ public:
     int load_definitions(const definitions& defs);
     /// Parses (see definitions::parse) and loads a JSON document; nothing is stored on error.
     int load_definitions(std::string_view json);
-    /// The definitions in force.
-    [[nodiscard]] const definitions& current_definitions() const;
+    /// The definitions in force: a cheap copy sharing the immutable compiled document, so it stays
+    /// valid even if other threads load new definitions meanwhile.
+    [[nodiscard]] definitions current_definitions() const;
     /// Version number of the definitions in force (0 before any were loaded).
     [[nodiscard]] int definitions_version() const;
 

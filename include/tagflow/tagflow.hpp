@@ -8,6 +8,10 @@
 #include <tagflow/error.hpp>
 #include <tagflow/event.hpp>
 #include <tagflow/expression.hpp>
+#include <tagflow/flow.hpp>
+#include <tagflow/graph.hpp>
+#include <tagflow/http.hpp>
+#include <tagflow/lint.hpp>
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/phone.hpp>

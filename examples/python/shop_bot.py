@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""A small Vietnamese clothes shop bot on tagflow, from Python.
+
+It replays a few days of chat on an embedded SQLite file with a virtual clock: a first-time
+visitor is welcomed, asks for a price, leaves a phone number on another channel (the two
+identities become one contact), orders, and comes back days later to be greeted by name and
+last product. Every step prints what the engine decided; the end reopens the file to show the
+state survived.
+
+    PYTHONPATH=<build>/python /usr/bin/python3 examples/python/shop_bot.py [shop.db]
+
+Without an argument the database goes to a temporary directory. Exits 0 when everything the
+shop expects happened.
+"""
+
+import datetime as dt
+import pathlib
+import sys
+import tempfile
+
+import tagflow
+
+DEFINITIONS = {
+    "schema": 1,
+    "tags": ["Khách mới", "Khách cũ", "Hỏi giá", "Đã mua Áo A", "Khách VIP"],
+    "fields": [{"name": "size", "type": "text"}],
+    "rules": [
+        {"name": "welcome", "when": "first_message",
+         "then": [{"send": "Chào bạn, Shop rất vui được hỗ trợ bạn!"}, {"add_tag": "Khách mới"}]},
+        {"name": "welcome back", "when": "returning_message",
+         "then": [{"send": "Chào {{#name}}{{name}}{{/name}}{{^name}}bạn{{/name}}, rất vui khi bạn quay lại!"},
+                  {"send": "Bạn đang cần thêm {{last_product}} hay tìm mẫu mới?"},
+                  {"remove_tag": "Khách mới"}, {"add_tag": "Khách cũ"}]},
+        {"name": "price", "when": "message_received", "filter": {"contains": "giá"},
+         "then": [{"add_tag": "Hỏi giá"}, {"send": "Dạ, áo A giá 350.000đ ạ. Bạn mặc size nào ạ?"}]},
+        {"name": "bought A", "when": "order_placed", "filter": {"item": "Áo A"},
+         "then": [{"add_tag": "Đã mua Áo A"}, {"send": "Cảm ơn bạn đã đặt {{last_product}}!"}]},
+        {"name": "vip", "when": "order_placed", "if": "orders >= 3 or total_spent >= 5000000",
+         "then": [{"add_tag": "Khách VIP"}, {"add_note": "VIP sau {{orders}} đơn"}]},
+    ],
+}
+
+VN = dt.timezone(dt.timedelta(hours=7))
+START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=VN)  # D0: Monday 2026-01-05, 09:00 in Hà Nội
+
+
+class Bot:
+    """Feeds events to the engine and prints a transcript of what it decided."""
+
+    def __init__(self, engine: tagflow.Engine, clock: tagflow.VirtualClock):
+        self.engine = engine
+        self.clock = clock
+        self.last_message = 0
+
+    def stamp(self) -> str:
+        local = self.clock.now().astimezone(VN)
+        return f"D{(local.date() - START.date()).days} {local:%H:%M}"
+
+    def wait(self, **delta) -> None:
+        self.clock.advance(dt.timedelta(**delta))
+
+    def handle(self, event: dict, says: str) -> tagflow.IngestResult:
+        who = event.get("identity", f"contact {event.get('contact')}")
+        print(f"{self.stamp()}  {who:<16} {says}")
+        result = self.engine.ingest(event)
+        if result.duplicate:  # the first outcome comes back; nothing happened again
+            print(f"{'':24}(duplicate delivery: ignored)")
+            return result
+        for tag in result.tags_added:
+            print(f"{'':24}+ tag {tag}")
+        for tag in result.tags_removed:
+            print(f"{'':24}- tag {tag}")
+        if result.merged:
+            print(f"{'':24}= merged contact(s) {result.merged} into {result.contact_id}")
+        if result.lifecycle_now:
+            print(f"{'':24}* now a {result.lifecycle_now}")
+        for message in self.engine.outbox(after_id=self.last_message):
+            print(f"{'':24}shop -> {message.to}: {message.text}")
+            self.last_message = message.id
+        return result
+
+
+def run(db_path: pathlib.Path) -> int:
+    clock = tagflow.VirtualClock(START)
+    with tagflow.Engine(db_path, clock=clock) as engine:
+        version = engine.load_definitions(DEFINITIONS)
+        print(f"shop bot on {db_path} (definitions v{version})\n")
+        bot = Bot(engine, clock)
+
+        bot.handle(tagflow.message("messenger:3001", "Shop ơi", key="mid.1"), '"Shop ơi"')
+        bot.handle(tagflow.message("messenger:3001", "Shop ơi", key="mid.1"), '"Shop ơi" (webhook retried)')
+        bot.wait(minutes=2)
+        bot.handle(tagflow.message("messenger:3001", "Áo A giá bao nhiêu vậy?"), '"Áo A giá bao nhiêu vậy?"')
+        bot.wait(minutes=3)
+        bot.handle(tagflow.profile("messenger:3001", name="Minh", phone="0912 345 678", fields={"size": "M"}),
+                   "profile: Minh, 0912 345 678, size M")
+        bot.wait(hours=1)
+        # The same person writes on Zalo with the phone in another spelling: one contact, not two.
+        bot.handle(tagflow.message("zalo:8801", "Mình là Minh đây", profile={"phone": "+84 912 345 678"}),
+                   '"Mình là Minh đây" (Zalo, phone +84 912 345 678)')
+        bot.wait(minutes=30)
+        bot.handle(tagflow.order("zalo:8801", "SO-1", 350000, ["Áo A"]), "order SO-1: Áo A, 350.000đ")
+        bot.wait(days=3)
+        bot.handle(tagflow.message("messenger:3001", "Chào shop"), '"Chào shop" (three days later)')
+        bot.wait(hours=1)
+        bot.handle(tagflow.order("messenger:3001", "SO-2", 4800000, ["Đồng hồ"]), "order SO-2: Đồng hồ, 4.800.000đ")
+
+        try:
+            engine.ingest(tagflow.profile("zalo:8801", phone="số điện thoại"))
+        except tagflow.EventError as e:
+            print(f"\nrefused as expected: field {e.field!r}: {e}")
+        contact_count = len(engine.contacts())
+        sent = len(engine.outbox())
+
+    # Everything is in the file: a new engine on it sees the same contact.
+    with tagflow.Engine(db_path) as engine:
+        minh = engine.find_contact("zalo:8801")
+        print("\nafter reopening the file:")
+        print(f"  contact {minh.id}: {minh.name}, {minh.phone}, {minh.lifecycle}")
+        print(f"  identities: {', '.join(minh.identities)}")
+        print(f"  tags: {', '.join(sorted(minh.tags))}")
+        print(f"  orders: {minh.orders}, spent {minh.total_spent:,.0f}đ, size {minh.fields.get('size')}")
+        print(f"  notes: {[n.text for n in minh.notes]}")
+        print(f"  {contact_count} contact(s), {sent} message(s) decided")
+
+        problems = []
+        if contact_count != 1:
+            problems.append(f"expected one contact across channels, got {contact_count}")
+        if minh.identities != ["messenger:3001", "zalo:8801"]:
+            problems.append(f"unexpected identities {minh.identities}")
+        for tag in ("Khách cũ", "Hỏi giá", "Đã mua Áo A", "Khách VIP"):
+            if tag not in minh.tags:
+                problems.append(f"missing tag {tag}")
+        texts = [m.text for m in engine.outbox()]
+        if "Chào Minh, rất vui khi bạn quay lại!" not in texts:
+            problems.append("the returning greeting was not sent")
+        if texts.count("Chào bạn, Shop rất vui được hỗ trợ bạn!") != 1:
+            problems.append("the welcome was not sent exactly once")
+    for p in problems:
+        print(f"PROBLEM: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main(argv: list) -> int:
+    if len(argv) > 1:
+        return run(pathlib.Path(argv[1]))
+    with tempfile.TemporaryDirectory(prefix="tagflow_shop_bot_") as tmp:
+        return run(pathlib.Path(tmp) / "shop.db")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
