@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <fstream>
 #include <iostream>
@@ -127,6 +128,37 @@ int show_contact(const std::string& db, const std::string& who) {
     return 0;
 }
 
+// Prints the cause chain of one outbound message, for "why did the bot say that?".
+int why(const std::string& db, std::int64_t message_id) {
+    auto engine = tagflow::engine::open(db);
+    const auto ex = engine.explain(message_id);
+    const auto& m = ex.message;
+    fmt::print("message #{} to {} at {}\n  \"{}\"\n", m.id, m.to.to_string(), tagflow::format_time(m.created_at), m.text);
+    fmt::print("decided by {} (key {})\n", ex.decided_by, m.key);
+    fmt::print("cause chain:\n");
+    for (const auto& r : ex.chain) {
+        fmt::print("  #{} {} [{}] {}\n", r.id, r.kind, r.origin, r.body);
+    }
+    if (!ex.rules_fired.empty()) {
+        fmt::print("rules that ran: {}\n", fmt::join(ex.rules_fired, ", "));
+    }
+    fmt::print("steps of the same processing:\n");
+    for (const auto& r : ex.steps) {
+        fmt::print("  #{} {} [{}] {}\n", r.id, r.kind, r.origin, r.body);
+    }
+    return 0;
+}
+
+// Per-block counters of every flow, as a table.
+int blocks(const std::string& db) {
+    auto engine = tagflow::engine::open(db);
+    fmt::print("{:<20} {:<24} {:>8} {:>8} {:>10}\n", "flow", "block", "entered", "waiting", "completed");
+    for (const auto& c : engine.block_counters()) {
+        fmt::print("{:<20} {:<24} {:>8} {:>8} {:>10}\n", c.flow, c.block, c.entered, c.waiting, c.completed);
+    }
+    return 0;
+}
+
 int show_outbox(const std::string& db, std::int64_t after) {
     auto engine = tagflow::engine::open(db);
     for (const auto& m : engine.outbox(after)) {
@@ -190,6 +222,14 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"dot", "mermaid"}));
     graph_cmd->add_option("-o,--output", output, "Write to this file instead of standard output");
 
+    std::int64_t message_id = 0;
+    auto* why_cmd = app.add_subcommand("why", "Explain why an outbound message was sent");
+    why_cmd->add_option("--db", db, "SQLite file")->required();
+    why_cmd->add_option("message_id", message_id, "Outbox id (see tagflow outbox)")->required();
+
+    auto* blocks_cmd = app.add_subcommand("blocks", "Print per-block counters of every flow");
+    blocks_cmd->add_option("--db", db, "SQLite file")->required();
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*check_cmd) {
@@ -213,6 +253,12 @@ int main(int argc, char** argv) {
         }
         if (*graph_cmd) {
             return graph(file, flow_name, format, output);
+        }
+        if (*why_cmd) {
+            return why(db, message_id);
+        }
+        if (*blocks_cmd) {
+            return blocks(db);
         }
         if (*outbox_cmd) {
             return show_outbox(db, after);
