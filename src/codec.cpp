@@ -169,6 +169,22 @@ json::object contact_to_json(const contact& c) {
     if (!c.open_form.empty()) {
         o["open_form"] = c.open_form;
     }
+    if (!c.sequences.empty()) {
+        json::object seqs;
+        for (const auto& [name, s] : c.sequences) {
+            json::object so;
+            so["entered"] = format_time(s.entered);
+            so["next_step"] = s.next_step;
+            so["last_step_at"] = time_or_null(s.last_step_at);
+            so["timer"] = s.timer;
+            so["sends"] = s.sends;
+            so["active"] = s.active;
+            so["completed"] = s.completed;
+            so["left_at"] = time_or_null(s.left_at);
+            seqs[name] = std::move(so);
+        }
+        o["sequences"] = std::move(seqs);
+    }
     if (c.paused_until) {
         o["paused_until"] = *c.paused_until == time_point::max() ? json::value("indefinitely")
                                                                  : json::value(format_time(*c.paused_until));
@@ -219,6 +235,21 @@ contact contact_from_json(const json::value& v) {
         c.fired_rules.insert(std::string(r.as_string()));
     }
     c.open_form = str(o, "open_form");
+    if (const auto* seqs = o.if_contains("sequences"); seqs && seqs->is_object()) {
+        for (const auto& [name, entry] : seqs->get_object()) {
+            const auto& so = entry.as_object();
+            sequence_state s;
+            s.entered = parse_time(so.at("entered").as_string());
+            s.next_step = static_cast<int>(int64(so, "next_step"));
+            s.last_step_at = optional_time(so, "last_step_at");
+            s.timer = int64(so, "timer");
+            s.sends = static_cast<int>(int64(so, "sends"));
+            s.active = so.at("active").as_bool();
+            s.completed = so.at("completed").as_bool();
+            s.left_at = optional_time(so, "left_at");
+            c.sequences[std::string(name)] = s;
+        }
+    }
     if (const auto* paused = o.if_contains("paused_until"); paused && paused->is_string()) {
         c.paused_until = paused->get_string() == "indefinitely" ? time_point::max() : parse_time(paused->get_string());
     }

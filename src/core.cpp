@@ -2,6 +2,7 @@
 
 #include "detail/codec.hpp"
 #include "detail/flows.hpp"
+#include "detail/sequences.hpp"
 #include "detail/render.hpp"
 
 #include <tagflow/error.hpp>
@@ -188,6 +189,20 @@ void merge_contacts(contact& into, const contact& from) {
     a.total_spent += b.total_spent;
     a.returning = a.returning || b.returning;
     into.fired_rules.insert(from.fired_rules.begin(), from.fired_rules.end());
+    // Automation state: the survivor keeps its own; what only the other had carries over (its
+    // timers are re-pointed to the survivor by the engine).
+    if (!into.run) {
+        into.run = from.run;
+    }
+    if (into.open_form.empty()) {
+        into.open_form = from.open_form;
+    }
+    if (!into.paused_until) {
+        into.paused_until = from.paused_until;
+    }
+    for (const auto& [name, state] : from.sequences) {
+        into.sequences.emplace(name, state);
+    }
 }
 
 std::int64_t record(core_env& env, contact_id who, std::string kind, json::object body, std::int64_t cause,
@@ -402,7 +417,7 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
     case event_kind::automation_resumed:
         if (c.paused_until) {
             c.paused_until.reset();
-            record(env, c.id, "automation_resumed", json::object{}, input_id, "input");
+            record(env, c.id, "automation_resumed", json::object{}, input_id, "engine");
         }
         break;
     }
@@ -496,6 +511,8 @@ void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& 
         for (const auto& s : starts) {
             start_flow(c, s.flow, s.cause, s.depth, env, queue);
         }
+        // Sequences follow whatever this round changed (tags from rules, flows or the input).
+        reconcile_sequences(c, cause, env);
         if (queue.empty() && env.flow_starts.empty()) {
             return;
         }

@@ -22,6 +22,7 @@ struct definitions::data {
     std::vector<field_definition> fields;
     std::vector<rule> rules;
     std::vector<flow> flows;
+    std::vector<sequence> sequences;
     std::string source = "{\"schema\":1}";
 };
 
@@ -84,7 +85,7 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "flows", "rules"});
+        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "rules"});
         const auto* schema = doc.if_contains("schema");
         if (!schema) {
             throw definition_error("$.schema", "required; expected the schema version 1");
@@ -102,6 +103,9 @@ public:
         }
         if (const auto* flows = doc.if_contains("flows")) {
             load_flows(array(*flows, "$.flows"));
+        }
+        if (const auto* seqs = doc.if_contains("sequences")) {
+            load_sequences(array(*seqs, "$.sequences"));
         }
         if (const auto* rules = doc.if_contains("rules")) {
             load_rules(array(*rules, "$.rules"));
@@ -455,6 +459,9 @@ private:
                 b.quick_replies = b.choices;
             } else if (auto t = parse_field_type(input)) {
                 b.input = *t;
+                if (o.contains("choices")) {
+                    throw definition_error(path + ".choices", "only used with \"input\": \"choice\"");
+                }
             } else {
                 throw definition_error(path + ".input", "unknown input \"" + input +
                                                             "\"; expected text, number, bool, date, phone, email or choice");
@@ -595,6 +602,9 @@ private:
                 throw definition_error(path + ".op", "unknown op \"" + b.op + "\"; expected set, clear, increment or append");
             }
             if (const auto* val = o.if_contains("value")) {
+                if (!(val->is_string() || val->is_number() || val->is_bool())) {
+                    throw definition_error(path + ".value", "expected a string, number or bool, got " + kind_of(*val));
+                }
                 b.value = val->is_string() ? std::string(val->get_string()) : detail::scalar_text(*val);
                 check_template(b.value, path + ".value");
             } else if (b.op != "clear") {
@@ -724,6 +734,192 @@ private:
         }
         opt_string("next", b.next);
         return b;
+    }
+
+    std::vector<std::string> tag_list(const json::object& o, const char* key, const std::string& path) const {
+        std::vector<std::string> out;
+        if (const auto* v = o.if_contains(key)) {
+            out = v->is_string() ? std::vector<std::string>{string(*v, path + "." + key)} : strings(*v, path + "." + key);
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                check_tag(out[i], v->is_string() ? path + "." + key : at(path + "." + key, i));
+            }
+        }
+        return out;
+    }
+
+    void load_sequences(const json::array& list) {
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto path = at("$.sequences", i);
+            const auto& o = object(list[i], path);
+            allow(o, path, {"name", "description", "follows", "window", "steps", "reentry", "max_sends", "end"});
+            sequence s;
+            s.path = path;
+            s.name = required_string(o, "name", path);
+            if (!names.insert(s.name).second) {
+                throw definition_error(path + ".name", "duplicate sequence name \"" + s.name + "\"");
+            }
+            const auto* follows = o.if_contains("follows");
+            if (!follows) {
+                throw definition_error(path + ".follows", "required: {\"tag\": ...} or {\"segment\": ...}");
+            }
+            const auto& fo = object(*follows, path + ".follows");
+            allow(fo, path + ".follows", {"tag", "segment"});
+            if (fo.size() != 1) {
+                throw definition_error(path + ".follows", "expected exactly one of: tag, segment");
+            }
+            if (fo.contains("tag")) {
+                s.follows_tag = required_string(fo, "tag", path + ".follows");
+                check_tag(s.follows_tag, path + ".follows.tag");
+            } else {
+                const auto sp = path + ".follows.segment";
+                try {
+                    s.follows_segment = expression::parse(string(fo.at("segment"), sp));
+                } catch (const syntax_error& e) {
+                    throw definition_error(sp, e.what());
+                }
+                for (const auto& tag : s.follows_segment.referenced_tags()) {
+                    check_tag(tag, sp);
+                }
+                for (const auto& field : s.follows_segment.referenced_fields()) {
+                    check_field(field, sp);
+                }
+            }
+            if (const auto* w = o.if_contains("window")) {
+                const auto wp = path + ".window";
+                const auto& wo = object(*w, wp);
+                allow(wo, wp, {"from", "to", "weekdays"});
+                try {
+                    std::vector<int> days;
+                    if (const auto* d = wo.if_contains("weekdays")) {
+                        const auto& arr = array(*d, wp + ".weekdays");
+                        for (std::size_t k = 0; k < arr.size(); ++k) {
+                            if (!arr[k].is_int64() || arr[k].get_int64() < 1 || arr[k].get_int64() > 7) {
+                                throw definition_error(at(wp + ".weekdays", k), "expected an ISO weekday 1 (Monday) to 7 (Sunday)");
+                            }
+                            days.push_back(static_cast<int>(arr[k].get_int64()));
+                        }
+                    }
+                    s.window = send_window(parse_clock_time(required_string(wo, "from", wp)),
+                                           parse_clock_time(required_string(wo, "to", wp)), std::move(days));
+                } catch (const definition_error&) {
+                    throw;
+                } catch (const error& e) {
+                    throw definition_error(wp, e.what());
+                }
+            }
+            if (const auto* r = o.if_contains("reentry")) {
+                const auto rp = path + ".reentry";
+                const auto& ro = object(*r, rp);
+                allow(ro, rp, {"policy", "within"});
+                const auto policy = required_string(ro, "policy", rp);
+                if (policy == "ignore") {
+                    s.reentry_restart = false;
+                    if (!ro.contains("within")) {
+                        throw definition_error(rp + ".within", "required for policy \"ignore\", e.g. \"30d\"");
+                    }
+                    s.reentry_within = load_duration(ro.at("within"), rp + ".within");
+                } else if (policy != "restart") {
+                    throw definition_error(rp + ".policy", "unknown policy \"" + policy + "\"; expected restart or ignore");
+                }
+            }
+            if (const auto* m = o.if_contains("max_sends")) {
+                if (!m->is_int64() || m->get_int64() < 0 || m->get_int64() > 1000) {
+                    throw definition_error(path + ".max_sends", "expected an integer from 0 to 1000");
+                }
+                s.max_sends = static_cast<int>(m->get_int64());
+            }
+            if (const auto* e = o.if_contains("end")) {
+                const auto& eo = object(*e, path + ".end");
+                allow(eo, path + ".end", {"add_tags", "remove_tags"});
+                s.end_add_tags = tag_list(eo, "add_tags", path + ".end");
+                s.end_remove_tags = tag_list(eo, "remove_tags", path + ".end");
+            }
+            const auto* steps = o.if_contains("steps");
+            if (!steps) {
+                throw definition_error(path + ".steps", "required; expected an array of steps");
+            }
+            const auto& sl = array(*steps, path + ".steps");
+            if (sl.empty()) {
+                throw definition_error(path + ".steps", "a sequence needs at least one step");
+            }
+            for (std::size_t k = 0; k < sl.size(); ++k) {
+                s.steps.push_back(load_step(sl[k], at(path + ".steps", k)));
+            }
+            out_.sequences.push_back(std::move(s));
+        }
+    }
+
+    sequence_step load_step(const json::value& v, const std::string& path) const {
+        const auto& o = object(v, path);
+        allow(o, path, {"after", "from", "send", "send_form", "add_tags", "remove_tags", "start_flow", "description"});
+        sequence_step st;
+        st.path = path;
+        const auto* after = o.if_contains("after");
+        if (!after) {
+            throw definition_error(path + ".after", "required, e.g. \"24h\"");
+        }
+        st.after = load_duration(*after, path + ".after");
+        if (const auto* from = o.if_contains("from")) {
+            const auto f = string(*from, path + ".from");
+            if (f != "entry" && f != "previous") {
+                throw definition_error(path + ".from", "expected \"entry\" or \"previous\"");
+            }
+            st.from_previous = f == "previous";
+        }
+        int kinds = 0;
+        if (const auto* send = o.if_contains("send")) {
+            ++kinds;
+            st.what = sequence_step::kind::send;
+            if (send->is_string()) {
+                st.text = string(*send, path + ".send");
+            } else {
+                const auto& so = object(*send, path + ".send");
+                allow(so, path + ".send", {"text", "purpose"});
+                st.text = required_string(so, "text", path + ".send");
+                if (so.contains("purpose")) {
+                    st.purpose = string(so.at("purpose"), path + ".send.purpose");
+                    if (st.purpose != "reply" && st.purpose != "transactional" && st.purpose != "promotional") {
+                        throw definition_error(path + ".send.purpose", "unknown purpose \"" + st.purpose +
+                                                                           "\"; expected reply, transactional or promotional");
+                    }
+                }
+            }
+            check_template(st.text, path + ".send");
+        }
+        if (const auto* sf = o.if_contains("send_form")) {
+            ++kinds;
+            st.what = sequence_step::kind::send_form;
+            const auto sp = path + ".send_form";
+            const auto& so = object(*sf, sp);
+            allow(so, sp, {"flow", "block"});
+            st.flow = required_string(so, "flow", sp);
+            st.block = required_string(so, "block", sp);
+            const auto fl = std::find_if(out_.flows.begin(), out_.flows.end(), [&](const flow& f) { return f.name == st.flow; });
+            if (fl == out_.flows.end()) {
+                throw definition_error(sp + ".flow", "flow \"" + st.flow + "\" is not declared in $.flows");
+            }
+            const auto* b = fl->find(st.block);
+            if (!b || b->kind != block_kind::form) {
+                throw definition_error(sp + ".block", "no form block \"" + st.block + "\" in flow \"" + st.flow + "\"");
+            }
+        }
+        if (o.contains("add_tags") || o.contains("remove_tags")) {
+            ++kinds;
+            st.what = sequence_step::kind::tags;
+            st.add_tags = tag_list(o, "add_tags", path);
+            st.remove_tags = tag_list(o, "remove_tags", path);
+        }
+        if (const auto* f = o.if_contains("start_flow")) {
+            ++kinds;
+            st.what = sequence_step::kind::start_flow;
+            st.flow = string(*f, path + ".start_flow");
+            check_flow(st.flow, path + ".start_flow");
+        }
+        if (kinds != 1) {
+            throw definition_error(path, "a step does exactly one of: send, send_form, add_tags/remove_tags, start_flow");
+        }
+        return st;
     }
 
     void load_rules(const json::array& rules) {
@@ -978,6 +1174,7 @@ const std::vector<tag_definition>& definitions::tags() const noexcept { return d
 const std::vector<field_definition>& definitions::fields() const noexcept { return data_->fields; }
 const std::vector<rule>& definitions::rules() const noexcept { return data_->rules; }
 const std::vector<flow>& definitions::flows() const noexcept { return data_->flows; }
+const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
 
 const flow* definitions::find_flow(std::string_view name) const noexcept {
     for (const auto& f : data_->flows) {

@@ -8,6 +8,7 @@
 #include "detail/codec.hpp"
 #include "detail/core.hpp"
 #include "detail/flows.hpp"
+#include "detail/sequences.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -385,6 +386,8 @@ struct engine::impl {
             r.definitions_version = env.definitions_version;
             env.out.events.push_back(std::move(r));
             result.merged.push_back(gone_id);
+            // Timers of the contact that goes (its run, its sequences) now wake the survivor.
+            env.out.moved_timers.emplace_back(gone_id, survivor->id);
             touched.insert(survivor->id);
             touched.erase(gone_id);
             const contact_id survivor_id = survivor->id;
@@ -482,7 +485,11 @@ struct engine::impl {
                 const auto cause = detail::record(env, c->id, "timer_fired", std::move(body), 0, "timer");
                 env.key_base = "t:" + std::to_string(t.id);
                 std::vector<detail::raised> queue;
-                detail::flow_on_timer(*c, t.id, cause, env, queue);
+                if (t.kind.rfind("sequence:", 0) == 0) {
+                    detail::sequence_on_timer(*c, t.kind.substr(9), t.id, cause, env, queue);
+                } else {
+                    detail::flow_on_timer(*c, t.id, cause, env, queue);
+                }
                 detail::react(*c, std::move(queue), cause, env);
                 touched.insert(c->id);
             }

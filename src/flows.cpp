@@ -329,7 +329,15 @@ void answer(contact& c, const block& b, const event& e, std::int64_t cause, core
         }
     }
     if (accepted && !accepted->empty()) {
-        set_field(c, defs_of(run, env), b.field, *accepted);
+        try {
+            set_field(c, defs_of(run, env), b.field, *accepted);
+        } catch (const error&) {
+            // The answer fits the ask's input type but not the field's (e.g. a text input into a
+            // number field): treat it as a bad answer rather than refusing the whole message.
+            accepted.reset();
+        }
+    }
+    if (accepted && !accepted->empty()) {
         check_lifecycle(c, cause, origin, 1, env, queue);
         cancel_timer(run, env);
         go(c, b.next, cause, env);
@@ -383,9 +391,20 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
         send(c, message_parts{text, "reply", {}, {}, b.form}, cause, origin, run.flow + "." + run.block, env);
         return;
     }
-    for (const auto& [ff, text] : values) {
-        set_field(c, defs_of(run, env), ff->name, text);
+    // Values were checked against their types above; set them on a copy so that a field that
+    // still refuses (a time zone, say) leaves the contact as it was and is reported instead.
+    contact updated = c;
+    try {
+        for (const auto& [ff, text] : values) {
+            set_field(updated, defs_of(run, env), ff->name, text);
+        }
+    } catch (const error& err) {
+        log_step(c, "form_invalid", cause, env, json::object{{"invalid", err.what()}});
+        return;
     }
+    const auto kept_run = c.run;
+    c = std::move(updated);
+    c.run = kept_run;
     check_lifecycle(c, cause, origin, 1, env, queue);
     log_step(c, "form_completed", cause, env, json::object{{"form", b.form}});
     c.open_form.clear();
@@ -442,6 +461,16 @@ void start_flow(contact& c, const std::string& name, std::int64_t cause, int dep
 }
 
 void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+    if (e.kind == event_kind::request_completed &&
+        !(c.run && c.run->waiting == "request" && c.run->request == e.request_id)) {
+        // The run that asked moved on (replaced, timed out): close the request so it is never
+        // sent again, and leave the current run alone.
+        env.out.completed_requests.push_back(e.request_id);
+        json::object body;
+        body["request"] = e.request_id;
+        record(env, c.id, "request_ignored", std::move(body), cause, "engine");
+        return;
+    }
     const bool waiting = c.run && !c.run->waiting.empty();
     // Triggers: a postback always means "start this" (a button press is explicit); a message
     // starts a flow unless a flow is waiting for it, where only interrupting triggers count.

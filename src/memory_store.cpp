@@ -78,6 +78,13 @@ public:
             timer_due_[t.id] = t.due;
             counters_.last_timer = std::max(counters_.last_timer, t.id);
         }
+        for (const auto& [from, to] : changes.moved_timers) {
+            for (auto& [key, t] : timers_) {
+                if (t.contact == from) {
+                    t.contact = to;
+                }
+            }
+        }
     }
 
     std::optional<contact_id> find_by_identity(const identity& id) override { return find(identities_, id); }

@@ -195,7 +195,15 @@ private:
             line(fmt::format("{}  # {}", label(now_), string_at(*n, path + ".note")));
         }
         // Timers due by now fire first, in order, as they would have in real time.
+        const auto log_before = last_log_id();
         if (engine_->advance_to(now_) > 0) {
+            for (const auto& r : engine_->event_log(log_before)) {
+                if (r.kind == "tag_added" || r.kind == "tag_removed") {
+                    const auto tag = json::parse(r.body).as_object().at("tag").as_string();
+                    line(fmt::format("{}  {} #{} {} tag {} ({})", label(r.at), "   ", r.contact,
+                                     r.kind == "tag_added" ? "+" : "-", std::string(tag), r.origin));
+                }
+            }
             print_new_messages();
         }
         if (const auto* e = s.if_contains("event")) {
@@ -265,6 +273,15 @@ private:
             }
         }
         print_new_messages();
+    }
+
+    // The newest log row id, read incrementally so long scenarios stay linear.
+    std::int64_t last_log_id() {
+        const auto rows = engine_->event_log(log_seen_);
+        if (!rows.empty()) {
+            log_seen_ = rows.back().id;
+        }
+        return log_seen_;
     }
 
     void print_new_messages() {
@@ -479,6 +496,7 @@ private:
     std::unique_ptr<engine> engine_;
     std::int64_t seen_messages_ = 0;
     std::int64_t checked_messages_ = 0;
+    std::int64_t log_seen_ = 0;
     simulation_result result_;
 };
 

@@ -157,6 +157,9 @@ public:
             // Fired timers are deleted, so the highest id ever used lives in meta.
             db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").bind_all(last_timer).execute();
         }
+        for (const auto& [from, to] : changes.moved_timers) {
+            db_.cached("UPDATE timers SET contact_id = ? WHERE contact_id = ?").bind_all(to, from).execute();
+        }
         for (const auto& r : changes.requests) {
             json::array headers;
             for (const auto& [name, value] : r.headers) {
@@ -314,7 +317,8 @@ public:
             r.contact = st.get_int64(1);
             r.method = st.get_text(2);
             r.url = st.get_text(3);
-            for (const auto& h : json::parse(st.get_text(4)).as_array()) {
+            const auto headers = json::parse(st.get_text(4)); // kept alive for the loop below
+            for (const auto& h : headers.as_array()) {
                 const auto& pair = h.as_array();
                 r.headers.emplace_back(std::string(pair.at(0).as_string()), std::string(pair.at(1).as_string()));
             }

@@ -445,3 +445,59 @@ TEST_CASE("a form's late-submission policy decides what a submission after its t
         }
     }
 }
+
+TEST_CASE("an answer that fits the ask but not the field is a bad answer, not a refused event", "[flows]") {
+    harness h(one_flow(R"j([
+      {"id": "q", "kind": "ask", "text": "Bao nhiêu?", "field": "age", "retry_text": "Nhập số nhé", "next": "ok"},
+      {"id": "ok", "kind": "send", "text": "ok"}])j"));
+    h.go();
+    CHECK_NOTHROW(h.say("abc")); // text input into a number field
+    CHECK(h.sent() == texts{"Bao nhiêu?", "Nhập số nhé"});
+    h.say("42");
+    CHECK(h.sent() == texts{"ok"});
+}
+
+TEST_CASE("a resumed handoff keeps the input log replayable", "[flows][handoff][determinism]") {
+    harness h(R"j({"schema": 1, "flows": [{"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "human", "kind": "handoff", "next": "back"}, {"id": "back", "kind": "send", "text": "back"}]}]})j");
+    h.go();
+    h.send(event::resume_automation(h.who));
+    const auto inputs = h.e.input_events();
+    CHECK(inputs.size() == 2);
+    engine replay(make_memory_store());
+    replay.load_definitions(h.e.current_definitions());
+    for (const auto& ev : inputs) {
+        replay.ingest(ev);
+    }
+    CHECK(replay.export_json() == h.e.export_json());
+}
+
+TEST_CASE("a merged contact's pending delay still wakes the surviving contact", "[flows][merge]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "flows": [{"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "w", "kind": "wait", "delay": "1h", "next": "s"}, {"id": "s", "kind": "send", "text": "một giờ sau"}]}]})j");
+    const auto t = parse_time("2026-01-05T03:00:00Z");
+    e.ingest(event::profile_of({"web", "old"}, {.name = "Mai", .phone = "0912345678"}).at_time(t));
+    e.ingest(event::postback_of({"zalo", "new"}, "GO").at_time(t));
+    auto r = e.ingest(event::profile_of({"zalo", "new"}, {.phone = "0912345678"}).at_time(t + 1min));
+    REQUIRE(r.merged.size() == 1);
+    e.advance_to(t + 2h);
+    REQUIRE(e.outbox().size() == 1);
+    CHECK(e.outbox()[0].text == "một giờ sau");
+    CHECK(e.outbox()[0].contact == 1);
+}
+
+TEST_CASE("ask choices without a choice input and non-scalar set_field values are refused", "[flows][definitions]") {
+    auto refused_at = [](const std::string& doc) {
+        try {
+            (void)definitions::parse(doc);
+        } catch (const definition_error& e) {
+            return e.path();
+        }
+        return std::string("(accepted)");
+    };
+    CHECK(refused_at(one_flow(R"j([{"id": "q", "kind": "ask", "text": "?", "field": "colour", "choices": ["a"]}])j")) ==
+          "$.flows[0].blocks[0].choices");
+    CHECK(refused_at(one_flow(R"j([{"id": "s", "kind": "set_field", "field": "colour", "value": [1]}])j")) ==
+          "$.flows[0].blocks[0].value");
+}

@@ -230,3 +230,16 @@ TEST_CASE("request blocks are validated when definitions load", "[http][definiti
         {"id": "a", "kind": "request", "url": "http://x", "map": {"a": "no-slash"}}]}]})") ==
           "$.flows[0].blocks[0].map.a");
 }
+
+TEST_CASE("an answer for a run that moved on closes the request for good", "[http][flows]") {
+    shop_api api;
+    runner r(defs_for(api.base() + "/customers/{{phone}}") );
+    r.start();
+    // A new postback restarts the flow: the first request is orphaned, a second one is pending.
+    r.e.ingest(event::postback_of(r.who, "GO").at_time(r.now));
+    auto client = make_http_client();
+    CHECK(r.e.perform_requests(*client) == 2);
+    CHECK(r.e.perform_requests(*client) == 0); // neither is sent again
+    CHECK(api.requests() == 2);
+    CHECK(r.texts() == std::vector<std::string>{"Hạng Vàng, 120 điểm"});
+}

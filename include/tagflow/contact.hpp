@@ -112,6 +112,20 @@ struct flow_run {
     friend bool operator==(const flow_run&, const flow_run&) = default;
 };
 
+/// A contact's place in one sequence. Kept after leaving, for the re-entry policy.
+struct sequence_state {
+    time_point entered;                     ///< When the contact entered (this time).
+    int next_step = 0;                      ///< Index of the step to run next.
+    std::optional<time_point> last_step_at; ///< When the previous step ran.
+    std::int64_t timer = 0;                 ///< Pending timer id, 0 when none.
+    int sends = 0;                          ///< Messages sent in this subscription.
+    bool active = true;                     ///< A member: still carries the tag / matches the segment.
+    bool completed = false;                 ///< Nothing left to run (every step ran, or re-entry was ignored).
+    std::optional<time_point> left_at;      ///< When it last left.
+
+    friend bool operator==(const sequence_state&, const sequence_state&) = default;
+};
+
 /// A complete contact record. Ordered containers keep exports deterministic.
 struct contact {
     contact_id id = 0;                          ///< Store-assigned id.
@@ -127,6 +141,7 @@ struct contact {
     /// "flow/block" of the last form sent and not yet completed, even after its wait ended: a
     /// late submission may complete it once (forms with "late_submission": "accept").
     std::string open_form;
+    std::map<std::string, sequence_state> sequences; ///< By sequence name.
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
     /// means until an automation_resumed event).
     std::optional<time_point> paused_until;

@@ -8,6 +8,7 @@
 #include <tagflow/event.hpp>
 #include <tagflow/expression.hpp>
 #include <tagflow/flow.hpp>
+#include <tagflow/sequence.hpp>
 #include <tagflow/text.hpp>
 #include <tagflow/value.hpp>
 
@@ -118,6 +119,8 @@ public:
     [[nodiscard]] const std::vector<rule>& rules() const noexcept;
     /// Flows, in document order (the order their triggers are tried in).
     [[nodiscard]] const std::vector<flow>& flows() const noexcept;
+    /// Sequences, in document order.
+    [[nodiscard]] const std::vector<sequence>& sequences() const noexcept;
     /// The flow named `name`, or nullptr.
     [[nodiscard]] const flow* find_flow(std::string_view name) const noexcept;
     /// The declared field named `name`, or nullptr.

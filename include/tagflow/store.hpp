@@ -59,6 +59,8 @@ struct change_set {
     std::optional<definitions_record> definitions; ///< A definitions version to store.
     std::vector<timer_record> timers;         ///< Timers to add.
     std::vector<std::int64_t> removed_timers; ///< Timers fired or cancelled.
+    /// Contact merges: every timer of `first` now belongs to `second` (applied after the rest).
+    std::vector<std::pair<contact_id, contact_id>> moved_timers;
     std::vector<http_request> requests;       ///< External requests to make.
     std::vector<std::int64_t> completed_requests; ///< Requests whose answer was processed.
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
@@ -68,7 +70,7 @@ struct change_set {
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
         return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
-               !definitions && timers.empty() && removed_timers.empty() && requests.empty() &&
+               !definitions && timers.empty() && removed_timers.empty() && moved_timers.empty() && requests.empty() &&
                completed_requests.empty();
     }
 };

@@ -12,9 +12,11 @@
 #include <tagflow/graph.hpp>
 #include <tagflow/http.hpp>
 #include <tagflow/lint.hpp>
+#include <tagflow/local_time.hpp>
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/phone.hpp>
+#include <tagflow/sequence.hpp>
 #include <tagflow/simulator.hpp>
 #include <tagflow/sqlite_store.hpp>
 #include <tagflow/store.hpp>

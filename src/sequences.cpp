@@ -1,0 +1,176 @@
+#include "detail/sequences.hpp"
+
+#include "detail/flows.hpp"
+
+#include <tagflow/error.hpp>
+
+namespace tagflow::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+const std::string& zone_of(const contact& c, const core_env& env) {
+    return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
+}
+
+bool qualifies(const contact& c, const sequence& s, const core_env& env) {
+    if (!s.follows_tag.empty()) {
+        return c.has_tag(s.follows_tag);
+    }
+    return s.follows_segment.evaluate(contact_view(c, env.now));
+}
+
+void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, core_env& env, json::object extra = {}) {
+    json::object body;
+    body["sequence"] = s.name;
+    for (auto& [k, v] : extra) {
+        body[k] = v;
+    }
+    record(env, c.id, kind, std::move(body), cause, "sequence:" + s.name);
+}
+
+// Schedules the state's next step: delayed from entry or from the previous step, then moved
+// into the send window when it sends a message (never dropped, only later).
+void schedule_next(contact& c, const sequence& s, sequence_state& st, core_env& env) {
+    const auto& step = s.steps[static_cast<std::size_t>(st.next_step)];
+    const time_point base = step.from_previous && st.last_step_at ? *st.last_step_at : st.entered;
+    time_point due = base + step.after;
+    if (step.sends()) {
+        due = s.window.next_open(due, zone_of(c, env));
+    }
+    st.timer = ++env.ids.timer;
+    env.out.timers.push_back(timer_record{st.timer, due, c.id, "sequence:" + s.name});
+}
+
+void cancel(sequence_state& st, core_env& env) {
+    if (st.timer != 0) {
+        env.out.removed_timers.push_back(st.timer);
+        st.timer = 0;
+    }
+}
+
+} // namespace
+
+void reconcile_sequences(contact& c, std::int64_t cause, core_env& env) {
+    for (const auto& s : env.defs.sequences()) {
+        const bool in = qualifies(c, s, env);
+        auto it = c.sequences.find(s.name);
+        const bool active = it != c.sequences.end() && it->second.active;
+        if (in && !active) {
+            // Re-entry within the quiet period of an "ignore" policy: the contact is in, but its
+            // subscription has nothing left to run (so staying in past the period sends nothing
+            // either; only leaving and coming back later starts over).
+            if (it != c.sequences.end() && it->second.left_at && !s.reentry_restart &&
+                env.now - *it->second.left_at < s.reentry_within) {
+                auto& muted = it->second;
+                muted.active = true;
+                muted.completed = true;
+                muted.entered = env.now;
+                muted.next_step = static_cast<int>(s.steps.size());
+                log(c, s, "sequence_reentry_ignored", cause, env);
+                continue;
+            }
+            sequence_state st;
+            st.entered = env.now;
+            c.sequences[s.name] = st;
+            auto& fresh = c.sequences[s.name];
+            log(c, s, "sequence_entered", cause, env);
+            schedule_next(c, s, fresh, env);
+        } else if (!in && active) {
+            // Leaving cancels every pending step in this same transaction: nothing is sent
+            // after the tag is gone, ever.
+            cancel(it->second, env);
+            it->second.active = false;
+            it->second.left_at = env.now;
+            log(c, s, "sequence_left", cause, env);
+        }
+    }
+}
+
+void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
+                       std::vector<raised>& queue) {
+    auto it = c.sequences.find(name);
+    const sequence* s = nullptr;
+    for (const auto& candidate : env.defs.sequences()) {
+        if (candidate.name == name) {
+            s = &candidate;
+        }
+    }
+    if (it == c.sequences.end() || !it->second.active || it->second.completed || it->second.timer != timer_id || !s ||
+        it->second.next_step >= static_cast<int>(s->steps.size())) {
+        return; // cancelled, or the definitions changed under it
+    }
+    auto& st = it->second;
+    st.timer = 0;
+    const auto& step = s->steps[static_cast<std::size_t>(st.next_step)];
+    const std::string origin = "sequence:" + s->name;
+    const std::string key_part = s->name + ".step" + std::to_string(st.next_step);
+    if (step.sends() && !s->window.allows(env.now, zone_of(c, env))) {
+        // Due outside the window (e.g. the zone changed since scheduling): wait, never drop.
+        st.timer = ++env.ids.timer;
+        env.out.timers.push_back(
+            timer_record{st.timer, s->window.next_open(env.now, zone_of(c, env)), c.id, "sequence:" + s->name});
+        log(c, *s, "sequence_step_deferred", cause, env);
+        return;
+    }
+    json::object extra;
+    extra["step"] = st.next_step;
+    switch (step.what) {
+    case sequence_step::kind::send:
+    case sequence_step::kind::send_form:
+        if (s->max_sends >= 0 && st.sends >= s->max_sends) {
+            log(c, *s, "sequence_capped", cause, env, std::move(extra));
+            break;
+        }
+        if (step.what == sequence_step::kind::send) {
+            send(c, message_parts{step.text, step.purpose, {}, {}, {}}, cause, origin, key_part, env);
+        } else {
+            const auto* f = env.defs.find_flow(step.flow);
+            const auto* b = f ? f->find(step.block) : nullptr;
+            if (b) {
+                send(c, message_parts{b->text, step.purpose, {}, {}, b->form}, cause, origin, key_part, env);
+            }
+        }
+        ++st.sends;
+        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        break;
+    case sequence_step::kind::tags:
+        for (const auto& t : step.remove_tags) {
+            change_tag(c, t, false, cause, origin, 1, env, queue);
+        }
+        for (const auto& t : step.add_tags) {
+            change_tag(c, t, true, cause, origin, 1, env, queue);
+        }
+        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        break;
+    case sequence_step::kind::start_flow:
+        env.flow_starts.push_back({step.flow, cause, 1});
+        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        break;
+    }
+    // The step may have removed the followed tag; reconcile_sequences will see that, but the
+    // state must already be consistent for it.
+    auto& state = c.sequences[name];
+    state.last_step_at = env.now;
+    ++state.next_step;
+    if (state.active && state.next_step < static_cast<int>(s->steps.size())) {
+        schedule_next(c, *s, state, env);
+        return;
+    }
+    if (state.active) {
+        for (const auto& t : s->end_remove_tags) {
+            change_tag(c, t, false, cause, origin, 1, env, queue);
+        }
+        for (const auto& t : s->end_add_tags) {
+            change_tag(c, t, true, cause, origin, 1, env, queue);
+        }
+        // Still a member (it may keep the tag), but with nothing left to run: it will not
+        // start over until it leaves and comes back.
+        auto& done = c.sequences[name];
+        done.completed = true;
+        log(c, *s, "sequence_completed", cause, env);
+    }
+}
+
+} // namespace tagflow::detail

@@ -1,0 +1,152 @@
+#include <catch2/catch.hpp>
+
+#include <tagflow/tagflow.hpp>
+
+using namespace tagflow;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Local times in Asia/Ho_Chi_Minh (UTC+7).
+time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+
+std::string with_sequence(const std::string& sequence) {
+    return R"j({"schema": 1, "tags": ["Follow", "Done", "VIP"], "fields": [{"name": "orders_note", "type": "text"}],
+      "sequences": [)j" +
+           sequence + "]}";
+}
+
+struct harness {
+    engine e{make_memory_store()};
+    identity who{"zalo", "1"};
+    std::int64_t seen = 0;
+
+    explicit harness(const std::string& defs) { e.load_definitions(defs); }
+    void tag(bool add, const char* when, const char* name = "Follow") {
+        e.advance_to(at(when));
+        e.ingest((add ? event::add_tag(who, name) : event::remove_tag(who, name)).at_time(at(when)));
+    }
+    // (local time, text) of messages decided since the last call, after advancing to `until`.
+    std::vector<std::pair<std::string, std::string>> sent_until(const char* until) {
+        e.advance_to(at(until));
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& m : e.outbox(seen)) {
+            const auto local = format_time(m.created_at + 7h);
+            out.emplace_back(local.substr(0, 16), m.text);
+            seen = m.id;
+        }
+        return out;
+    }
+};
+
+using sends = std::vector<std::pair<std::string, std::string>>;
+
+} // namespace
+
+TEST_CASE("steps run after entry or after the previous step, inside the send window", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "08:00", "to": "21:00"},
+      "steps": [{"after": "24h", "send": "one"}, {"after": "2h", "from": "previous", "send": "two"},
+                {"after": "30h", "from": "entry", "send": "three"}]})j"));
+    h.tag(true, "2026-01-05T20:30");
+    CHECK(h.sent_until("2026-01-10T00:00") == sends{{"2026-01-06T20:30", "one"},
+                                                     {"2026-01-07T08:00", "two"}, // 22:30 is closed: next opening
+                                                     {"2026-01-07T08:00", "three"}}); // due 02:30, waits too
+}
+
+TEST_CASE("leaving the tag cancels every pending step at once", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"},
+      "steps": [{"after": "1h", "send": "one"}, {"after": "1h", "from": "previous", "send": "two"}]})j"));
+    h.tag(true, "2026-01-05T10:00");
+    CHECK(h.sent_until("2026-01-05T11:30") == sends{{"2026-01-05T11:00", "one"}});
+    h.tag(false, "2026-01-05T11:45");
+    CHECK_FALSE(h.e.next_timer()); // the pending step's timer was removed in the same transaction
+    CHECK(h.sent_until("2026-01-09T00:00").empty());
+}
+
+TEST_CASE("tag steps and the end action change tags; the last step can end the subscription", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"},
+      "steps": [{"after": "1d", "remove_tags": ["Follow"], "add_tags": ["Done"]}]},
+      {"name": "t", "follows": {"tag": "VIP"}, "steps": [{"after": "1h", "send": "vip"}], "end": {"add_tags": ["Done"]}})j"));
+    h.tag(true, "2026-01-05T10:00");
+    h.e.advance_to(at("2026-01-06T10:00"));
+    auto c = *h.e.find_contact(h.who);
+    CHECK_FALSE(c.has_tag("Follow"));
+    CHECK(c.has_tag("Done"));
+    CHECK(c.sequences.at("s").completed);
+
+    h.tag(false, "2026-01-06T11:00", "Done");
+    h.tag(true, "2026-01-06T11:00", "VIP");
+    CHECK(h.sent_until("2026-01-06T13:00") == sends{{"2026-01-06T12:00", "vip"}});
+    CHECK(h.e.find_contact(h.who)->has_tag("Done"));
+}
+
+TEST_CASE("re-entry restarts by default, or is ignored within a period", "[sequences]") {
+    const auto steps = std::string(R"j("steps": [{"after": "1h", "send": "hello"}])j");
+    SECTION("restart") {
+        harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, )j" + steps + "}"));
+        h.tag(true, "2026-01-05T10:00");
+        h.tag(false, "2026-01-05T12:00");
+        h.tag(true, "2026-01-05T13:00");
+        CHECK(h.sent_until("2026-01-06T00:00") == sends{{"2026-01-05T11:00", "hello"}, {"2026-01-05T14:00", "hello"}});
+    }
+    SECTION("ignore within 30 days, even when staying in past the period") {
+        harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore", "within": "30d"}, )j" +
+                                steps + "}"));
+        h.tag(true, "2026-01-05T10:00");
+        h.tag(false, "2026-01-05T12:00");
+        h.tag(true, "2026-01-20T10:00");
+        h.e.ingest(event::message(h.who, "hi").at_time(at("2026-02-20T10:00")));
+        CHECK(h.sent_until("2026-03-01T00:00") == sends{{"2026-01-05T11:00", "hello"}});
+        h.tag(false, "2026-03-01T00:00");
+        h.tag(true, "2026-04-15T10:00"); // more than 30 days after leaving: a new subscription
+        CHECK(h.sent_until("2026-04-16T00:00") == sends{{"2026-04-15T11:00", "hello"}});
+    }
+}
+
+TEST_CASE("a cap limits the messages of one subscription", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "max_sends": 1,
+      "steps": [{"after": "1h", "send": "one"}, {"after": "1h", "from": "previous", "send": "two"}]})j"));
+    h.tag(true, "2026-01-05T10:00");
+    CHECK(h.sent_until("2026-01-06T00:00") == sends{{"2026-01-05T11:00", "one"}});
+}
+
+TEST_CASE("a sequence can follow a segment expression", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "big spenders", "follows": {"segment": "total_spent >= 1000000 and not tag(\"VIP\")"},
+      "steps": [{"after": "2h", "send": "Cảm ơn bạn đã mua nhiều!"}]})j"));
+    h.e.ingest(event::order_of(h.who, {"1", 600000, "VND", {"Áo"}}).at_time(at("2026-01-05T09:00")));
+    h.e.ingest(event::order_of(h.who, {"2", 600000, "VND", {"Quần"}}).at_time(at("2026-01-05T10:00")));
+    CHECK(h.sent_until("2026-01-05T13:00") == sends{{"2026-01-05T12:00", "Cảm ơn bạn đã mua nhiều!"}});
+}
+
+TEST_CASE("windows are in the contact's own time zone", "[sequences]") {
+    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "09:00", "to": "17:00"},
+      "steps": [{"after": "1h", "send": "hi"}]})j"));
+    h.e.ingest(event::profile_of(h.who, {.time_zone = "Europe/London"}).at_time(at("2026-01-05T08:00")));
+    h.tag(true, "2026-01-05T08:00"); // 01:00 in London: due 02:00 London, opens 09:00 London = 16:00 +07
+    CHECK(h.sent_until("2026-01-06T00:00") == sends{{"2026-01-05T16:00", "hi"}});
+}
+
+TEST_CASE("bad sequences are refused with the JSON path", "[sequences][definitions]") {
+    auto path_of = [](const std::string& seq) {
+        try {
+            (void)definitions::parse(with_sequence(seq));
+        } catch (const definition_error& e) {
+            return e.path();
+        }
+        return std::string("(accepted)");
+    };
+    CHECK(path_of(R"j({"name": "s", "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].follows");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Nope"}, "steps": [{"after": "1h", "send": "x"}]})j") ==
+          "$.sequences[0].follows.tag");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": []})j") == "$.sequences[0].steps");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"send": "x"}]})j") ==
+          "$.sequences[0].steps[0].after");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send": "x", "add_tags": ["Done"]}]})j") ==
+          "$.sequences[0].steps[0]");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "25:00", "to": "21:00"},
+                      "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].window");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send_form": {"flow": "f", "block": "b"}}]})j") ==
+          "$.sequences[0].steps[0].send_form.flow");
+    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore"},
+                      "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].reentry.within");
+}
