@@ -20,8 +20,8 @@ namespace json = boost::json;
 
 int check(const std::string& file) {
     const auto defs = tagflow::definitions::load_file(file);
-    fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules)\n", file, defs.schema_version(), defs.tags().size(),
-               defs.fields().size(), defs.rules().size());
+    fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules, {} flows, {} sequences)\n", file, defs.schema_version(),
+               defs.tags().size(), defs.fields().size(), defs.rules().size(), defs.flows().size(), defs.sequences().size());
     return 0;
 }
 
