@@ -107,12 +107,38 @@ std::string format_time(time_point t) {
     const auto day = std::chrono::floor<std::chrono::days>(t);
     const std::chrono::year_month_day ymd{day};
     const std::chrono::hh_mm_ss hms{t - day};
-    std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                                  hms.hours().count(), hms.minutes().count(), hms.seconds().count());
-    if (const auto ms = hms.subseconds().count(); ms != 0) {
-        out += fmt::format(".{:03}", ms);
+    // Written by hand: every log row and contact document formats times, and fmt's general
+    // machinery showed up in profiles. Years outside 0..9999 fall back to fmt.
+    const int year = static_cast<int>(ymd.year());
+    const auto ms = hms.subseconds().count();
+    if (year < 0 || year > 9999) {
+        std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year, static_cast<unsigned>(ymd.month()),
+                                      static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(),
+                                      hms.seconds().count());
+        if (ms != 0) {
+            out += fmt::format(".{:03}", ms);
+        }
+        return out + 'Z';
     }
+    char buf[24] = "0000-00-00T00:00:00.000";
+    auto put = [&buf](int pos, long long v, int digits) {
+        for (int i = digits - 1; i >= 0; --i) {
+            buf[pos + i] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, static_cast<unsigned>(ymd.month()), 2);
+    put(8, static_cast<unsigned>(ymd.day()), 2);
+    put(11, hms.hours().count(), 2);
+    put(14, hms.minutes().count(), 2);
+    put(17, hms.seconds().count(), 2);
+    std::size_t len = 19;
+    if (ms != 0) {
+        put(20, ms, 3);
+        len = 23;
+    }
+    std::string out(buf, len);
     out += 'Z';
     return out;
 }

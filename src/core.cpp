@@ -207,12 +207,43 @@ void merge_contacts(contact& into, const contact& from) {
 
 std::int64_t record(core_env& env, contact_id who, std::string kind, json::object body, std::int64_t cause,
                     std::string origin) {
+    return record_json(env, who, std::move(kind), json::serialize(body), cause, std::move(origin));
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const char ch : text) {
+        const auto u = static_cast<unsigned char>(ch);
+        switch (ch) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (u < 0x20) {
+                out += "\\u00";
+                out += hex[u >> 4];
+                out += hex[u & 0xf];
+            } else {
+                out += ch; // UTF-8 passes through as it is, like Boost.JSON's serializer
+            }
+        }
+    }
+    out += '"';
+}
+
+std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json, std::int64_t cause,
+                         std::string origin) {
     event_record r;
     r.id = ++env.ids.event;
     r.contact = who;
     r.kind = std::move(kind);
     r.at = env.now;
-    r.body = json::serialize(body);
+    r.body = std::move(body_json);
     r.cause = cause;
     r.origin = std::move(origin);
     r.definitions_version = env.definitions_version;

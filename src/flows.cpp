@@ -38,13 +38,19 @@ void schedule(contact& c, duration after, core_env& env) {
 }
 
 void log_step(contact& c, const char* kind, std::int64_t cause, core_env& env, json::object extra = {}) {
-    json::object body;
-    body["flow"] = c.run->flow;
-    body["block"] = c.run->block;
+    // Every block entered is logged, so this body is built directly rather than as an object.
+    std::string body = "{\"flow\":";
+    append_json_string(body, c.run->flow);
+    body += ",\"block\":";
+    append_json_string(body, c.run->block);
     for (auto& [k, v] : extra) {
-        body[k] = v;
+        body += ',';
+        append_json_string(body, k);
+        body += ':';
+        body += json::serialize(v);
     }
-    record(env, c.id, kind, std::move(body), cause, origin_of(*c.run));
+    body += '}';
+    record_json(env, c.id, kind, std::move(body), cause, origin_of(*c.run));
 }
 
 // Sticky randomness: the same contact always takes the same path at the same block, so a

@@ -83,6 +83,11 @@ struct core_env {
 // Appends a derived log row at env.now; returns its id.
 std::int64_t record(core_env& env, contact_id who, std::string kind, boost::json::object body, std::int64_t cause,
                     std::string origin);
+// The same with a body already serialised as JSON (hot paths build it without an object).
+std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json, std::int64_t cause,
+                         std::string origin);
+// Appends `text` to `out` as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view text);
 
 // Adds or removes a tag, logging and queueing the change; no-op when nothing changes.
 void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin, int depth,
