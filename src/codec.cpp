@@ -133,6 +133,7 @@ json::object contact_to_json(const contact& c) {
     act["last_inbound"] = time_or_null(c.activity.last_inbound);
     act["last_message"] = time_or_null(c.activity.last_message);
     act["last_order"] = time_or_null(c.activity.last_order);
+    act["first_order"] = time_or_null(c.activity.first_order);
     act["conversations"] = c.activity.conversations;
     act["orders"] = c.activity.orders;
     act["total_spent"] = number_to_json(c.activity.total_spent);
@@ -168,6 +169,16 @@ json::object contact_to_json(const contact& c) {
     }
     if (!c.open_form.empty()) {
         o["open_form"] = c.open_form;
+    }
+    if (!c.date_timers.empty()) {
+        json::object dates;
+        for (const auto& [name, entry] : c.date_timers) {
+            json::object d;
+            d["from"] = entry.first;
+            d["timer"] = entry.second;
+            dates[name] = std::move(d);
+        }
+        o["date_timers"] = std::move(dates);
     }
     if (!c.sequences.empty()) {
         json::object seqs;
@@ -225,6 +236,7 @@ contact contact_from_json(const json::value& v) {
     c.activity.last_inbound = optional_time(act, "last_inbound");
     c.activity.last_message = optional_time(act, "last_message");
     c.activity.last_order = optional_time(act, "last_order");
+    c.activity.first_order = optional_time(act, "first_order");
     c.activity.conversations = int64(act, "conversations");
     c.activity.orders = int64(act, "orders");
     c.activity.total_spent = act.at("total_spent").to_number<double>();
@@ -235,6 +247,11 @@ contact contact_from_json(const json::value& v) {
         c.fired_rules.insert(std::string(r.as_string()));
     }
     c.open_form = str(o, "open_form");
+    if (const auto* dates = o.if_contains("date_timers"); dates && dates->is_object()) {
+        for (const auto& [name, d] : dates->get_object()) {
+            c.date_timers[std::string(name)] = {str(d.as_object(), "from"), int64(d.as_object(), "timer")};
+        }
+    }
     if (const auto* seqs = o.if_contains("sequences"); seqs && seqs->is_object()) {
         for (const auto& [name, entry] : seqs->get_object()) {
             const auto& so = entry.as_object();

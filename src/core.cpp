@@ -1,6 +1,7 @@
 #include "detail/core.hpp"
 
 #include "detail/codec.hpp"
+#include "detail/dates.hpp"
 #include "detail/flows.hpp"
 #include "detail/sequences.hpp"
 #include "detail/render.hpp"
@@ -177,6 +178,7 @@ void merge_contacts(contact& into, const contact& from) {
         return false;
     };
     earliest(a.first_seen, b.first_seen);
+    earliest(a.first_order, b.first_order);
     if (latest(a.last_inbound, b.last_inbound)) {
         a.last_channel = b.last_channel;
     }
@@ -413,6 +415,9 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         ++act.orders;
         act.total_spent += e.order.total;
         act.last_order = now;
+        if (!act.first_order) {
+            act.first_order = now;
+        }
         if (!e.order.items.empty()) {
             act.last_product = e.order.items.front();
         }
@@ -481,39 +486,75 @@ void run_rules(contact& c, std::vector<raised> queue, core_env& env) {
             if (r.once) {
                 c.fired_rules.insert(r.name);
             }
-            const std::string origin = "rule:" + r.name;
-            const int depth = what.depth + 1;
-            for (std::size_t ai = 0; ai < r.actions.size(); ++ai) {
-                const auto& a = r.actions[ai];
-                switch (a.what) {
-                case action::kind::add_tag:
-                case action::kind::remove_tag:
-                    change_tag(c, a.tag, a.what == action::kind::add_tag, what.event_id, origin, depth, env, queue);
-                    break;
-                case action::kind::set_field:
-                case action::kind::clear_field:
-                    try {
-                        set_field(c, env.defs, a.field,
-                                  a.what == action::kind::set_field ? render_template(a.value, c) : std::string{});
-                        check_lifecycle(c, what.event_id, origin, depth, env, queue);
-                    } catch (const error& err) {
-                        // A rule's bad value is a runtime fault of the data, not of the caller:
-                        // record it and go on rather than refusing the whole event.
-                        json::object body;
-                        body["action"] = r.path + ".then[" + std::to_string(ai) + "]";
-                        body["error"] = err.what();
-                        record(env, c.id, "action_failed", std::move(body), what.event_id, origin);
-                    }
-                    break;
-                case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
-                case action::kind::send:
-                    send(c, message_parts{a.text, a.purpose, {}, {}, {}}, what.event_id, origin, r.name, env);
-                    break;
-                case action::kind::start_flow: env.flow_starts.push_back({a.flow, what.event_id, depth}); break;
-                }
-            }
+            execute_actions(c, r.actions, "rule:" + r.name, r.path + ".then", what.event_id, what.depth + 1, r.name,
+                            "later:" + r.name + "/", env, queue);
         }
     }
+}
+
+void execute_actions(contact& c, const std::vector<action>& actions, const std::string& origin,
+                     const std::string& path, std::int64_t cause, int depth, const std::string& key_part,
+                     const std::string& later_prefix, core_env& env, std::vector<raised>& queue) {
+    for (std::size_t ai = 0; ai < actions.size(); ++ai) {
+        const auto& a = actions[ai];
+        switch (a.what) {
+        case action::kind::add_tag:
+        case action::kind::remove_tag:
+            change_tag(c, a.tag, a.what == action::kind::add_tag, cause, origin, depth, env, queue);
+            break;
+        case action::kind::set_field:
+        case action::kind::clear_field:
+            try {
+                set_field(c, env.defs, a.field,
+                          a.what == action::kind::set_field ? render_template(a.value, c) : std::string{});
+                check_lifecycle(c, cause, origin, depth, env, queue);
+            } catch (const error& err) {
+                // A rule's bad value is a runtime fault of the data, not of the caller: record
+                // it and go on rather than refusing the whole event.
+                json::object body;
+                body["action"] = path + "[" + std::to_string(ai) + "]";
+                body["error"] = err.what();
+                record(env, c.id, "action_failed", std::move(body), cause, origin);
+            }
+            break;
+        case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
+        case action::kind::send: send(c, message_parts{a.text, a.purpose, {}, {}, {}}, cause, origin, key_part, env); break;
+        case action::kind::start_flow: env.flow_starts.push_back({a.flow, cause, depth}); break;
+        case action::kind::later: {
+            // Durable: the nested actions run when the timer fires, even after a restart.
+            const auto id = ++env.ids.timer;
+            env.out.timers.push_back(timer_record{id, env.now + a.delay, c.id, later_prefix + std::to_string(ai)});
+            json::object body;
+            body["action"] = path + "[" + std::to_string(ai) + "]";
+            body["due"] = format_time(env.now + a.delay);
+            record(env, c.id, "actions_scheduled", std::move(body), cause, origin);
+            break;
+        }
+        }
+    }
+}
+
+void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+    // kind is "later:<rule name>/<action index>"; rule names may contain '/', the index may not.
+    const auto slash = kind.rfind('/');
+    const std::string rule_name = kind.substr(6, slash - 6);
+    const rule* r = env.defs.find_rule(rule_name);
+    const auto index = static_cast<std::size_t>(std::stoul(kind.substr(slash + 1)));
+    if (!r || index >= r->actions.size() || r->actions[index].what != action::kind::later) {
+        json::object body;
+        body["timer"] = kind;
+        record(env, c.id, "later_dropped", std::move(body), cause, "engine"); // the definitions changed
+        return;
+    }
+    const auto& a = r->actions[index];
+    if (!a.unless.source().empty() && a.unless.evaluate(contact_view(c, env.now))) {
+        json::object body;
+        body["rule"] = r->name;
+        record(env, c.id, "later_skipped", std::move(body), cause, "rule:" + r->name);
+        return;
+    }
+    execute_actions(c, a.then, "rule:" + r->name, r->path + ".then[" + std::to_string(index) + "].then", cause, 1,
+                    r->name + ".later" + std::to_string(index), "", env, queue);
 }
 
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env) {
@@ -544,6 +585,7 @@ void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& 
         }
         // Sequences follow whatever this round changed (tags from rules, flows or the input).
         reconcile_sequences(c, cause, env);
+        reconcile_dates(c, cause, env);
         if (queue.empty() && env.flow_starts.empty()) {
             return;
         }

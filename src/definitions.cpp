@@ -23,6 +23,7 @@ struct definitions::data {
     std::vector<rule> rules;
     std::vector<flow> flows;
     std::vector<sequence> sequences;
+    std::vector<date_trigger> dates;
     std::string source = "{\"schema\":1}";
 };
 
@@ -85,7 +86,7 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "rules"});
+        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "rules"});
         const auto* schema = doc.if_contains("schema");
         if (!schema) {
             throw definition_error("$.schema", "required; expected the schema version 1");
@@ -106,6 +107,9 @@ public:
         }
         if (const auto* seqs = doc.if_contains("sequences")) {
             load_sequences(array(*seqs, "$.sequences"));
+        }
+        if (const auto* dates = doc.if_contains("dates")) {
+            load_dates(array(*dates, "$.dates"));
         }
         if (const auto* rules = doc.if_contains("rules")) {
             load_rules(array(*rules, "$.rules"));
@@ -922,6 +926,65 @@ private:
         return st;
     }
 
+    std::vector<action> load_actions(const json::object& o, const std::string& path, bool may_delay) const {
+        const auto* then = o.if_contains("then");
+        if (!then) {
+            throw definition_error(path + ".then", "required; expected an array of actions");
+        }
+        const auto& list = array(*then, path + ".then");
+        if (list.empty()) {
+            throw definition_error(path + ".then", "needs at least one action");
+        }
+        std::vector<action> out;
+        for (std::size_t j = 0; j < list.size(); ++j) {
+            out.push_back(load_action(list[j], at(path + ".then", j), may_delay));
+        }
+        return out;
+    }
+
+    void load_dates(const json::array& list) {
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto path = at("$.dates", i);
+            const auto& o = object(list[i], path);
+            allow(o, path, {"name", "description", "field", "at", "years", "then"});
+            date_trigger d;
+            d.path = path;
+            d.name = required_string(o, "name", path);
+            if (!names.insert(d.name).second) {
+                throw definition_error(path + ".name", "duplicate date trigger name \"" + d.name + "\"");
+            }
+            d.field = required_string(o, "field", path);
+            if (d.field != "first_order") {
+                const auto def = std::find_if(out_.fields.begin(), out_.fields.end(),
+                                              [&](const field_definition& f) { return f.name == d.field; });
+                if (def == out_.fields.end() || def->type != field_type::date) {
+                    throw definition_error(path + ".field", "\"" + d.field +
+                                                                "\" is not a declared date field (or \"first_order\")");
+                }
+            }
+            if (const auto* t = o.if_contains("at")) {
+                try {
+                    d.at = parse_clock_time(string(*t, path + ".at"));
+                } catch (const error& e) {
+                    throw definition_error(path + ".at", e.what());
+                }
+            }
+            if (const auto* y = o.if_contains("years")) {
+                const auto& ys = array(*y, path + ".years");
+                for (std::size_t k = 0; k < ys.size(); ++k) {
+                    if (!ys[k].is_int64() || ys[k].get_int64() < 1 || ys[k].get_int64() > 200) {
+                        throw definition_error(at(path + ".years", k), "expected a number of years from 1 to 200");
+                    }
+                    d.years.push_back(static_cast<int>(ys[k].get_int64()));
+                }
+                std::sort(d.years.begin(), d.years.end());
+            }
+            d.then = load_actions(o, path, false);
+            out_.dates.push_back(std::move(d));
+        }
+    }
+
     void load_rules(const json::array& rules) {
         std::set<std::string> names;
         for (std::size_t i = 0; i < rules.size(); ++i) {
@@ -1056,14 +1119,14 @@ private:
         return f;
     }
 
-    action load_action(const json::value& v, const std::string& path) const {
+    action load_action(const json::value& v, const std::string& path, bool may_delay = true) const {
         const auto& o = object(v, path);
         if (o.size() != 1) {
             throw definition_error(path, "an action is an object with exactly one of: " +
                                              join({"add_tag", "remove_tag", "set_field", "clear_field", "add_note",
-                                                   "send", "start_flow"}));
+                                                   "send", "start_flow", "later"}));
         }
-        allow(o, path, {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send", "start_flow"});
+        allow(o, path, {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send", "start_flow", "later"});
         const auto& [key, body] = *o.begin();
         const std::string sub = path + "." + std::string(key);
         action a;
@@ -1093,6 +1156,32 @@ private:
             a.what = action::kind::clear_field;
             a.field = string(body, sub);
             check_field(a.field, sub);
+        } else if (key == "later") {
+            if (!may_delay) {
+                throw definition_error(sub, "delayed actions cannot be nested or used here; only a rule's own "
+                                            "actions may be delayed");
+            }
+            a.what = action::kind::later;
+            const auto& lo = object(body, sub);
+            allow(lo, sub, {"after", "unless", "then"});
+            if (!lo.contains("after")) {
+                throw definition_error(sub + ".after", "required, e.g. \"3d\"");
+            }
+            a.delay = load_duration(lo.at("after"), sub + ".after");
+            if (const auto* u = lo.if_contains("unless")) {
+                try {
+                    a.unless = expression::parse(string(*u, sub + ".unless"));
+                } catch (const syntax_error& e) {
+                    throw definition_error(sub + ".unless", e.what());
+                }
+                for (const auto& tag : a.unless.referenced_tags()) {
+                    check_tag(tag, sub + ".unless");
+                }
+                for (const auto& field : a.unless.referenced_fields()) {
+                    check_field(field, sub + ".unless");
+                }
+            }
+            a.then = load_actions(lo, sub, false);
         } else if (key == "start_flow") {
             a.what = action::kind::start_flow;
             a.flow = string(body, sub);
@@ -1175,6 +1264,16 @@ const std::vector<field_definition>& definitions::fields() const noexcept { retu
 const std::vector<rule>& definitions::rules() const noexcept { return data_->rules; }
 const std::vector<flow>& definitions::flows() const noexcept { return data_->flows; }
 const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
+const std::vector<date_trigger>& definitions::dates() const noexcept { return data_->dates; }
+
+const rule* definitions::find_rule(std::string_view name) const noexcept {
+    for (const auto& r : data_->rules) {
+        if (r.name == name) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
 
 const flow* definitions::find_flow(std::string_view name) const noexcept {
     for (const auto& f : data_->flows) {

@@ -7,6 +7,7 @@
 
 #include "detail/codec.hpp"
 #include "detail/core.hpp"
+#include "detail/dates.hpp"
 #include "detail/flows.hpp"
 #include "detail/sequences.hpp"
 
@@ -292,6 +293,9 @@ struct engine::impl {
             if (!def) {
                 fail("profile.fields." + name, "field is not declared in the definitions");
             }
+            if (text.empty()) {
+                continue; // an empty value clears the field
+            }
             try {
                 text = to_text(detail::coerce_field(def->type, text));
             } catch (const error& err) {
@@ -485,8 +489,25 @@ struct engine::impl {
                 const auto cause = detail::record(env, c->id, "timer_fired", std::move(body), 0, "timer");
                 env.key_base = "t:" + std::to_string(t.id);
                 std::vector<detail::raised> queue;
-                if (t.kind.rfind("sequence:", 0) == 0) {
+                const bool paused = c->paused_until && t.due < *c->paused_until;
+                if (paused && t.kind != "flow") {
+                    // A human has the conversation. Steps and delayed actions wait (checked again
+                    // daily or when the pause ends); a date occurrence is skipped for this year.
+                    json::object held;
+                    held["timer"] = t.kind;
+                    detail::record(env, c->id, "automation_paused", std::move(held), cause, "engine");
+                    if (t.kind.rfind("date:", 0) == 0) {
+                        detail::date_skip(*c, t.kind.substr(5), t.id, env);
+                    } else {
+                        const auto retry = std::min(*c->paused_until, t.due + std::chrono::hours(24));
+                        env.out.timers.push_back(timer_record{t.id, retry, c->id, t.kind});
+                    }
+                } else if (t.kind.rfind("sequence:", 0) == 0) {
                     detail::sequence_on_timer(*c, t.kind.substr(9), t.id, cause, env, queue);
+                } else if (t.kind.rfind("date:", 0) == 0) {
+                    detail::date_on_timer(*c, t.kind.substr(5), t.id, cause, env, queue);
+                } else if (t.kind.rfind("later:", 0) == 0) {
+                    detail::run_later(*c, t.kind, cause, env, queue);
                 } else {
                     detail::flow_on_timer(*c, t.id, cause, env, queue);
                 }

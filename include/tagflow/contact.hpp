@@ -73,6 +73,7 @@ struct activity {
     std::optional<time_point> last_inbound; ///< Last message, button press or form from the contact.
     std::optional<time_point> last_message; ///< Last message the contact wrote (conversations count these).
     std::optional<time_point> last_order;   ///< Last order placed.
+    std::optional<time_point> first_order;  ///< First order placed (anniversaries count from it).
     std::int64_t conversations = 0;         ///< Inbound messages separated by more than the gap.
     std::int64_t orders = 0;                ///< Orders placed.
     double total_spent = 0;                 ///< Sum of order totals, in the shop's currency.
@@ -142,6 +143,8 @@ struct contact {
     /// late submission may complete it once (forms with "late_submission": "accept").
     std::string open_form;
     std::map<std::string, sequence_state> sequences; ///< By sequence name.
+    /// Date triggers scheduled for this contact: name -> (the date it counts from, timer id).
+    std::map<std::string, std::pair<std::string, std::int64_t>> date_timers;
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
     /// means until an automation_resumed event).
     std::optional<time_point> paused_until;

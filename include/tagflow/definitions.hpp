@@ -73,7 +73,7 @@ struct rule_filter {
 /// One thing a rule does.
 struct action {
     /// Action kinds.
-    enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send, start_flow };
+    enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send, start_flow, later };
     kind what = kind::add_tag; ///< Which action.
     std::string tag;           ///< add_tag / remove_tag.
     std::string field;         ///< set_field / clear_field.
@@ -81,6 +81,20 @@ struct action {
     std::string text;          ///< add_note / send: a mustache template over the contact.
     std::string purpose = "reply"; ///< send: reply, transactional or promotional.
     std::string flow;          ///< start_flow: the flow to start (replacing any current run).
+    duration delay{};          ///< later: how long after the trigger the nested actions run.
+    expression unless;         ///< later: skip the nested actions if this holds when they are due.
+    std::vector<action> then;  ///< later: the actions to run (not themselves delayed).
+};
+
+/// Actions on a date: a date field (birthdays) or the first order (anniversaries), every year
+/// at a local time, or only on chosen anniversaries.
+struct date_trigger {
+    std::string name;             ///< Unique name.
+    std::string field;            ///< A date field, or "first_order".
+    local_clock_time at{9, 0};    ///< Contact-local time of day.
+    std::vector<int> years;       ///< Only these anniversaries (1, 2, 3); empty: every year.
+    std::vector<action> then;     ///< What to do.
+    std::string path;             ///< JSON path, for messages.
 };
 
 /// when EVENT [filter] if CONDITION then ACTIONS.
@@ -117,8 +131,12 @@ public:
     [[nodiscard]] const std::vector<field_definition>& fields() const noexcept;
     /// Rules, in document order (the order they run in).
     [[nodiscard]] const std::vector<rule>& rules() const noexcept;
+    /// The rule named `name`, or nullptr.
+    [[nodiscard]] const rule* find_rule(std::string_view name) const noexcept;
     /// Flows, in document order (the order their triggers are tried in).
     [[nodiscard]] const std::vector<flow>& flows() const noexcept;
+    /// Date triggers, in document order.
+    [[nodiscard]] const std::vector<date_trigger>& dates() const noexcept;
     /// Sequences, in document order.
     [[nodiscard]] const std::vector<sequence>& sequences() const noexcept;
     /// The flow named `name`, or nullptr.

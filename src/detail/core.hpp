@@ -116,6 +116,15 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
 // limit. Flow starts asked for by rules are left in env.flow_starts.
 void run_rules(contact& c, std::vector<raised> queue, core_env& env);
 
+// Runs a list of actions (a rule's, a date trigger's, or delayed ones). `later_prefix` names the
+// timer kind of delayed actions ("later:<rule>/"); empty where delays are not allowed.
+void execute_actions(contact& c, const std::vector<action>& actions, const std::string& origin,
+                     const std::string& path, std::int64_t cause, int depth, const std::string& key_part,
+                     const std::string& later_prefix, core_env& env, std::vector<raised>& queue);
+
+// A "later" timer fired: run the delayed actions of that rule unless their condition says skip.
+void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env, std::vector<raised>& queue);
+
 // Rules, then flows (the input event, flow starts), then rules for what flows changed, until
 // nothing is left to do.
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env);
