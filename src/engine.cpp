@@ -473,13 +473,44 @@ struct engine::impl {
         return it->second;
     }
 
-    // Fires one timer in its own transaction.
-    void fire(const timer_record& t) {
-        const auto saved = ids;
-        try {
-            unit_of_work work(*backing);
+    // Fires due timers in (due, id) order, many per transaction (group commit). A batch ends
+    // early when a timer it fired scheduled another that is due before the next one in line, so
+    // the order is exactly what firing them one by one would give.
+    std::size_t fire_due(time_point until) {
+        constexpr std::size_t batch = 256;
+        std::size_t fired = 0;
+        for (auto due = backing->due_timers(until, batch); !due.empty(); due = backing->due_timers(until, batch)) {
+            const auto saved = ids;
+            try {
+                unit_of_work work(*backing);
+                std::set<contact_id> touched;
+                for (const auto& t : due) {
+                    const bool earlier_pending =
+                        std::any_of(work.changes.timers.begin(), work.changes.timers.end(),
+                                    [&t](const timer_record& fresh) { return fresh.due < t.due; });
+                    if (earlier_pending) {
+                        break;
+                    }
+                    if (std::find(work.changes.removed_timers.begin(), work.changes.removed_timers.end(), t.id) !=
+                        work.changes.removed_timers.end()) {
+                        continue; // cancelled by a timer fired earlier in this batch
+                    }
+                    fire_one(t, work, touched);
+                    ++fired;
+                }
+                work.finish(touched);
+                backing->apply(work.changes);
+            } catch (...) {
+                ids = saved;
+                throw;
+            }
+        }
+        return fired;
+    }
+
+    void fire_one(const timer_record& t, unit_of_work& work, std::set<contact_id>& touched) {
+        {
             work.changes.removed_timers.push_back(t.id);
-            std::set<contact_id> touched;
             if (contact* c = work.get(t.contact)) {
                 ingest_result result;
                 detail::core_env env = make_env(work, result, t.due);
@@ -514,11 +545,6 @@ struct engine::impl {
                 detail::react(*c, std::move(queue), cause, env);
                 touched.insert(c->id);
             }
-            work.finish(touched);
-            backing->apply(work.changes);
-        } catch (...) {
-            ids = saved;
-            throw;
         }
     }
 
@@ -778,15 +804,7 @@ std::string engine::export_json() const {
 
 std::size_t engine::advance_to(time_point until) {
     std::lock_guard lock(impl_->mutex);
-    std::size_t fired = 0;
-    // Timers fired here may schedule new ones that are already due; keep going until none are.
-    for (auto due = impl_->backing->due_timers(until, 256); !due.empty(); due = impl_->backing->due_timers(until, 256)) {
-        for (const auto& t : due) {
-            impl_->fire(t);
-            ++fired;
-        }
-    }
-    return fired;
+    return impl_->fire_due(until);
 }
 
 run_migration engine::migrate_runs() {

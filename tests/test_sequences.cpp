@@ -150,3 +150,27 @@ TEST_CASE("bad sequences are refused with the JSON path", "[sequences][definitio
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore"},
                       "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].reentry.within");
 }
+
+TEST_CASE("timers fired in one advance keep (due, id) order even when they schedule earlier ones", "[sequences][timers]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "tags": ["Follow"],
+      "sequences": [{"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "2h", "send": "sequence at 2h"}]}],
+      "flows": [{"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "a", "kind": "wait", "delay": "1h", "next": "b"},
+        {"id": "b", "kind": "wait", "delay": "30m", "next": "c"},
+        {"id": "c", "kind": "send", "text": "flow at 1h30"}]}]})j");
+    const auto t = at("2026-01-05T10:00");
+    for (int i = 0; i < 300; ++i) { // more contacts than one batch holds
+        const identity who{"zalo", std::to_string(i)};
+        e.ingest(event::add_tag(who, "Follow").at_time(t));
+        e.ingest(event::postback_of(who, "GO").at_time(t));
+    }
+    CHECK(e.advance_to(t + 3h) == 300 * 3); // two flow delays and one sequence step each
+    const auto rows = e.outbox();
+    REQUIRE(rows.size() == 600);
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+        CHECK(rows[i - 1].created_at <= rows[i].created_at);
+    }
+    CHECK(rows.front().text == "flow at 1h30");
+    CHECK(rows.back().text == "sequence at 2h");
+}
