@@ -212,6 +212,16 @@ std::int64_t record(core_env& env, contact_id who, std::string kind, json::objec
     return record_json(env, who, std::move(kind), json::serialize(body), cause, std::move(origin));
 }
 
+void cancel_timer_id(core_env& env, std::int64_t id) {
+    auto& fresh = env.out.timers;
+    const auto it = std::find_if(fresh.begin(), fresh.end(), [id](const timer_record& t) { return t.id == id; });
+    if (it != fresh.end()) {
+        fresh.erase(it);
+    } else {
+        env.out.removed_timers.push_back(id);
+    }
+}
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
@@ -559,7 +569,14 @@ void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env
 
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env) {
     if (c.paused_until && env.now < *c.paused_until) {
-        // A human has the conversation: no rule or flow may speak over them.
+        // A human has the conversation: no rule or flow may speak over them. Subscriptions
+        // still follow the contact (leaving a sequence must cancel its steps even now), and
+        // an answer to an orphaned request is closed so it is not sent again.
+        reconcile_sequences(c, cause, env);
+        reconcile_dates(c, cause, env);
+        if (env.input && env.input->kind == event_kind::request_completed) {
+            env.out.completed_requests.push_back(env.input->request_id);
+        }
         json::object body;
         body["until"] = *c.paused_until == time_point::max() ? std::string("resumed") : format_time(*c.paused_until);
         record(env, c.id, "automation_paused", std::move(body), cause, "engine");

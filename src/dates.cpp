@@ -63,7 +63,7 @@ std::optional<time_point> next_due(const std::string& anchor, const date_trigger
 void schedule(contact& c, const date_trigger& d, const std::string& anchor, core_env& env) {
     auto& entry = c.date_timers[d.name];
     if (entry.second != 0) {
-        env.out.removed_timers.push_back(entry.second);
+        cancel_timer_id(env, entry.second);
     }
     entry = {anchor, 0};
     if (const auto due = next_due(anchor, d, env.now, zone_of(c, env))) {
@@ -81,7 +81,7 @@ void reconcile_dates(contact& c, std::int64_t cause, core_env& env) {
         if (anchor.empty()) {
             if (it != c.date_timers.end()) {
                 if (it->second.second != 0) {
-                    env.out.removed_timers.push_back(it->second.second);
+                    cancel_timer_id(env, it->second.second);
                 }
                 c.date_timers.erase(it);
             }

@@ -181,6 +181,7 @@ struct engine::impl {
     detail::id_counters ids;
     mutable std::mutex mutex;
     std::map<int, definitions> old_defs;
+    std::mutex perform_mutex;
 
     time_point now() const {
         if (options.clock) {
@@ -589,6 +590,10 @@ engine::engine(std::unique_ptr<store> backing, engine_options options) : impl_(s
     }
     impl_->backing = std::move(backing);
     impl_->options = std::move(options);
+    if (!is_valid_time_zone(impl_->options.default_time_zone)) {
+        throw error(errc::invalid_argument,
+                    "default_time_zone \"" + impl_->options.default_time_zone + "\" is not an IANA time zone");
+    }
     if (impl_->options.max_cascade_depth < 1) {
         throw error(errc::invalid_argument, "max_cascade_depth must be at least 1");
     }
@@ -861,6 +866,9 @@ run_migration engine::migrate_runs() {
 }
 
 std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
+    // One performer at a time: pending requests are not claimed, so two concurrent callers
+    // would call the same API twice. Ingest is not blocked by this lock.
+    std::lock_guard performing(impl_->perform_mutex);
     std::vector<http_request> pending;
     {
         std::lock_guard lock(impl_->mutex);
@@ -883,6 +891,12 @@ std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
         answer.status = response.status;
         answer.text = std::move(response.body);
         answer.error = std::move(response.error);
+        try {
+            (void)fold(answer.text); // event text must be UTF-8; a binary answer is a failure
+        } catch (const error&) {
+            answer.text.clear();
+            answer.error = "the answer is not valid UTF-8";
+        }
         answer.key = "request:" + std::to_string(r.id); // a second perform of the same request is a no-op
         ingest(answer);
     }

@@ -26,7 +26,7 @@ std::string origin_of(const flow_run& run) { return "flow:" + run.flow + "/" + r
 
 void cancel_timer(flow_run& run, core_env& env) {
     if (run.timer != 0) {
-        env.out.removed_timers.push_back(run.timer);
+        cancel_timer_id(env, run.timer);
         run.timer = 0;
     }
 }

@@ -73,9 +73,7 @@ public:
             asio::io_context io;
             asio::ip::tcp::resolver resolver(io);
             beast::tcp_stream stream(io);
-            stream.expires_after(request.timeout);
             const auto endpoints = resolver.resolve(url->host, url->port);
-            stream.connect(endpoints);
             http::request<http::string_body> req{http::string_to_verb(request.method), url->target, 11};
             req.set(http::field::host, url->host);
             req.set(http::field::user_agent, "tagflow");
@@ -89,10 +87,32 @@ public:
                 req.body() = request.body;
                 req.prepare_payload();
             }
-            http::write(stream, req);
+            // tcp_stream's deadline only covers asynchronous operations, so the exchange runs
+            // asynchronously on this private io_context: one deadline for connect, write and read.
             beast::flat_buffer buffer;
             http::response<http::string_body> res;
-            http::read(stream, buffer, res);
+            beast::error_code failure;
+            stream.expires_after(request.timeout);
+            stream.async_connect(endpoints, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
+                if (ec) {
+                    failure = ec;
+                    return;
+                }
+                http::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
+                    if (wec) {
+                        failure = wec;
+                        return;
+                    }
+                    http::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) { failure = rec; });
+                });
+            });
+            io.run();
+            if (failure) {
+                out.error = failure == beast::error::timeout ? "timed out after " +
+                                                                   std::to_string(request.timeout.count()) + " ms"
+                                                             : failure.message();
+                return out;
+            }
             out.status = static_cast<int>(res.result_int());
             out.body = std::move(res.body());
             beast::error_code ignored;

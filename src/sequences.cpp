@@ -35,7 +35,9 @@ void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, co
 void schedule_next(contact& c, const sequence& s, sequence_state& st, core_env& env) {
     const auto& step = s.steps[static_cast<std::size_t>(st.next_step)];
     const time_point base = step.from_previous && st.last_step_at ? *st.last_step_at : st.entered;
-    time_point due = base + step.after;
+    // Never in the past: a step counted from entry may already be due when an earlier step
+    // waited for the window; it then runs now, after the previous one.
+    time_point due = std::max(base + step.after, env.now);
     if (step.sends()) {
         due = s.window.next_open(due, zone_of(c, env));
     }
@@ -45,7 +47,7 @@ void schedule_next(contact& c, const sequence& s, sequence_state& st, core_env& 
 
 void cancel(sequence_state& st, core_env& env) {
     if (st.timer != 0) {
-        env.out.removed_timers.push_back(st.timer);
+        cancel_timer_id(env, st.timer);
         st.timer = 0;
     }
 }
@@ -97,9 +99,24 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
             s = &candidate;
         }
     }
-    if (it == c.sequences.end() || !it->second.active || it->second.completed || it->second.timer != timer_id || !s ||
-        it->second.next_step >= static_cast<int>(s->steps.size())) {
-        return; // cancelled, or the definitions changed under it
+    if (it == c.sequences.end() || !it->second.active || it->second.completed || it->second.timer != timer_id) {
+        return; // cancelled
+    }
+    if (!s || it->second.next_step >= static_cast<int>(s->steps.size())) {
+        // The definitions changed under it (sequence removed or shortened): finish cleanly
+        // rather than leave a subscription that can never move.
+        it->second.timer = 0;
+        it->second.completed = true;
+        return;
+    }
+    if (!qualifies(c, *s, env)) {
+        // A segment that depends on time (days since ...) may have let the contact go since
+        // the last change: leave now instead of sending.
+        it->second.timer = 0;
+        it->second.active = false;
+        it->second.left_at = env.now;
+        log(c, *s, "sequence_left", cause, env);
+        return;
     }
     auto& st = it->second;
     st.timer = 0;

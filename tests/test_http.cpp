@@ -69,8 +69,11 @@ private:
                     res.result(http::status::internal_server_error);
                     res.body() = R"({"error": "boom"})";
                 } else if (target == "/slow") {
+                    // A good answer, but too late: only the timeout can make this a failure.
                     std::this_thread::sleep_for(1500ms);
-                    res.body() = "{}";
+                    res.body() = R"({"customer": {"tier": "Vàng", "points": 1}})";
+                } else if (target == "/binary") {
+                    res.body() = std::string("\xff\xfe\x00", 3);
                 } else if (target == "/echo") {
                     res.body() = req.body();
                 } else {
@@ -180,6 +183,29 @@ TEST_CASE("errors, refusals and slow answers take the failure exit", "[http][flo
         r.e.perform_requests(*client);
         CHECK(r.texts() == std::vector<std::string>{"Hệ thống bận"});
     }
+}
+
+TEST_CASE("the built-in client gives up at the request's timeout", "[http]") {
+    shop_api api;
+    auto client = make_http_client();
+    http_request r;
+    r.url = api.base() + "/slow";
+    r.timeout = 300ms;
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer = client->send(r);
+    CHECK(answer.status == 0);
+    CHECK(answer.error.find("timed out") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - started < 1200ms);
+}
+
+TEST_CASE("an answer that is not UTF-8 is a failure, not a stuck request", "[http][flows]") {
+    shop_api api;
+    runner r(defs_for(api.base() + "/binary"));
+    r.start();
+    auto client = make_http_client();
+    CHECK(r.e.perform_requests(*client) == 1);
+    CHECK(r.texts() == std::vector<std::string>{"Hệ thống bận"});
+    CHECK(r.e.perform_requests(*client) == 0);
 }
 
 TEST_CASE("a request never performed times out in the flow and is dropped", "[http][flows]") {

@@ -174,3 +174,49 @@ TEST_CASE("timers fired in one advance keep (due, id) order even when they sched
     CHECK(rows.front().text == "flow at 1h30");
     CHECK(rows.back().text == "sequence at 2h");
 }
+
+TEST_CASE("sequences follow the contact even while a human has it", "[sequences][handoff]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "tags": ["Follow"],
+      "sequences": [{"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "2h", "send": "step"}]}],
+      "flows": [{"name": "human", "triggers": [{"postback": "HUMAN"}], "blocks": [{"id": "h", "kind": "handoff"}]}]})j");
+    const identity who{"zalo", "1"};
+    const auto t = at("2026-01-05T10:00");
+    e.ingest(event::add_tag(who, "Follow").at_time(t));
+    e.ingest(event::postback_of(who, "HUMAN").at_time(t + 10min));
+    e.ingest(event::remove_tag(who, "Follow").at_time(t + 20min)); // staff close the case meanwhile
+    e.advance_to(t + 5h);
+    e.ingest(event::resume_automation(who).at_time(t + 6h));
+    e.advance_to(t + 3 * 24h);
+    CHECK(e.outbox().empty()); // no message after the tag is gone, ever
+    CHECK_FALSE(e.next_timer());
+}
+
+TEST_CASE("a subscription that starts and ends in one event leaves no timer behind", "[sequences][timers]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "tags": ["Follow", "Done"],
+      "rules": [{"name": "close", "when": "tag_added", "filter": {"tag": "Follow"}, "if": "tag(\"Done\")",
+                 "then": [{"remove_tag": "Follow"}]}],
+      "sequences": [{"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send": "x"}]}]})j");
+    const identity who{"zalo", "1"};
+    e.ingest(event::add_tag(who, "Done").at_time(at("2026-01-05T10:00")));
+    e.ingest(event::add_tag(who, "Follow").at_time(at("2026-01-05T10:00")));
+    CHECK_FALSE(e.find_contact(who)->has_tag("Follow"));
+    CHECK_FALSE(e.next_timer());
+}
+
+TEST_CASE("a segment that stops holding with time is re-checked before a step runs", "[sequences]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "sequences": [{"name": "fresh", "follows": {"segment": "days_since_last_inbound < 1"},
+      "steps": [{"after": "2d", "send": "still chatting?"}]}]})j");
+    e.ingest(event::message({"zalo", "1"}, "hi").at_time(at("2026-01-05T10:00")));
+    e.advance_to(at("2026-01-10T00:00"));
+    CHECK(e.outbox().empty());
+    CHECK_FALSE(e.find_contact({"zalo", "1"})->sequences.at("fresh").active);
+}
+
+TEST_CASE("an engine refuses an unknown default time zone", "[sequences]") {
+    engine_options o;
+    o.default_time_zone = "Mars/Olympus";
+    CHECK_THROWS_AS(engine(make_memory_store(), o), error);
+}

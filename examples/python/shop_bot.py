@@ -3,9 +3,10 @@
 
 It replays a few days of chat on an embedded SQLite file with a virtual clock: a first-time
 visitor is welcomed, asks for a price, leaves a phone number on another channel (the two
-identities become one contact), orders, and comes back days later to be greeted by name and
-last product. Every step prints what the engine decided; the end reopens the file to show the
-state survived.
+identities become one contact), orders, comes back days later to be greeted by name and last
+product, and presses a button whose flow asks the shop's CRM for loyalty points (a request block,
+answered here by a Python HttpClient) and reminds an hour later (a timer, fired by advance_to).
+Every step prints what the engine decided; the end reopens the file to show the state survived.
 
     PYTHONPATH=<build>/python /usr/bin/python3 examples/python/shop_bot.py [shop.db]
 
@@ -14,6 +15,7 @@ shop expects happened.
 """
 
 import datetime as dt
+import json
 import pathlib
 import sys
 import tempfile
@@ -23,7 +25,7 @@ import tagflow
 DEFINITIONS = {
     "schema": 1,
     "tags": ["Khách mới", "Khách cũ", "Hỏi giá", "Đã mua Áo A", "Khách VIP"],
-    "fields": [{"name": "size", "type": "text"}],
+    "fields": [{"name": "size", "type": "text"}, {"name": "points", "type": "number"}],
     "rules": [
         {"name": "welcome", "when": "first_message",
          "then": [{"send": "Chào bạn, Shop rất vui được hỗ trợ bạn!"}, {"add_tag": "Khách mới"}]},
@@ -38,10 +40,33 @@ DEFINITIONS = {
         {"name": "vip", "when": "order_placed", "if": "orders >= 3 or total_spent >= 5000000",
          "then": [{"add_tag": "Khách VIP"}, {"add_note": "VIP sau {{orders}} đơn"}]},
     ],
+    "flows": [
+        {"name": "points", "triggers": [{"postback": "POINTS"}], "blocks": [
+            {"id": "lookup", "kind": "request", "url": "http://crm.example/points/{{phone}}", "timeout": "5s",
+             "map": {"points": "/points"}, "next": "tell", "on_failure": "sorry"},
+            {"id": "tell", "kind": "send", "text": "Bạn đang có {{points}} điểm thưởng.", "next": "later"},
+            {"id": "later", "kind": "wait", "delay": "1h", "next": "remind"},
+            {"id": "remind", "kind": "send", "text": "Điểm thưởng sẽ hết hạn cuối tháng, bạn nhớ dùng nhé!"},
+            {"id": "sorry", "kind": "send", "text": "Dạ shop chưa tra được điểm, bạn chờ chút nhé."}]},
+    ],
 }
 
 VN = dt.timezone(dt.timedelta(hours=7))
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=VN)  # D0: Monday 2026-01-05, 09:00 in Hà Nội
+
+
+class FakeCrm(tagflow.HttpClient):
+    """The shop's CRM, in process: answers GET /points/<phone>. A real one would use an HTTP library
+    (or tagflow.make_http_client() for plain http://)."""
+
+    POINTS = {"+84912345678": 120}
+
+    def send(self, request: tagflow.HttpRequest) -> tagflow.HttpResponse:
+        print(f"{'':24}crm <- {request.method} {request.url}")
+        phone = request.url.rsplit("/", 1)[-1]
+        if phone not in self.POINTS:
+            return tagflow.HttpResponse(404, '{"error": "unknown customer"}')
+        return tagflow.HttpResponse(200, json.dumps({"points": self.POINTS[phone]}))
 
 
 class Bot:
@@ -57,7 +82,21 @@ class Bot:
         return f"D{(local.date() - START.date()).days} {local:%H:%M}"
 
     def wait(self, **delta) -> None:
-        self.clock.advance(dt.timedelta(**delta))
+        """Moves the clock and fires the flow timers that came due meanwhile."""
+        now = self.clock.advance(dt.timedelta(**delta))
+        if self.engine.advance_to(now):
+            print(f"{self.stamp()}  (timer)")
+            self.show_messages()
+
+    def show_messages(self) -> None:
+        for message in self.engine.outbox(after_id=self.last_message):
+            print(f"{'':24}shop -> {message.to}: {message.text}")
+            self.last_message = message.id
+
+    def perform_requests(self, client: tagflow.HttpClient) -> None:
+        """What a runtime's request worker does: make the flows' pending requests."""
+        if self.engine.perform_requests(client):
+            self.show_messages()
 
     def handle(self, event: dict, says: str) -> tagflow.IngestResult:
         who = event.get("identity", f"contact {event.get('contact')}")
@@ -74,9 +113,7 @@ class Bot:
             print(f"{'':24}= merged contact(s) {result.merged} into {result.contact_id}")
         if result.lifecycle_now:
             print(f"{'':24}* now a {result.lifecycle_now}")
-        for message in self.engine.outbox(after_id=self.last_message):
-            print(f"{'':24}shop -> {message.to}: {message.text}")
-            self.last_message = message.id
+        self.show_messages()
         return result
 
 
@@ -104,6 +141,10 @@ def run(db_path: pathlib.Path) -> int:
         bot.handle(tagflow.message("messenger:3001", "Chào shop"), '"Chào shop" (three days later)')
         bot.wait(hours=1)
         bot.handle(tagflow.order("messenger:3001", "SO-2", 4800000, ["Đồng hồ"]), "order SO-2: Đồng hồ, 4.800.000đ")
+        bot.wait(minutes=5)
+        bot.handle(tagflow.postback("messenger:3001", "POINTS"), 'button "Điểm của tôi"')
+        bot.perform_requests(FakeCrm())
+        bot.wait(hours=1)
 
         try:
             engine.ingest(tagflow.profile("zalo:8801", phone="số điện thoại"))
@@ -136,6 +177,10 @@ def run(db_path: pathlib.Path) -> int:
             problems.append("the returning greeting was not sent")
         if texts.count("Chào bạn, Shop rất vui được hỗ trợ bạn!") != 1:
             problems.append("the welcome was not sent exactly once")
+        if texts[-2:] != ["Bạn đang có 120 điểm thưởng.", "Điểm thưởng sẽ hết hạn cuối tháng, bạn nhớ dùng nhé!"]:
+            problems.append(f"the points flow did not run as expected: {texts[-2:]}")
+        if minh.fields.get("points") != 120 or minh.run is not None:
+            problems.append("the CRM's answer was not saved, or the flow did not end")
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
     return 1 if problems else 0

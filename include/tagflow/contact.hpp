@@ -103,7 +103,7 @@ struct flow_frame {
 struct flow_run {
     std::string flow;             ///< Current flow.
     std::string block;            ///< Current block.
-    std::string waiting;          ///< "reply", "form", "timer" or "" (not waiting).
+    std::string waiting;          ///< "reply", "form", "timer", "until", "request", "handoff" or "" (running).
     int retries = 0;              ///< Bad answers so far at an ask block.
     std::int64_t timer = 0;       ///< Pending timer id (delay or timeout), 0 when none.
     std::int64_t request = 0;     ///< Pending external request id, 0 when none.

@@ -129,7 +129,9 @@ public:
     std::size_t advance_to(time_point until);
     /// Makes up to `limit` pending external requests of flows' request blocks through `client`
     /// and ingests each answer as a request_completed event (keyed "request:<id>", so doing it
-    /// twice is harmless). The calls run outside the engine lock. Returns how many were made.
+    /// twice is harmless). The calls run outside the engine lock; concurrent callers are
+    /// serialised so no request is sent twice. An answer that is not UTF-8 counts as a failure.
+    /// Returns how many were made.
     std::size_t perform_requests(http_client& client, std::size_t limit = 100);
     /// When the next timer is due, if any; a runtime sleeps until then.
     [[nodiscard]] std::optional<time_point> next_timer() const;

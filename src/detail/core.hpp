@@ -80,6 +80,9 @@ struct core_env {
     std::vector<flow_start> flow_starts;
 };
 
+// Cancels a timer: one created in this same unit is simply not written; an older one is removed.
+void cancel_timer_id(core_env& env, std::int64_t id);
+
 // Appends a derived log row at env.now; returns its id.
 std::int64_t record(core_env& env, contact_id who, std::string kind, boost::json::object body, std::int64_t cause,
                     std::string origin);

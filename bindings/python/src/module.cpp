@@ -4,7 +4,8 @@
 //   - Python objects are converted while holding the GIL; the engine is called with the GIL
 //     released (py::gil_scoped_release), and the results are converted back once it is held again.
 //   - Nothing blocks on a C++ lock while holding the GIL. The only C++ code that takes the GIL is
-//     a Python clock callback (and the holder that drops it), and it never holds a lock of ours.
+//     a Python clock callback (and the holder that drops it) and a Python HttpClient's send(), and
+//     neither holds a lock of ours.
 //   - Times cross the boundary as timezone-aware datetimes (UTC when they come out), with
 //     millisecond precision like tagflow::time_point; naive datetimes are refused.
 //   - tagflow's exceptions become Python exceptions in one place, translate_error().
@@ -61,6 +62,9 @@ py::str text(std::string_view s) {
 }
 
 py::object text_or_none(const std::string& s) { return s.empty() ? py::object(py::none()) : py::object(text(s)); }
+
+// An engine-assigned id where 0 means "none".
+py::object optional_id(std::int64_t id) { return id == 0 ? py::object(py::none()) : py::object(py::int_(id)); }
 
 std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
@@ -370,6 +374,104 @@ struct python_clock {
 };
 
 // ---------------------------------------------------------------------------------------------
+// HTTP clients. engine::perform_requests runs without the GIL (like every engine call) and calls
+// http_client::send; a Python subclass of HttpClient is reached through the trampoline below,
+// which takes the GIL for the duration of its send() and never lets a Python exception out: it
+// becomes the answer's `error`, as the engine does for a C++ client that throws.
+
+// "ValueError: no such customer" for a Python exception, without its traceback.
+std::string describe(const py::error_already_set& e) {
+    try {
+        const std::string name = py::str(e.type().attr("__name__"));
+        const std::string message = py::str(e.value());
+        return message.empty() ? name : name + ": " + message;
+    } catch (py::error_already_set&) {
+        return "a Python exception that cannot be shown";
+    }
+}
+
+// A KeyboardInterrupt or SystemExit raised in a Python send() still becomes an error answer (the
+// engine goes on with the other requests), and the perform_requests binding raises it again once
+// the engine returns. This points at that binding's slot for the current thread while it runs.
+thread_local std::optional<py::error_already_set>* pending_interrupt = nullptr;
+
+class interrupt_slot {
+public:
+    explicit interrupt_slot(std::optional<py::error_already_set>& slot) : saved_(pending_interrupt) {
+        pending_interrupt = &slot;
+    }
+    interrupt_slot(const interrupt_slot&) = delete;
+    interrupt_slot& operator=(const interrupt_slot&) = delete;
+    ~interrupt_slot() { pending_interrupt = saved_; }
+
+private:
+    std::optional<py::error_already_set>* saved_;
+};
+
+class py_http_client : public tagflow::http_client {
+public:
+    tagflow::http_response send(const tagflow::http_request& request) override {
+        py::gil_scoped_acquire gil;
+        tagflow::http_response response;
+        try {
+            py::function override = py::get_override(static_cast<const tagflow::http_client*>(this), "send");
+            if (!override) {
+                response.error = "tagflow.HttpClient.send is not implemented: subclass HttpClient and define "
+                                 "send(self, request)";
+                return response;
+            }
+            py::object result = override(py::cast(request, py::return_value_policy::copy));
+            if (!py::isinstance<tagflow::http_response>(result)) {
+                response.error = "HttpClient.send returned a " + type_name(result) + ", not a tagflow.HttpResponse";
+                return response;
+            }
+            return result.cast<tagflow::http_response>();
+        } catch (py::error_already_set& e) {
+            if (pending_interrupt && !*pending_interrupt && !e.matches(PyExc_Exception)) {
+                *pending_interrupt = e;
+            }
+            response = {};
+            response.error = describe(e);
+        } catch (const std::exception& e) {
+            response = {};
+            response.error = e.what();
+        }
+        return response;
+    }
+};
+
+// Text given to an HttpResponse or HttpRequest: str only (the engine stores answers as UTF-8).
+std::string text_argument(py::handle obj, const char* what) {
+    if (!PyUnicode_Check(obj.ptr())) {
+        throw py::type_error(std::string(what) + " must be a str, not " + type_name(obj));
+    }
+    return utf8_of(obj);
+}
+
+int http_status(int status) {
+    if (status < 0 || status > 999) {
+        throw py::value_error("status must be an HTTP status from 0 to 999 (0: no HTTP answer), not " +
+                              std::to_string(status));
+    }
+    return status;
+}
+
+// Headers as a mapping or an iterable of (name, value) pairs, kept in order.
+std::vector<std::pair<std::string, std::string>> headers_from_py(py::handle obj) {
+    std::vector<std::pair<std::string, std::string>> out;
+    py::object items = is_mapping(obj) ? obj.attr("items")() : py::reinterpret_borrow<py::object>(obj);
+    for (auto item : py::iter(items)) {
+        if (py::isinstance<py::str>(item) || !py::isinstance<py::sequence>(item) || py::len(item) != 2) {
+            throw py::type_error("headers must be a mapping or (name, value) pairs, not a sequence holding a " +
+                                 type_name(item));
+        }
+        auto pair = py::reinterpret_borrow<py::sequence>(item);
+        out.emplace_back(text_argument(pair[0], "a header name"), text_argument(pair[1], "a header value"));
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The engine as Python sees it: closable, safe to share between threads.
 
 class py_engine {
@@ -618,6 +720,47 @@ PYBIND11_MODULE(_core, m) {
                    ", text=" + quote(n.text) + ")";
         });
 
+    py::class_<tagflow::flow_run>(m, "FlowRun",
+                                  "Where a contact is in a flow: its block, what it waits for, its callers.")
+        .def_property_readonly("flow", [](const tagflow::flow_run& r) { return text(r.flow); })
+        .def_property_readonly("block", [](const tagflow::flow_run& r) { return text(r.block); })
+        .def_property_readonly("waiting", [](const tagflow::flow_run& r) { return text_or_none(r.waiting); },
+                               "What the run waits for ('reply', 'form', 'timer', 'until', 'request', "
+                               "'handoff'), or None.")
+        .def_readonly("retries", &tagflow::flow_run::retries)
+        .def_property_readonly("timer", [](const tagflow::flow_run& r) { return optional_id(r.timer); },
+                               "The pending timer's id, or None.")
+        .def_property_readonly("request", [](const tagflow::flow_run& r) { return optional_id(r.request); },
+                               "The pending external request's id, or None.")
+        .def_readonly("definitions_version", &tagflow::flow_run::definitions_version)
+        .def_property_readonly("stack",
+                               [](const tagflow::flow_run& r) {
+                                   py::list out;
+                                   for (const auto& f : r.stack) {
+                                       out.append(py::make_tuple(text(f.flow), text(f.next)));
+                                   }
+                                   return out;
+                               },
+                               "Callers as (flow, next block) pairs, innermost last.")
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::flow_run& r) {
+            return "<FlowRun " + quote(r.flow + "/" + r.block) +
+                   (r.waiting.empty() ? std::string() : " waiting=" + quote(r.waiting)) +
+                   " v" + std::to_string(r.definitions_version) + ">";
+        });
+
+    py::class_<tagflow::button>(m, "Button", "A button on an outbound message: a title and its postback payload.")
+        .def(py::init([](py::object title, py::object payload) {
+                 return tagflow::button{text_argument(title, "title"), text_argument(payload, "payload")};
+             }),
+             py::arg("title"), py::arg("payload"))
+        .def_property_readonly("title", [](const tagflow::button& b) { return text(b.title); })
+        .def_property_readonly("payload", [](const tagflow::button& b) { return text(b.payload); })
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::button& b) {
+            return "Button(" + quote(b.title) + ", " + quote(b.payload) + ")";
+        });
+
     py::class_<tagflow::contact>(m, "Contact", "A snapshot of one contact, as stored when it was read.")
         .def_readonly("id", &tagflow::contact::id)
         .def_property_readonly("identities",
@@ -692,6 +835,20 @@ PYBIND11_MODULE(_core, m) {
                                    }
                                    return out;
                                })
+        .def_property_readonly("run", [](const tagflow::contact& c) { return c.run; },
+                               "The flow the contact is in (a FlowRun), or None.")
+        .def_property_readonly("paused", [](const tagflow::contact& c) { return c.paused_until.has_value(); },
+                               "True while a handoff block has paused automation for the contact.")
+        .def_property_readonly("paused_until",
+                               [](const tagflow::contact& c) {
+                                   if (!c.paused_until || *c.paused_until == time_point::max()) {
+                                       return py::object(py::none());
+                                   }
+                                   return to_py(*c.paused_until);
+                               },
+                               "When a timed handoff ends; None when not paused or paused until resumed.")
+        .def_property_readonly("open_form", [](const tagflow::contact& c) { return text_or_none(c.open_form); },
+                               "'flow/block' of the last form sent and not yet completed, or None.")
         .def("has_tag", &tagflow::contact::has_tag, py::arg("tag"), "True when the contact carries `tag` (exact).")
         .def(
             "has_identity",
@@ -760,6 +917,11 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("to", [](const tagflow::outbound_message& o) { return text(o.to.to_string()); })
         .def_property_readonly("channel", [](const tagflow::outbound_message& o) { return text(o.to.channel); })
         .def_property_readonly("text", [](const tagflow::outbound_message& o) { return text(o.text); })
+        .def_property_readonly("quick_replies",
+                               [](const tagflow::outbound_message& o) { return strings(o.quick_replies); })
+        .def_property_readonly("buttons", [](const tagflow::outbound_message& o) { return o.buttons; })
+        .def_property_readonly("form", [](const tagflow::outbound_message& o) { return text_or_none(o.form); },
+                               "The form this message asks the contact to fill, or None.")
         .def_property_readonly("purpose", [](const tagflow::outbound_message& o) { return text(o.purpose); })
         .def_property_readonly("created_at", [](const tagflow::outbound_message& o) { return to_py(o.created_at); })
         .def_readonly("cause_event", &tagflow::outbound_message::cause_event)
@@ -794,6 +956,149 @@ PYBIND11_MODULE(_core, m) {
             return "<EventRecord " + std::to_string(r.id) + " " + r.kind + " contact=" + std::to_string(r.contact) +
                    " origin=" + quote(r.origin) + ">";
         });
+
+    py::class_<tagflow::explanation>(m, "Explanation",
+                                     "Why a message was sent: the event that started it, the chain of events "
+                                     "that led to the decision and every step of that processing.")
+        .def_property_readonly("message", [](const tagflow::explanation& x) { return x.message; })
+        .def_property_readonly("decided_by", [](const tagflow::explanation& x) { return text(x.decided_by); },
+                               "'rule:<name>' or 'flow:<flow>/<block>'.")
+        .def_property_readonly("chain", [](const tagflow::explanation& x) { return x.chain; },
+                               "From the root (an input or a timer) to the direct cause.")
+        .def_property_readonly("steps", [](const tagflow::explanation& x) { return x.steps; },
+                               "Everything logged while processing the root, in order.")
+        .def_property_readonly("rules_fired", [](const tagflow::explanation& x) { return strings(x.rules_fired); })
+        .def("__repr__", [](const tagflow::explanation& x) {
+            return "<Explanation message=" + std::to_string(x.message.id) + " decided_by=" + quote(x.decided_by) +
+                   " chain=" + std::to_string(x.chain.size()) + " steps=" + std::to_string(x.steps.size()) + ">";
+        });
+
+    py::class_<tagflow::block_counter>(m, "BlockCounter",
+                                       "How often a flow block was entered, and how many contacts wait there now.")
+        .def_property_readonly("flow", [](const tagflow::block_counter& b) { return text(b.flow); })
+        .def_property_readonly("block", [](const tagflow::block_counter& b) { return text(b.block); })
+        .def_readonly("entered", &tagflow::block_counter::entered)
+        .def_readonly("waiting", &tagflow::block_counter::waiting)
+        .def_readonly("completed", &tagflow::block_counter::completed)
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::block_counter& b) {
+            return "<BlockCounter " + quote(b.flow + "/" + b.block) + " entered=" + std::to_string(b.entered) +
+                   " waiting=" + std::to_string(b.waiting) + " completed=" + std::to_string(b.completed) + ">";
+        });
+
+    py::class_<tagflow::run_migration>(m, "RunMigration", "What Engine.migrate_runs() did.")
+        .def_readonly("migrated", &tagflow::run_migration::migrated, "Runs moved to the current definitions.")
+        .def_property_readonly("left", [](const tagflow::run_migration& r) { return r.left; },
+                               "Contact ids whose runs stayed on their version (their flow or block is gone).")
+        .def("__repr__", [](const tagflow::run_migration& r) {
+            return "<RunMigration migrated=" + std::to_string(r.migrated) + " left=" + std::to_string(r.left.size()) +
+                   ">";
+        });
+
+    py::class_<tagflow::http_request>(m, "HttpRequest",
+                                      "An external request a flow's request block wants made. The engine builds "
+                                      "them; build one by hand to try a client.")
+        .def(py::init([](py::object url, py::object method, py::object headers, py::object body, py::object timeout,
+                         std::int64_t id, tagflow::contact_id contact, py::object created_at, py::object flow,
+                         py::object block) {
+                 tagflow::http_request r;
+                 r.url = text_argument(url, "url");
+                 r.method = text_argument(method, "method");
+                 r.headers = headers_from_py(headers);
+                 r.body = text_argument(body, "body");
+                 r.timeout = to_duration(timeout, "timeout");
+                 if (r.timeout.count() <= 0) {
+                     throw py::value_error("timeout must be positive");
+                 }
+                 r.id = id;
+                 r.contact = contact;
+                 if (!created_at.is_none()) {
+                     r.created_at = to_time(created_at, "created_at");
+                 }
+                 r.flow = text_argument(flow, "flow");
+                 r.block = text_argument(block, "block");
+                 return r;
+             }),
+             py::arg("url"), py::kw_only(), py::arg("method") = "GET", py::arg("headers") = py::tuple(),
+             py::arg("body") = "", py::arg("timeout") = refs().timedelta_type(py::arg("seconds") = 10),
+             py::arg("id") = 0, py::arg("contact_id") = 0, py::arg("created_at") = py::none(), py::arg("flow") = "",
+             py::arg("block") = "")
+        .def_readonly("id", &tagflow::http_request::id)
+        .def_readonly("contact_id", &tagflow::http_request::contact)
+        .def_property_readonly("method", [](const tagflow::http_request& r) { return text(r.method); })
+        .def_property_readonly("url", [](const tagflow::http_request& r) { return text(r.url); })
+        .def_property_readonly("headers",
+                               [](const tagflow::http_request& r) {
+                                   py::list out;
+                                   for (const auto& [name, value] : r.headers) {
+                                       out.append(py::make_tuple(text(name), text(value)));
+                                   }
+                                   return out;
+                               },
+                               "(name, value) pairs, in order.")
+        .def_property_readonly("body", [](const tagflow::http_request& r) { return text(r.body); })
+        .def_property_readonly("timeout", [](const tagflow::http_request& r) { return to_py(r.timeout); },
+                               "How long the client may take (a timedelta).")
+        .def_property_readonly("created_at", [](const tagflow::http_request& r) { return to_py(r.created_at); })
+        .def_property_readonly("flow", [](const tagflow::http_request& r) { return text(r.flow); })
+        .def_property_readonly("block", [](const tagflow::http_request& r) { return text(r.block); })
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::http_request& r) {
+            return "<HttpRequest " + std::to_string(r.id) + " " + r.method + " " + quote(r.url) + ">";
+        });
+
+    py::class_<tagflow::http_response>(m, "HttpResponse",
+                                       "What came back: an HTTP status and body, or an `error` (and status 0) "
+                                       "when there was no HTTP answer at all.")
+        .def(py::init([](int status, py::object body, py::object error) {
+                 tagflow::http_response r;
+                 r.status = http_status(status);
+                 r.body = text_argument(body, "body");
+                 r.error = text_argument(error, "error");
+                 return r;
+             }),
+             py::arg("status") = 0, py::arg("body") = "", py::arg("error") = "")
+        .def_property(
+            "status", [](const tagflow::http_response& r) { return r.status; },
+            [](tagflow::http_response& r, int status) { r.status = http_status(status); })
+        .def_property(
+            "body", [](const tagflow::http_response& r) { return text(r.body); },
+            [](tagflow::http_response& r, py::object body) { r.body = text_argument(body, "body"); })
+        .def_property(
+            "error", [](const tagflow::http_response& r) { return text(r.error); },
+            [](tagflow::http_response& r, py::object error) { r.error = text_argument(error, "error"); })
+        .def("__eq__",
+             [](const tagflow::http_response& a, py::object other) -> py::object {
+                 if (!py::isinstance<tagflow::http_response>(other)) {
+                     return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+                 }
+                 const auto& b = other.cast<const tagflow::http_response&>();
+                 return py::bool_(a.status == b.status && a.body == b.body && a.error == b.error);
+             })
+        .def("__repr__", [](const tagflow::http_response& r) {
+            std::string s = "HttpResponse(status=" + std::to_string(r.status);
+            if (!r.body.empty()) {
+                s += ", body=" + quote(r.body.size() > 60 ? r.body.substr(0, 60) + "..." : r.body);
+            }
+            if (!r.error.empty()) {
+                s += ", error=" + quote(r.error);
+            }
+            return s + ")";
+        });
+
+    py::class_<tagflow::http_client, py_http_client>(
+        m, "HttpClient",
+        "Makes the HTTP calls of flows' request blocks for Engine.perform_requests(). Subclass it and define "
+        "send(self, request) -> HttpResponse (call super().__init__() if you define __init__); an exception "
+        "raised by send becomes an error answer. make_http_client() gives the built-in client.")
+        .def(py::init<>())
+        .def(
+            "send",
+            [](tagflow::http_client& client, const tagflow::http_request& request) {
+                py::gil_scoped_release nogil;
+                return client.send(request);
+            },
+            py::arg("request"), "Performs one request, blocking until it completes or its timeout passes.");
 
     py::class_<tagflow::simulation_result>(m, "SimulationResult", "What a scenario run found.")
         .def_property_readonly("name", [](const tagflow::simulation_result& r) { return text(r.name); })
@@ -952,6 +1257,48 @@ PYBIND11_MODULE(_core, m) {
                 return text(self.run([](tagflow::engine& e) { return e.export_json(); }));
             },
             "Every contact and outbox row as deterministic JSON text.")
+        .def(
+            "advance_to",
+            [](const py_engine& self, py::object until) {
+                const auto t = to_time(until, "until");
+                return self.run([&](tagflow::engine& e) { return e.advance_to(t); });
+            },
+            py::arg("until"),
+            "Fires every timer (flow delays and timeouts) due at or before `until`, an aware datetime or ISO "
+            "8601 string, each in its own transaction; returns how many fired.")
+        .def_property_readonly(
+            "next_timer",
+            [](const py_engine& self) { return to_py(self.run([](tagflow::engine& e) { return e.next_timer(); })); },
+            "When the next timer is due (aware, UTC), or None.")
+        .def(
+            "perform_requests",
+            [](const py_engine& self, tagflow::http_client& client, std::size_t limit) {
+                std::optional<py::error_already_set> interrupt;
+                std::size_t made = 0;
+                {
+                    interrupt_slot slot(interrupt);
+                    made = self.run([&](tagflow::engine& e) { return e.perform_requests(client, limit); });
+                }
+                if (interrupt) {
+                    throw *interrupt; // a KeyboardInterrupt or SystemExit raised in a Python send()
+                }
+                return made;
+            },
+            py::arg("client"), py::arg("limit") = 100,
+            "Makes up to `limit` pending requests of flows' request blocks through `client` (an HttpClient) and "
+            "ingests each answer; returns how many were made.")
+        .def(
+            "explain",
+            [](const py_engine& self, std::int64_t message_id) {
+                return self.run([&](tagflow::engine& e) { return e.explain(message_id); });
+            },
+            py::arg("message_id"), "Why outbox message `message_id` was sent; NotFoundError when unknown.")
+        .def("block_counters",
+             [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.block_counters(); }); },
+             "Counters per flow block, ordered by flow then block.")
+        .def("migrate_runs",
+             [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.migrate_runs(); }); },
+             "Moves runs in progress to the current definitions where their flow and block still exist.")
         .def("__repr__", [](const py_engine& self) {
             std::string where = self.path().is_none() ? std::string("memory") : quote(self.path().cast<std::string>());
             return "<tagflow.Engine " + where + (self.closed() ? " closed>" : ">");
@@ -998,4 +1345,8 @@ PYBIND11_MODULE(_core, m) {
         "format_time", [](py::object at) { return text(tagflow::format_time(to_time(at, "at"))); }, py::arg("at"),
         "An aware datetime as tagflow writes times: ISO 8601 UTC, milliseconds when not zero.");
     m.def("is_valid_time_zone", &tagflow::is_valid_time_zone, py::arg("zone"));
+    m.def(
+        "make_http_client", [] { return tagflow::make_http_client(); },
+        "The built-in HttpClient: plain http:// on Boost.Beast, honouring each request's timeout (https:// "
+        "URLs get an error answer). Thread-safe.");
 }

@@ -25,18 +25,26 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from ._core import (
     DEFINITIONS_SCHEMA_VERSION,
+    BlockCounter,
+    Button,
     Contact,
     DefinitionError,
     Engine,
     Error,
     EventError,
     EventRecord,
+    Explanation,
     Expression,
     ExpressionError,
+    FlowRun,
+    HttpClient,
+    HttpRequest,
+    HttpResponse,
     IngestResult,
     Note,
     NotFoundError,
     OutboundMessage,
+    RunMigration,
     SimulationResult,
     StoreError,
     VirtualClock,
@@ -47,6 +55,7 @@ from ._core import (
     is_valid_email,
     is_valid_phone,
     is_valid_time_zone,
+    make_http_client,
     normalize_email,
     normalize_phone,
     parse_time,
@@ -55,18 +64,26 @@ from ._core import (
 
 __all__ = [
     "DEFINITIONS_SCHEMA_VERSION",
+    "BlockCounter",
+    "Button",
     "Contact",
     "DefinitionError",
     "Engine",
     "Error",
     "EventError",
     "EventRecord",
+    "Explanation",
     "Expression",
     "ExpressionError",
+    "FlowRun",
+    "HttpClient",
+    "HttpRequest",
+    "HttpResponse",
     "IngestResult",
     "Note",
     "NotFoundError",
     "OutboundMessage",
+    "RunMigration",
     "SimulationResult",
     "StoreError",
     "VirtualClock",
@@ -81,6 +98,7 @@ __all__ = [
     "is_valid_phone",
     "is_valid_time_zone",
     "link_customer",
+    "make_http_client",
     "message",
     "normalize_email",
     "normalize_phone",
@@ -90,6 +108,8 @@ __all__ = [
     "postback",
     "profile",
     "remove_tag",
+    "request_completed",
+    "resume_automation",
     "simulate",
     "track",
 ]
@@ -197,3 +217,22 @@ def add_tag(who: Who, tag: str, *, at: When = None, key: Optional[str] = None) -
 def remove_tag(who: Who, tag: str, *, at: When = None, key: Optional[str] = None) -> Event:
     """Removes a tag from outside (staff, API)."""
     return _event("tag_removed", who, at=at, key=key, tag=tag)
+
+
+def resume_automation(who: Who, *, at: When = None, key: Optional[str] = None) -> Event:
+    """Staff hand the contact back to automation after a flow's handoff block paused it."""
+    return _event("automation_resumed", who, at=at, key=key)
+
+
+def request_completed(who: Who, request_id: int, status: int = 0, body: str = "", error: str = "", *,
+                      at: When = None, key: Optional[str] = None) -> Event:
+    """The answer to external request ``request_id`` (an ``HttpRequest.id``) of a flow's request block.
+
+    ``Engine.perform_requests`` ingests these itself (keyed ``"request:<id>"``); build one to deliver
+    an answer obtained some other way. ``status`` is the HTTP status (0 when there was no HTTP
+    answer), ``body`` the response body and ``error`` a transport failure.
+    """
+    if isinstance(request_id, bool) or not isinstance(request_id, int):
+        raise TypeError(f"request_id must be an int, not {type(request_id).__name__}")
+    return _event("request_completed", who, at=at, key=key, request_id=request_id, status=status,
+                  text=body or None, error=error or None)
