@@ -99,6 +99,7 @@ std::string_view to_string(message_status s) noexcept {
     case message_status::sent: return "sent";
     case message_status::failed: return "failed";
     case message_status::blocked: return "blocked";
+    case message_status::deferred: return "deferred";
     }
     return "pending";
 }

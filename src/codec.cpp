@@ -170,6 +170,17 @@ json::object contact_to_json(const contact& c) {
     if (!c.open_form.empty()) {
         o["open_form"] = c.open_form;
     }
+    if (!c.capped_sends.empty()) {
+        json::object caps;
+        for (const auto& [purpose, times] : c.capped_sends) {
+            json::array list;
+            for (const auto& t : times) {
+                list.emplace_back(json::string(format_time(t)));
+            }
+            caps[purpose] = std::move(list);
+        }
+        o["capped_sends"] = std::move(caps);
+    }
     if (!c.date_timers.empty()) {
         json::object dates;
         for (const auto& [name, entry] : c.date_timers) {
@@ -247,6 +258,14 @@ contact contact_from_json(const json::value& v) {
         c.fired_rules.insert(std::string(r.as_string()));
     }
     c.open_form = str(o, "open_form");
+    if (const auto* caps = o.if_contains("capped_sends"); caps && caps->is_object()) {
+        for (const auto& [purpose, list] : caps->get_object()) {
+            auto& times = c.capped_sends[std::string(purpose)];
+            for (const auto& t : list.as_array()) {
+                times.push_back(parse_time(t.as_string()));
+            }
+        }
+    }
     if (const auto* dates = o.if_contains("date_timers"); dates && dates->is_object()) {
         for (const auto& [name, d] : dates->get_object()) {
             c.date_timers[std::string(name)] = {str(d.as_object(), "from"), int64(d.as_object(), "timer")};
@@ -385,6 +404,9 @@ json::object message_content_to_json(const outbound_message& m) {
     if (!m.form.empty()) {
         o["form"] = m.form;
     }
+    if (m.not_before) {
+        o["not_before"] = format_time(*m.not_before);
+    }
     return o;
 }
 
@@ -401,6 +423,7 @@ void message_content_from_json(const json::value& v, outbound_message& m) {
         }
     }
     m.form = str(o, "form");
+    m.not_before = optional_time(o, "not_before");
 }
 
 json::object message_to_json(const outbound_message& m) {

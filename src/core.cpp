@@ -346,6 +346,60 @@ identity reply_address(const contact& c, const event* e) {
 
 } // namespace
 
+// Frequency caps: over the cap, the message is deferred to the first instant the window
+// allows, recorded with the contact so later sends see it, and logged.
+void apply_caps(contact& c, outbound_message& m, core_env& env) {
+    duration longest{};
+    for (const auto& cap : env.defs.caps()) {
+        if (cap.purpose == m.purpose) {
+            longest = std::max(longest, cap.per);
+        }
+    }
+    if (longest == duration{}) {
+        return;
+    }
+    auto& times = c.capped_sends[m.purpose];
+    // Keep only what can still count for some cap: inside the longest window, or later.
+    times.erase(std::remove_if(times.begin(), times.end(), [&](time_point t) { return t <= env.now - longest; }),
+                times.end());
+    std::sort(times.begin(), times.end());
+    time_point at = env.now;
+    // Each cap may push the time later; repeat until every cap allows it (a few rounds at most).
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (const auto& cap : env.defs.caps()) {
+            if (cap.purpose != m.purpose) {
+                continue;
+            }
+            // Sends counted against `at`: those after at - per (later ones were already promised).
+            std::vector<time_point> counted;
+            for (const auto t : times) {
+                if (t > at - cap.per) {
+                    counted.push_back(t);
+                }
+            }
+            if (static_cast<int>(counted.size()) >= cap.max) {
+                const auto allowed = counted[counted.size() - static_cast<std::size_t>(cap.max)] + cap.per;
+                if (allowed > at) {
+                    at = allowed;
+                    moved = true;
+                }
+            }
+        }
+    }
+    if (at > env.now) {
+        m.status = message_status::deferred;
+        m.not_before = at;
+        json::object body;
+        body["message"] = m.id;
+        body["purpose"] = m.purpose;
+        body["until"] = format_time(at);
+        record(env, c.id, "send_capped", std::move(body), m.cause_event, m.cause);
+    }
+    times.push_back(at);
+    std::sort(times.begin(), times.end());
+}
+
 void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
           core_env& env) {
     outbound_message m;
@@ -361,6 +415,7 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
     m.created_at = env.now;
     m.cause_event = cause_event;
     m.cause = cause;
+    apply_caps(c, m, env);
     env.result.messages.push_back(m.id);
     env.out.messages.push_back(std::move(m));
 }

@@ -24,6 +24,7 @@ struct definitions::data {
     std::vector<flow> flows;
     std::vector<sequence> sequences;
     std::vector<date_trigger> dates;
+    std::vector<frequency_cap> caps;
     std::string source = "{\"schema\":1}";
 };
 
@@ -86,7 +87,10 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "rules"});
+        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "caps", "rules"});
+        if (const auto* caps = doc.if_contains("caps")) {
+            load_caps(array(*caps, "$.caps"));
+        }
         const auto* schema = doc.if_contains("schema");
         if (!schema) {
             throw definition_error("$.schema", "required; expected the schema version 1");
@@ -942,6 +946,30 @@ private:
         return out;
     }
 
+    void load_caps(const json::array& list) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto path = at("$.caps", i);
+            const auto& o = object(list[i], path);
+            allow(o, path, {"purpose", "max", "per"});
+            frequency_cap cap;
+            cap.purpose = required_string(o, "purpose", path);
+            if (cap.purpose != "promotional") {
+                throw definition_error(path + ".purpose", "only \"promotional\" messages can be capped; replies and "
+                                                          "transactional messages are exempt");
+            }
+            const auto* max = o.if_contains("max");
+            if (!max || !max->is_int64() || max->get_int64() < 1 || max->get_int64() > 1000) {
+                throw definition_error(path + ".max", "required: an integer from 1 to 1000");
+            }
+            cap.max = static_cast<int>(max->get_int64());
+            if (!o.contains("per")) {
+                throw definition_error(path + ".per", "required, e.g. \"24h\"");
+            }
+            cap.per = load_duration(o.at("per"), path + ".per");
+            out_.caps.push_back(cap);
+        }
+    }
+
     void load_dates(const json::array& list) {
         std::set<std::string> names;
         for (std::size_t i = 0; i < list.size(); ++i) {
@@ -1265,6 +1293,7 @@ const std::vector<rule>& definitions::rules() const noexcept { return data_->rul
 const std::vector<flow>& definitions::flows() const noexcept { return data_->flows; }
 const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
 const std::vector<date_trigger>& definitions::dates() const noexcept { return data_->dates; }
+const std::vector<frequency_cap>& definitions::caps() const noexcept { return data_->caps; }
 
 const rule* definitions::find_rule(std::string_view name) const noexcept {
     for (const auto& r : data_->rules) {

@@ -275,7 +275,7 @@ public:
             m.cause = st.get_text(9);
             const auto status = st.get_text(10);
             for (auto s : {message_status::pending, message_status::sent, message_status::failed,
-                           message_status::blocked}) {
+                           message_status::blocked, message_status::deferred}) {
                 if (to_string(s) == status) {
                     m.status = s;
                 }

@@ -220,3 +220,31 @@ TEST_CASE("an engine refuses an unknown default time zone", "[sequences]") {
     o.default_time_zone = "Mars/Olympus";
     CHECK_THROWS_AS(engine(make_memory_store(), o), error);
 }
+
+TEST_CASE("frequency caps defer promotional messages across automations and never drop them", "[caps]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "caps": [{"purpose": "promotional", "max": 2, "per": "24h"}],
+      "rules": [{"name": "promo", "when": "track", "filter": {"name": "promo"}, "then": [{"send": {"text": "Ưu đãi", "purpose": "promotional"}}]},
+                {"name": "reply", "when": "message_received", "then": [{"send": "Dạ"}]}]})j");
+    const identity who{"zalo", "1"};
+    const auto t = at("2026-01-05T10:00");
+    for (int h = 0; h < 4; ++h) {
+        e.ingest(event::track_of(who, "promo").at_time(t + std::chrono::hours(h)));
+        e.ingest(event::message(who, "hi").at_time(t + std::chrono::hours(h)));
+    }
+    std::vector<std::string> promos;
+    int replies = 0;
+    for (const auto& m : e.outbox()) {
+        if (m.purpose == "promotional") {
+            promos.push_back(std::string(to_string(m.status)) + (m.not_before ? " " + format_time(*m.not_before) : ""));
+        } else {
+            CHECK(m.status == message_status::pending); // replies are never capped
+            ++replies;
+        }
+    }
+    CHECK(replies == 4);
+    CHECK(promos == std::vector<std::string>{"pending", "pending", "deferred 2026-01-06T03:00:00Z",
+                                             "deferred 2026-01-06T04:00:00Z"});
+    CHECK_THROWS_AS(definitions::parse(R"j({"schema": 1, "caps": [{"purpose": "reply", "max": 1, "per": "1h"}]})j"),
+                    definition_error);
+}

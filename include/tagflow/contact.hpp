@@ -145,6 +145,8 @@ struct contact {
     std::map<std::string, sequence_state> sequences; ///< By sequence name.
     /// Date triggers scheduled for this contact: name -> (the date it counts from, timer id).
     std::map<std::string, std::pair<std::string, std::int64_t>> date_timers;
+    /// When capped messages (by purpose) went or will go out, within the caps' windows.
+    std::map<std::string, std::vector<time_point>> capped_sends;
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
     /// means until an automation_resumed event).
     std::optional<time_point> paused_until;

@@ -97,6 +97,15 @@ struct date_trigger {
     std::string path;             ///< JSON path, for messages.
 };
 
+/// A frequency cap across all automations: at most `max` messages of `purpose` per contact in
+/// any `per` window. Only promotional messages can be capped (replies and transactional ones
+/// are exempt). A send over the cap is deferred, never dropped.
+struct frequency_cap {
+    std::string purpose = "promotional"; ///< The capped purpose.
+    int max = 1;                         ///< Messages allowed per window.
+    duration per{};                      ///< The sliding window.
+};
+
 /// when EVENT [filter] if CONDITION then ACTIONS.
 struct rule {
     std::string name;        ///< Unique rule name; recorded as the cause of what it does.
@@ -135,6 +144,8 @@ public:
     [[nodiscard]] const rule* find_rule(std::string_view name) const noexcept;
     /// Flows, in document order (the order their triggers are tried in).
     [[nodiscard]] const std::vector<flow>& flows() const noexcept;
+    /// Frequency caps.
+    [[nodiscard]] const std::vector<frequency_cap>& caps() const noexcept;
     /// Date triggers, in document order.
     [[nodiscard]] const std::vector<date_trigger>& dates() const noexcept;
     /// Sequences, in document order.

@@ -7,15 +7,16 @@
 #include <tagflow/time.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tagflow {
 
 /// Delivery state of an outbound message.
-enum class message_status { pending, sent, failed, blocked };
+enum class message_status { pending, sent, failed, blocked, deferred };
 
-/// "pending", "sent", "failed" or "blocked". Never fails; thread-safe.
+/// "pending", "sent", "failed", "blocked" or "deferred". Never fails; thread-safe.
 std::string_view to_string(message_status s) noexcept;
 
 /// A button on a message: a title and the postback payload it sends back.
@@ -35,6 +36,7 @@ struct outbound_message {
     std::vector<std::string> quick_replies; ///< Quick reply titles (adapters degrade them to text).
     std::vector<button> buttons;            ///< Buttons (adapters degrade them to numbered text).
     std::string form;          ///< The form this message asks the contact to fill, if any.
+    std::optional<time_point> not_before; ///< Deferred by a frequency cap: the earliest time it may go out.
     std::string purpose;       ///< reply, transactional or promotional.
     time_point created_at;     ///< When it was decided.
     std::int64_t cause_event = 0; ///< The event whose processing decided it.
