@@ -760,10 +760,14 @@ private:
         for (std::size_t i = 0; i < list.size(); ++i) {
             const auto path = at("$.sequences", i);
             const auto& o = object(list[i], path);
-            allow(o, path, {"name", "description", "follows", "window", "steps", "reentry", "max_sends", "end"});
+            allow(o, path,
+                  {"name", "description", "follows", "window", "steps", "reentry", "max_sends", "end", "skip_if_late"});
             sequence s;
             s.path = path;
             s.name = required_string(o, "name", path);
+            if (const auto* late = o.if_contains("skip_if_late")) {
+                s.skip_if_late = load_duration(*late, path + ".skip_if_late");
+            }
             if (!names.insert(s.name).second) {
                 throw definition_error(path + ".name", "duplicate sequence name \"" + s.name + "\"");
             }

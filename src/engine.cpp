@@ -477,7 +477,7 @@ struct engine::impl {
     // Fires due timers in (due, id) order, many per transaction (group commit). A batch ends
     // early when a timer it fired scheduled another that is due before the next one in line, so
     // the order is exactly what firing them one by one would give.
-    std::size_t fire_due(time_point until) {
+    std::size_t fire_due(time_point until, time_point clock_now) {
         constexpr std::size_t batch = 256;
         std::size_t fired = 0;
         for (auto due = backing->due_timers(until, batch); !due.empty(); due = backing->due_timers(until, batch)) {
@@ -496,7 +496,7 @@ struct engine::impl {
                         work.changes.removed_timers.end()) {
                         continue; // cancelled by a timer fired earlier in this batch
                     }
-                    fire_one(t, work, touched);
+                    fire_one(t, work, touched, clock_now);
                     ++fired;
                 }
                 work.finish(touched);
@@ -509,12 +509,15 @@ struct engine::impl {
         return fired;
     }
 
-    void fire_one(const timer_record& t, unit_of_work& work, std::set<contact_id>& touched) {
+    void fire_one(const timer_record& t, unit_of_work& work, std::set<contact_id>& touched, time_point clock_now) {
         {
             work.changes.removed_timers.push_back(t.id);
             if (contact* c = work.get(t.contact)) {
                 ingest_result result;
                 detail::core_env env = make_env(work, result, t.due);
+                // Lateness is measured against the engine clock: after downtime the clock is
+                // far past the due time; in simulations it follows the timers exactly.
+                env.late_by = std::max(duration{}, clock_now - t.due);
                 json::object body;
                 body["timer"] = t.id;
                 body["kind"] = t.kind;
@@ -809,7 +812,7 @@ std::string engine::export_json() const {
 
 std::size_t engine::advance_to(time_point until) {
     std::lock_guard lock(impl_->mutex);
-    return impl_->fire_due(until);
+    return impl_->fire_due(until, impl_->now());
 }
 
 run_migration engine::migrate_runs() {

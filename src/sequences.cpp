@@ -133,7 +133,11 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
     }
     json::object extra;
     extra["step"] = st.next_step;
-    switch (step.what) {
+    if (env.late_by > duration{}) {
+        extra["late_by_ms"] = static_cast<std::int64_t>(env.late_by.count());
+    }
+    const bool too_late = step.sends() && s->skip_if_late && env.late_by > *s->skip_if_late;
+    switch (too_late ? sequence_step::kind::start_flow : step.what) {
     case sequence_step::kind::send:
     case sequence_step::kind::send_form:
         if (s->max_sends >= 0 && st.sends >= s->max_sends) {
@@ -162,6 +166,11 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
         log(c, *s, "sequence_step", cause, env, std::move(extra));
         break;
     case sequence_step::kind::start_flow:
+        if (too_late) {
+            // The declared policy for steps made stale by downtime: skip, and say so.
+            log(c, *s, "sequence_step_skipped_late", cause, env, std::move(extra));
+            break;
+        }
         env.flow_starts.push_back({step.flow, cause, 1});
         log(c, *s, "sequence_step", cause, env, std::move(extra));
         break;

@@ -194,9 +194,17 @@ private:
         if (const auto* n = s.if_contains("note")) {
             line(fmt::format("{}  # {}", label(now_), string_at(*n, path + ".note")));
         }
-        // Timers due by now fire first, in order, as they would have in real time.
+        // Timers due by now fire first, in order, as they would have in real time: the virtual
+        // clock steps to each due time, so nothing looks late.
         const auto log_before = last_log_id();
-        if (engine_->advance_to(now_) > 0) {
+        const auto target = now_;
+        std::size_t fired = 0;
+        for (auto next = engine_->next_timer(); next && *next <= target; next = engine_->next_timer()) {
+            now_ = *next;
+            fired += engine_->advance_to(now_);
+        }
+        now_ = target;
+        if (fired > 0) {
             for (const auto& r : engine_->event_log(log_before)) {
                 if (r.kind == "tag_added" || r.kind == "tag_removed") {
                     const auto tag = json::parse(r.body).as_object().at("tag").as_string();

@@ -248,3 +248,31 @@ TEST_CASE("frequency caps defer promotional messages across automations and neve
     CHECK_THROWS_AS(definitions::parse(R"j({"schema": 1, "caps": [{"purpose": "reply", "max": 1, "per": "1h"}]})j"),
                     definition_error);
 }
+
+TEST_CASE("after downtime, late steps are sent late or skipped as each sequence declares", "[sequences][downtime]") {
+    time_point clock = at("2026-01-05T10:00");
+    engine_options o;
+    o.clock = [&clock] { return clock; };
+    engine e(make_memory_store(), o);
+    e.load_definitions(R"j({"schema": 1, "tags": ["A", "B"], "sequences": [
+      {"name": "late ok", "follows": {"tag": "A"}, "steps": [{"after": "1h", "send": "sent late"}]},
+      {"name": "fresh only", "follows": {"tag": "B"}, "skip_if_late": "6h",
+       "steps": [{"after": "1h", "send": "never"}, {"after": "1d", "from": "previous", "send": "next day"}]}]})j");
+    const identity who{"zalo", "1"};
+    e.ingest(event::add_tag(who, "A"));
+    e.ingest(event::add_tag(who, "B"));
+    clock += 48h; // the process was down for two days
+    e.advance_to(clock);
+    std::vector<std::string> texts;
+    for (const auto& m : e.outbox()) {
+        texts.push_back(m.text);
+    }
+    // "next day" was also due during the downtime (a day after the skipped step): skipped too.
+    CHECK(texts == std::vector<std::string>{"sent late"});
+    bool skipped = false;
+    for (const auto& r : e.event_log()) {
+        skipped = skipped || r.kind == "sequence_step_skipped_late";
+    }
+    CHECK(skipped);
+    CHECK(e.outbox()[0].created_at == at("2026-01-05T11:00")); // decided as of its due time
+}

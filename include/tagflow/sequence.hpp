@@ -8,6 +8,7 @@
 #include <tagflow/local_time.hpp>
 #include <tagflow/time.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct sequence {
     bool reentry_restart = true;      ///< Re-entering starts over; false: ignored within `reentry_within`.
     duration reentry_within{};        ///< With reentry_restart false: how long re-entry is ignored.
     int max_sends = -1;               ///< Cap on messages per subscription (-1: no cap).
+    /// After downtime: a message step more than this late is skipped (logged) instead of sent
+    /// late. Unset: late steps are sent late.
+    std::optional<duration> skip_if_late;
     std::vector<std::string> end_add_tags;    ///< After the last step: tags to add.
     std::vector<std::string> end_remove_tags; ///< After the last step: tags to remove.
     std::string path;                 ///< JSON path, for messages.

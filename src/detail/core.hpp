@@ -78,6 +78,7 @@ struct core_env {
     int sends = 0;        // outbox ordinal within this unit
     std::function<const definitions&(int)> definitions_at; // definitions of a stored version
     std::vector<flow_start> flow_starts;
+    duration late_by{}; // how long after its due time a timer is fired (downtime)
 };
 
 // Cancels a timer: one created in this same unit is simply not written; an older one is removed.
