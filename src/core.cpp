@@ -658,6 +658,7 @@ void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& 
         // Sequences follow whatever this round changed (tags from rules, flows or the input).
         reconcile_sequences(c, cause, env);
         reconcile_dates(c, cause, env);
+        reconcile_inactivity(c, cause, env);
         if (queue.empty() && env.flow_starts.empty()) {
             return;
         }

@@ -120,6 +120,51 @@ void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, s
     schedule(c, *d, anchor, env);
 }
 
+void reconcile_inactivity(contact& c, std::int64_t /*cause*/, core_env& env) {
+    if (!c.activity.last_message) {
+        return;
+    }
+    const auto anchor = format_time(*c.activity.last_message);
+    for (const auto& r : env.defs.rules()) {
+        if (r.when != trigger::inactive) {
+            continue;
+        }
+        // Kept with the date timers, under a prefix that no date trigger name can take.
+        auto& entry = c.date_timers["inactive:" + r.name];
+        if (entry.first == anchor) {
+            continue;
+        }
+        if (entry.second != 0) {
+            cancel_timer_id(env, entry.second);
+        }
+        entry = {anchor, ++env.ids.timer};
+        env.out.timers.push_back(
+            timer_record{entry.second, *c.activity.last_message + r.filter.inactive_for, c.id, "inactive:" + r.name});
+    }
+}
+
+void inactive_on_timer(contact& c, const std::string& rule_name, std::int64_t timer_id, std::int64_t cause,
+                       core_env& env, std::vector<raised>& queue) {
+    auto it = c.date_timers.find("inactive:" + rule_name);
+    const rule* r = env.defs.find_rule(rule_name);
+    if (it == c.date_timers.end() || it->second.second != timer_id || !r || r->when != trigger::inactive) {
+        return;
+    }
+    it->second.second = 0; // re-armed by the next message
+    if (r->once && c.fired_rules.count(r->name) != 0) {
+        return;
+    }
+    if (!r->condition.evaluate(contact_view(c, env.now))) {
+        return;
+    }
+    env.result.rules_fired.push_back(r->name);
+    if (r->once) {
+        c.fired_rules.insert(r->name);
+    }
+    execute_actions(c, r->actions, "rule:" + r->name, r->path + ".then", cause, 1, r->name, "later:" + r->name + "/",
+                    env, queue);
+}
+
 void date_skip(contact& c, const std::string& name, std::int64_t timer_id, core_env& env) {
     auto it = c.date_timers.find(name);
     for (const auto& d : env.defs.dates()) {

@@ -30,7 +30,7 @@ struct definitions::data {
 
 namespace {
 
-constexpr std::array<std::pair<trigger, std::string_view>, 14> trigger_names{{
+constexpr std::array<std::pair<trigger, std::string_view>, 15> trigger_names{{
     {trigger::message_received, "message_received"},
     {trigger::first_message, "first_message"},
     {trigger::returning_message, "returning_message"},
@@ -45,6 +45,7 @@ constexpr std::array<std::pair<trigger, std::string_view>, 14> trigger_names{{
     {trigger::tag_added, "tag_added"},
     {trigger::tag_removed, "tag_removed"},
     {trigger::lifecycle_changed, "lifecycle_changed"},
+    {trigger::inactive, "inactive"},
 }};
 
 // Built-in profile fields and the type each behaves as.
@@ -1043,6 +1044,8 @@ private:
             r.when = t->first;
             if (const auto* f = o.if_contains("filter")) {
                 r.filter = load_filter(r.when, object(*f, path + ".filter"), path + ".filter");
+            } else if (r.when == trigger::inactive) {
+                throw definition_error(path + ".filter", "required: {\"for\": \"30d\"}");
             }
             if (const auto* c = o.if_contains("if")) {
                 const auto source = string(*c, path + ".if");
@@ -1141,6 +1144,13 @@ private:
         case trigger::track:
             allow(o, path, {"name"});
             f.name = required_string(o, "name", path);
+            break;
+        case trigger::inactive:
+            allow(o, path, {"for"});
+            if (!o.contains("for")) {
+                throw definition_error(path + ".for", "required, e.g. \"30d\"");
+            }
+            f.inactive_for = load_duration(o.at("for"), path + ".for");
             break;
         default:
             if (!o.empty()) {

@@ -541,6 +541,8 @@ struct engine::impl {
                     detail::sequence_on_timer(*c, t.kind.substr(9), t.id, cause, env, queue);
                 } else if (t.kind.rfind("date:", 0) == 0) {
                     detail::date_on_timer(*c, t.kind.substr(5), t.id, cause, env, queue);
+                } else if (t.kind.rfind("inactive:", 0) == 0) {
+                    detail::inactive_on_timer(*c, t.kind.substr(9), t.id, cause, env, queue);
                 } else if (t.kind.rfind("later:", 0) == 0) {
                     detail::run_later(*c, t.kind, cause, env, queue);
                 } else {

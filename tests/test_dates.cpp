@@ -91,3 +91,18 @@ TEST_CASE("bad date triggers and delayed actions are refused with the JSON path"
     CHECK(path_of(R"j({"schema": 1, "rules": [{"name": "r", "when": "track", "then": [{"later": {"then": [{"send": "x"}]}}]}]})j") ==
           "$.rules[0].then[0].later.after");
 }
+
+TEST_CASE("an inactive trigger fires after a quiet period, re-armed by every message", "[dates][inactive]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "rules": [{"name": "win back", "when": "inactive", "filter": {"for": "30d"},
+      "then": [{"send": "Lâu rồi không gặp bạn!"}]}]})j");
+    std::int64_t seen = 0;
+    const auto t = parse_time("2026-01-05T03:00:00Z");
+    e.ingest(event::message({"zalo", "1"}, "hi").at_time(t));
+    e.ingest(event::message({"zalo", "1"}, "again").at_time(t + 10 * 24h));
+    CHECK(sent_between(e, t + 39 * 24h, seen).empty());
+    CHECK(sent_between(e, t + 41 * 24h, seen) == std::vector<std::string>{"2026-02-14T03:00:00Z Lâu rồi không gặp bạn!"});
+    CHECK(sent_between(e, t + 100 * 24h, seen).empty()); // once per quiet period
+    CHECK_THROWS_AS(definitions::parse(R"j({"schema": 1, "rules": [{"name": "r", "when": "inactive", "then": [{"send": "x"}]}]})j"),
+                    definition_error);
+}

@@ -54,6 +54,7 @@ enum class trigger {
     tag_added,
     tag_removed,
     lifecycle_changed,
+    inactive, ///< No message from the contact for filter.inactive_for (timer-driven).
 };
 
 /// Name of a trigger as written in definitions. Never fails; thread-safe.
@@ -68,6 +69,7 @@ struct rule_filter {
     std::string tag;                   ///< tag_*: the tag.
     std::optional<lifecycle> to;       ///< lifecycle_changed: the new stage.
     std::string name;                  ///< track: event name.
+    duration inactive_for{};           ///< inactive: how long without a message (required).
 };
 
 /// One thing a rule does.

@@ -13,6 +13,13 @@ void reconcile_dates(contact& c, std::int64_t cause, core_env& env);
 void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
                    std::vector<raised>& queue);
 
+// Re-arms each "inactive" rule's timer from the contact's last message.
+void reconcile_inactivity(contact& c, std::int64_t cause, core_env& env);
+
+// An inactivity timer fired: run the rule if its condition holds.
+void inactive_on_timer(contact& c, const std::string& rule_name, std::int64_t timer_id, std::int64_t cause,
+                       core_env& env, std::vector<raised>& queue);
+
 // Skips the occurrence of timer `timer_id` (the contact is paused) and schedules the next one.
 void date_skip(contact& c, const std::string& name, std::int64_t timer_id, core_env& env);
 
