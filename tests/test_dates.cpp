@@ -2,6 +2,8 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include "support.hpp"
+
 using namespace tagflow;
 using namespace std::chrono_literals;
 
@@ -71,14 +73,7 @@ TEST_CASE("delayed actions run later unless their condition says otherwise", "[d
 }
 
 TEST_CASE("bad date triggers and delayed actions are refused with the JSON path", "[dates][definitions]") {
-    auto path_of = [](const std::string& doc) {
-        try {
-            (void)definitions::parse(doc);
-        } catch (const definition_error& e) {
-            return e.path();
-        }
-        return std::string("(accepted)");
-    };
+    auto path_of = [](const std::string& doc) { return testing::refused_path(doc); };
     CHECK(path_of(R"j({"schema": 1, "dates": [{"name": "d", "field": "nope", "then": [{"send": "x"}]}]})j") ==
           "$.dates[0].field");
     CHECK(path_of(R"j({"schema": 1, "fields": [{"name": "b", "type": "date"}],

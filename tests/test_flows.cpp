@@ -2,6 +2,8 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include "support.hpp"
+
 #include <filesystem>
 #include <map>
 
@@ -294,14 +296,7 @@ TEST_CASE("timers are durable: a delay survives reopening the SQLite file", "[fl
 }
 
 TEST_CASE("bad flow definitions are refused with the JSON path", "[flows][definitions]") {
-    auto path_of = [](const std::string& doc) {
-        try {
-            (void)definitions::parse(doc);
-        } catch (const definition_error& e) {
-            return e.path();
-        }
-        return std::string("(accepted)");
-    };
+    auto path_of = [](const std::string& doc) { return testing::refused_path(doc); };
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "send", "text": "x", "next": "nowhere"}])j")) ==
           "$.flows[0].blocks[0].next");
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "teleport"}])j")) == "$.flows[0].blocks[0].kind");
@@ -488,14 +483,7 @@ TEST_CASE("a merged contact's pending delay still wakes the surviving contact", 
 }
 
 TEST_CASE("ask choices without a choice input and non-scalar set_field values are refused", "[flows][definitions]") {
-    auto refused_at = [](const std::string& doc) {
-        try {
-            (void)definitions::parse(doc);
-        } catch (const definition_error& e) {
-            return e.path();
-        }
-        return std::string("(accepted)");
-    };
+    auto refused_at = [](const std::string& doc) { return testing::refused_path(doc); };
     CHECK(refused_at(one_flow(R"j([{"id": "q", "kind": "ask", "text": "?", "field": "colour", "choices": ["a"]}])j")) ==
           "$.flows[0].blocks[0].choices");
     CHECK(refused_at(one_flow(R"j([{"id": "s", "kind": "set_field", "field": "colour", "value": [1]}])j")) ==

@@ -2,6 +2,8 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include "support.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -239,14 +241,7 @@ TEST_CASE("answers are events: replaying the log needs no API", "[http][determin
 }
 
 TEST_CASE("request blocks are validated when definitions load", "[http][definitions]") {
-    auto path_of = [](const std::string& doc) {
-        try {
-            (void)definitions::parse(doc);
-        } catch (const definition_error& e) {
-            return e.path();
-        }
-        return std::string("(accepted)");
-    };
+    auto path_of = [](const std::string& doc) { return testing::refused_path(doc); };
     CHECK(path_of(defs_for("ftp://x")) == "$.flows[0].blocks[0].url");
     CHECK(path_of(defs_for("http://x", R"(, "method": "BREW")")) == "$.flows[0].blocks[0].method");
     CHECK(path_of(R"({"schema": 1, "flows": [{"name": "f", "blocks": [

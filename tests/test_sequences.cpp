@@ -2,6 +2,8 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include "support.hpp"
+
 using namespace tagflow;
 using namespace std::chrono_literals;
 
@@ -127,14 +129,7 @@ TEST_CASE("windows are in the contact's own time zone", "[sequences]") {
 }
 
 TEST_CASE("bad sequences are refused with the JSON path", "[sequences][definitions]") {
-    auto path_of = [](const std::string& seq) {
-        try {
-            (void)definitions::parse(with_sequence(seq));
-        } catch (const definition_error& e) {
-            return e.path();
-        }
-        return std::string("(accepted)");
-    };
+    auto path_of = [](const std::string& seq) { return testing::refused_path(with_sequence(seq)); };
     CHECK(path_of(R"j({"name": "s", "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].follows");
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Nope"}, "steps": [{"after": "1h", "send": "x"}]})j") ==
           "$.sequences[0].follows.tag");
