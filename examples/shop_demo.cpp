@@ -15,8 +15,26 @@ namespace {
 
 const char* definitions_json = R"json({
   "schema": 1,
-  "tags": ["Khách mới", "Khách cũ", "Đã mua Áo A", "Đã mua lần 2", "Khách VIP", "Khách hàng", "Hỏi giá"],
-  "fields": [{"name": "size", "type": "text"}],
+  "tags": ["Khách mới", "Khách cũ", "Đã mua Áo A", "Đã mua lần 2", "Khách VIP", "Khách hàng", "Hỏi giá",
+           "Kiểm tra thông tin giao hàng", "Hoàn tất đơn hàng"],
+  "fields": [{"name": "size", "type": "text"}, {"name": "address", "type": "text"}],
+  "flows": [{"name": "checkout", "triggers": [{"postback": "CHECKOUT"}], "blocks": [
+    {"id": "check", "kind": "condition", "branches": [{"if": "has(\"address\") and has(\"phone\")", "next": "done"}],
+     "else": "need_info"},
+    {"id": "need_info", "kind": "tag", "add": ["Kiểm tra thông tin giao hàng"], "next": "form"},
+    {"id": "form", "kind": "form", "form": "Thông tin giao hàng", "text": "Bạn vui lòng điền thông tin giao hàng nhé.",
+     "fields": [{"name": "address", "label": "Địa chỉ"}, {"name": "phone", "label": "Số điện thoại"}],
+     "invalid_text": "Vui lòng kiểm tra: {{invalid}}", "next": "callback"},
+    {"id": "callback", "kind": "tag", "remove": ["Kiểm tra thông tin giao hàng"], "add": ["Hoàn tất đơn hàng"],
+     "next": "thanks"},
+    {"id": "thanks", "kind": "send", "text": "Cảm ơn bạn! Đơn hàng sẽ được giao tới {{address}}."},
+    {"id": "done", "kind": "send", "text": "Cảm ơn {{name}}! Đơn hàng của bạn đã hoàn tất."}]}],
+  "sequences": [{"name": "Nhắc thông tin giao hàng", "follows": {"tag": "Kiểm tra thông tin giao hàng"},
+    "window": {"from": "08:00", "to": "21:00"},
+    "steps": [{"after": "24h", "send_form": {"flow": "checkout", "block": "form"}},
+              {"after": "24h", "from": "previous", "send_form": {"flow": "checkout", "block": "form"}},
+              {"after": "24h", "from": "previous", "remove_tags": ["Kiểm tra thông tin giao hàng"],
+               "add_tags": ["Hoàn tất đơn hàng"]}]}],
   "rules": [
     {"name": "welcome", "when": "first_message",
      "then": [{"send": "Chào bạn, Shop rất vui được hỗ trợ bạn!"}, {"add_tag": "Khách mới"}]},
@@ -71,6 +89,15 @@ public:
         }
     }
 
+    // Lets the clock run to `until`: timers (reminders, delays) fire and their messages print.
+    void advance(time_point until, const char* when) {
+        engine_.advance_to(until);
+        for (const auto& m : engine_.outbox(last_message_)) {
+            std::cout << when << "  <- " << m.to.to_string() << "  " << m.text << "   (" << m.cause << ")\n";
+            last_message_ = m.id;
+        }
+    }
+
 private:
     engine& engine_;
     std::int64_t last_message_ = 0;
@@ -113,6 +140,19 @@ int main(int argc, char** argv) {
         auto on_zalo = event::message({"zalo", "8801"}, "Alo shop").at_time(at(6, "08:00"));
         on_zalo.profile.phone = "+84 912 345 678";
         log.ingest(on_zalo, "D6 08:00");
+
+        std::cout << "\n== S1: checkout with a form and a reminder sequence ==\n";
+        const identity binh{"zalo", "1002"};
+        log.ingest(event::postback_of(binh, "CHECKOUT").at_time(at(7, "10:05")), "D7 10:05");
+        log.ingest(event::form_open(binh, "Thông tin giao hàng").at_time(at(7, "10:06")), "D7 10:06");
+        std::cout << "             (opened and closed without data: the callback does not run)\n";
+        log.advance(at(8, "10:05"), "D8 10:05");
+        log.ingest(event::form_submit(binh, "Thông tin giao hàng",
+                                      {{"address", "12 Lý Thường Kiệt, Hà Nội"}, {"phone", "0912 999 888"}})
+                       .at_time(at(8, "15:00")),
+                   "D8 15:00");
+        log.advance(at(20, "00:00"), "later");
+        std::cout << "             (no reminder after the form was completed)\n";
 
         std::cout << "\n== Contacts ==\n";
         for (const auto& c : shop.contacts()) {
