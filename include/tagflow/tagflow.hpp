@@ -16,6 +16,7 @@
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/phone.hpp>
+#include <tagflow/runtime.hpp>
 #include <tagflow/sequence.hpp>
 #include <tagflow/simulator.hpp>
 #include <tagflow/sqlite_store.hpp>
