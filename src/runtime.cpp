@@ -135,7 +135,7 @@ struct runtime::impl {
                     wait = std::clamp<duration>(*next - eng.now(), duration::zero(), opts.max_sleep);
                 }
             })) {
-            wait = opts.max_sleep;
+            wait = steady::duration::zero(); // the back-off set by the failure decides the retry
         }
         const auto now = steady::now();
         if (retry_not_before > now) {
