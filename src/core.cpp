@@ -212,6 +212,10 @@ std::int64_t record(core_env& env, contact_id who, std::string kind, json::objec
     return record_json(env, who, std::move(kind), json::serialize(body), cause, std::move(origin));
 }
 
+const std::string& contact_zone(const contact& c, const core_env& env) {
+    return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
+}
+
 void cancel_timer_id(core_env& env, std::int64_t id) {
     auto& fresh = env.out.timers;
     const auto it = std::find_if(fresh.begin(), fresh.end(), [id](const timer_record& t) { return t.id == id; });

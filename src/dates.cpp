@@ -11,17 +11,13 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string& zone_of(const contact& c, const core_env& env) {
-    return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
-}
-
 // The date a trigger counts from, as "YYYY-MM-DD", or "" when the contact has none.
 std::string anchor_of(const contact& c, const date_trigger& d, const core_env& env) {
     if (d.field == "first_order") {
         if (!c.activity.first_order) {
             return {};
         }
-        const auto day = local_date_of(*c.activity.first_order, zone_of(c, env));
+        const auto day = local_date_of(*c.activity.first_order, contact_zone(c, env));
         char text[16];
         std::snprintf(text, sizeof text, "%04d-%02u-%02u", day.year, day.month, day.day);
         return text;
@@ -66,7 +62,7 @@ void schedule(contact& c, const date_trigger& d, const std::string& anchor, core
         cancel_timer_id(env, entry.second);
     }
     entry = {anchor, 0};
-    if (const auto due = next_due(anchor, d, env.now, zone_of(c, env))) {
+    if (const auto due = next_due(anchor, d, env.now, contact_zone(c, env))) {
         entry.second = ++env.ids.timer;
         env.out.timers.push_back(timer_record{entry.second, *due, c.id, "date:" + d.name});
     }

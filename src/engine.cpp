@@ -344,7 +344,7 @@ struct engine::impl {
 
     // Merges any other contact sharing this one's phone, e-mail or customer id; the lower id
     // survives. Returns the survivor.
-    contact& merge_duplicates(contact& c, const event& e, unit_of_work& work, ingest_result& result,
+    contact& merge_duplicates(contact& c, unit_of_work& work, ingest_result& result,
                               std::set<contact_id>& touched, std::int64_t cause, detail::core_env& env) {
         contact* current = &c;
         for (const char* kind : {"customer_id", "phone", "email"}) {
@@ -380,16 +380,7 @@ struct engine::impl {
             json::object body;
             body["merged"] = gone_id;
             body["on"] = kind;
-            event_record r;
-            r.id = ++ids.event;
-            r.contact = survivor->id;
-            r.kind = "contact_merged";
-            r.at = *e.at;
-            r.body = json::serialize(body);
-            r.cause = cause;
-            r.origin = "engine";
-            r.definitions_version = env.definitions_version;
-            env.out.events.push_back(std::move(r));
+            detail::record(env, survivor->id, "contact_merged", std::move(body), cause, "engine");
             result.merged.push_back(gone_id);
             // Timers of the contact that goes (its run, its sequences) now wake the survivor.
             env.out.moved_timers.emplace_back(gone_id, survivor->id);
@@ -437,9 +428,9 @@ struct engine::impl {
         // Caller keys and engine-made ones live in separate namespaces so they can never clash.
         env.key_base = e.key.empty() ? "e:" + std::to_string(input_id) : "k:" + e.key;
         auto raised = detail::apply_input(resolved, e, input_id, env);
-        contact& merged = merge_duplicates(resolved, e, work, result, touched, input_id, env);
+        contact& merged = merge_duplicates(resolved, work, result, touched, input_id, env);
         detail::react(merged, std::move(raised), input_id, env);
-        contact& final_contact = merge_duplicates(merged, e, work, result, touched, input_id, env);
+        contact& final_contact = merge_duplicates(merged, work, result, touched, input_id, env);
         touched.insert(final_contact.id);
         result.contact = final_contact.id;
 

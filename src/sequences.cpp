@@ -10,10 +10,6 @@ namespace json = boost::json;
 
 namespace {
 
-const std::string& zone_of(const contact& c, const core_env& env) {
-    return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
-}
-
 bool qualifies(const contact& c, const sequence& s, const core_env& env) {
     if (!s.follows_tag.empty()) {
         return c.has_tag(s.follows_tag);
@@ -39,7 +35,7 @@ void schedule_next(contact& c, const sequence& s, sequence_state& st, core_env& 
     // waited for the window; it then runs now, after the previous one.
     time_point due = std::max(base + step.after, env.now);
     if (step.sends()) {
-        due = s.window.next_open(due, zone_of(c, env));
+        due = s.window.next_open(due, contact_zone(c, env));
     }
     st.timer = ++env.ids.timer;
     env.out.timers.push_back(timer_record{st.timer, due, c.id, "sequence:" + s.name});
@@ -123,11 +119,11 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
     const auto& step = s->steps[static_cast<std::size_t>(st.next_step)];
     const std::string origin = "sequence:" + s->name;
     const std::string key_part = s->name + ".step" + std::to_string(st.next_step);
-    if (step.sends() && !s->window.allows(env.now, zone_of(c, env))) {
+    if (step.sends() && !s->window.allows(env.now, contact_zone(c, env))) {
         // Due outside the window (e.g. the zone changed since scheduling): wait, never drop.
         st.timer = ++env.ids.timer;
         env.out.timers.push_back(
-            timer_record{st.timer, s->window.next_open(env.now, zone_of(c, env)), c.id, "sequence:" + s->name});
+            timer_record{st.timer, s->window.next_open(env.now, contact_zone(c, env)), c.id, "sequence:" + s->name});
         log(c, *s, "sequence_step_deferred", cause, env);
         return;
     }

@@ -81,6 +81,9 @@ struct core_env {
     duration late_by{}; // how long after its due time a timer is fired (downtime)
 };
 
+// The contact's IANA time zone, or the engine default when the profile has none.
+const std::string& contact_zone(const contact& c, const core_env& env);
+
 // Cancels a timer: one created in this same unit is simply not written; an older one is removed.
 void cancel_timer_id(core_env& env, std::int64_t id);
 
