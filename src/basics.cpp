@@ -100,8 +100,22 @@ std::string_view to_string(message_status s) noexcept {
     case message_status::failed: return "failed";
     case message_status::blocked: return "blocked";
     case message_status::deferred: return "deferred";
+    case message_status::delivered: return "delivered";
+    case message_status::read: return "read";
+    case message_status::dead_letter: return "dead_letter";
     }
     return "pending";
+}
+
+std::optional<message_status> parse_message_status(std::string_view name) noexcept {
+    for (auto s : {message_status::pending, message_status::sent, message_status::failed, message_status::blocked,
+                   message_status::deferred, message_status::delivered, message_status::read,
+                   message_status::dead_letter}) {
+        if (to_string(s) == name) {
+            return s;
+        }
+    }
+    return std::nullopt;
 }
 
 std::string format_time(time_point t) {

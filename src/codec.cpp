@@ -181,6 +181,30 @@ json::object contact_to_json(const contact& c) {
         }
         o["capped_sends"] = std::move(caps);
     }
+    if (!c.channels.empty()) {
+        json::object chans;
+        for (const auto& [name, st] : c.channels) {
+            json::object co;
+            co["last_inbound"] = time_or_null(st.last_inbound);
+            co["replies_since_inbound"] = st.replies_since_inbound;
+            if (st.follower) {
+                co["follower"] = *st.follower;
+            }
+            if (!st.sends.empty()) {
+                json::object sends;
+                for (const auto& [purpose, times] : st.sends) {
+                    json::array list;
+                    for (const auto& t : times) {
+                        list.emplace_back(json::string(format_time(t)));
+                    }
+                    sends[purpose] = std::move(list);
+                }
+                co["sends"] = std::move(sends);
+            }
+            chans[name] = std::move(co);
+        }
+        o["channels"] = std::move(chans);
+    }
     if (!c.date_timers.empty()) {
         json::object dates;
         for (const auto& [name, entry] : c.date_timers) {
@@ -263,6 +287,25 @@ contact contact_from_json(const json::value& v) {
             auto& times = c.capped_sends[std::string(purpose)];
             for (const auto& t : list.as_array()) {
                 times.push_back(parse_time(t.as_string()));
+            }
+        }
+    }
+    if (const auto* chans = o.if_contains("channels"); chans && chans->is_object()) {
+        for (const auto& [name, entry] : chans->get_object()) {
+            const auto& co = entry.as_object();
+            auto& st = c.channels[std::string(name)];
+            st.last_inbound = optional_time(co, "last_inbound");
+            st.replies_since_inbound = static_cast<int>(int64(co, "replies_since_inbound"));
+            if (const auto* f = co.if_contains("follower")) {
+                st.follower = f->as_bool();
+            }
+            if (const auto* sends = co.if_contains("sends"); sends && sends->is_object()) {
+                for (const auto& [purpose, list] : sends->get_object()) {
+                    auto& times = st.sends[std::string(purpose)];
+                    for (const auto& t : list.as_array()) {
+                        times.push_back(parse_time(t.as_string()));
+                    }
+                }
             }
         }
     }
@@ -356,6 +399,16 @@ json::object event_to_json_object(const event& e) {
         }
         o["profile"] = std::move(p);
     }
+    if (e.message_id != 0) {
+        o["message_id"] = e.message_id;
+    }
+    put("external_id", e.external_id);
+    if (e.delivery) {
+        o["delivery"] = to_string(*e.delivery);
+    }
+    if (e.until) {
+        o["until"] = format_time(*e.until);
+    }
     if (e.kind == event_kind::order_placed) {
         json::object ord;
         ord["id"] = e.order.order_id;
@@ -407,6 +460,44 @@ json::object message_content_to_json(const outbound_message& m) {
     if (m.not_before) {
         o["not_before"] = format_time(*m.not_before);
     }
+    auto put = [&o](std::string_view key, const std::string& text) {
+        if (!text.empty()) {
+            o[key] = text;
+        }
+    };
+    auto put_time = [&o](std::string_view key, const std::optional<time_point>& t) {
+        if (t) {
+            o[key] = format_time(*t);
+        }
+    };
+    put("channel_tag", m.channel_tag);
+    if (m.by_human) {
+        o["by_human"] = true;
+    }
+    put("template", m.template_name);
+    if (!m.template_params.empty()) {
+        json::array a;
+        for (const auto& p : m.template_params) {
+            a.emplace_back(json::string(p));
+        }
+        o["template_params"] = std::move(a);
+    }
+    if (m.cost != 0) {
+        o["cost"] = number_to_json(m.cost);
+    }
+    put("currency", m.currency);
+    put("policy_rule", m.policy_rule);
+    put("reason", m.reason);
+    if (m.attempts != 0) {
+        o["attempts"] = m.attempts;
+    }
+    put_time("next_attempt", m.next_attempt);
+    put("external_id", m.external_id);
+    put("last_error", m.last_error);
+    put_time("sent_at", m.sent_at);
+    put_time("delivered_at", m.delivered_at);
+    put_time("read_at", m.read_at);
+    put_time("clicked_at", m.clicked_at);
     return o;
 }
 
@@ -424,6 +515,32 @@ void message_content_from_json(const json::value& v, outbound_message& m) {
     }
     m.form = str(o, "form");
     m.not_before = optional_time(o, "not_before");
+    m.channel_tag = str(o, "channel_tag");
+    if (const auto* h = o.if_contains("by_human")) {
+        m.by_human = h->as_bool();
+    }
+    m.template_name = str(o, "template");
+    if (const auto* a = o.if_contains("template_params")) {
+        for (const auto& p : a->as_array()) {
+            m.template_params.emplace_back(p.as_string());
+        }
+    }
+    if (const auto* c = o.if_contains("cost")) {
+        m.cost = c->to_number<double>();
+    }
+    m.currency = str(o, "currency");
+    m.policy_rule = str(o, "policy_rule");
+    m.reason = str(o, "reason");
+    if (const auto* a = o.if_contains("attempts")) {
+        m.attempts = static_cast<int>(a->to_number<std::int64_t>());
+    }
+    m.next_attempt = optional_time(o, "next_attempt");
+    m.external_id = str(o, "external_id");
+    m.last_error = str(o, "last_error");
+    m.sent_at = optional_time(o, "sent_at");
+    m.delivered_at = optional_time(o, "delivered_at");
+    m.read_at = optional_time(o, "read_at");
+    m.clicked_at = optional_time(o, "clicked_at");
 }
 
 json::object message_to_json(const outbound_message& m) {

@@ -306,6 +306,10 @@ void touch_inbound(contact& c, const event& e, time_point now) {
     c.activity.last_inbound = now;
     if (!e.identity.channel.empty()) {
         c.activity.last_channel = e.identity.channel;
+        // Channel windows and per-inbound reply budgets restart with every inbound message.
+        auto& st = c.channels[e.identity.channel];
+        st.last_inbound = now;
+        st.replies_since_inbound = 0;
     }
 }
 
@@ -331,8 +335,95 @@ bool filter_matches(const rule& r, const raised& what, const event* e) {
     case trigger::tag_removed: return f.tag.empty() || f.tag == what.detail;
     case trigger::lifecycle_changed: return !f.to || to_string(*f.to) == what.detail;
     case trigger::track: return f.name.empty() || (e && f.name == e->name);
+    case trigger::message_sent:
+    case trigger::message_delivered:
+    case trigger::message_read:
+    case trigger::message_clicked:
+    case trigger::message_failed:
+    case trigger::message_blocked: return f.cause.empty() || what.detail.rfind(f.cause, 0) == 0;
     default: return true;
     }
+}
+
+// A dispatch result or platform receipt: updates the outbox row and raises the trigger rules
+// branch on. Receipts only move a message forward (sent -> delivered -> read); a late or
+// repeated one changes nothing.
+void apply_delivery(contact& c, const event& e, std::int64_t input_id, core_env& env, std::vector<raised>& queue) {
+    if (!env.delivery_message || !e.delivery) {
+        return;
+    }
+    outbound_message m = *env.delivery_message;
+    const time_point now = *e.at;
+    std::optional<trigger> raised_trigger;
+    auto fail_with = [&](message_status status) {
+        ++m.attempts;
+        m.status = status;
+        m.last_error = e.error;
+        m.next_attempt.reset();
+        raised_trigger = trigger::message_failed;
+    };
+    switch (*e.delivery) {
+    case delivery_status::sent:
+        ++m.attempts;
+        m.status = message_status::sent;
+        m.external_id = e.external_id;
+        m.sent_at = now;
+        m.next_attempt.reset();
+        raised_trigger = trigger::message_sent;
+        break;
+    case delivery_status::retry:
+        ++m.attempts;
+        m.status = message_status::pending;
+        m.last_error = e.error;
+        m.next_attempt = e.until.value_or(now);
+        break;
+    case delivery_status::failed: fail_with(message_status::failed); break;
+    case delivery_status::dead_letter: fail_with(message_status::dead_letter); break;
+    case delivery_status::blocked:
+        m.status = message_status::blocked;
+        m.policy_rule = e.name;
+        m.reason = e.error;
+        raised_trigger = trigger::message_blocked;
+        break;
+    case delivery_status::deferred:
+        m.status = message_status::deferred;
+        m.policy_rule = e.name;
+        m.reason = e.error;
+        m.not_before = e.until.value_or(now);
+        break;
+    case delivery_status::delivered:
+        if (!m.delivered_at) {
+            m.delivered_at = now;
+            raised_trigger = trigger::message_delivered;
+        }
+        if (m.status == message_status::sent) {
+            m.status = message_status::delivered;
+        }
+        break;
+    case delivery_status::read:
+        if (!m.read_at) {
+            m.read_at = now;
+            raised_trigger = trigger::message_read;
+        }
+        if (m.status == message_status::sent || m.status == message_status::delivered) {
+            m.status = message_status::read;
+        }
+        break;
+    case delivery_status::clicked:
+        if (!m.clicked_at) {
+            m.clicked_at = now;
+            raised_trigger = trigger::message_clicked;
+        }
+        break;
+    }
+    if (m == *env.delivery_message) {
+        return;
+    }
+    env.out.message_updates.push_back(m);
+    if (raised_trigger) {
+        queue.push_back({*raised_trigger, m.cause, input_id, 0});
+    }
+    (void)c;
 }
 
 // Replies go where the contact wrote from; otherwise to the channel they used last.
@@ -519,6 +610,18 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
     }
     case event_kind::lifecycle_changed: break; // refused by validation; derived only
     case event_kind::request_completed: break; // flows take the answer
+    case event_kind::followed:
+    case event_kind::unfollowed:
+        if (!e.identity.channel.empty()) {
+            c.channels[e.identity.channel].follower = e.kind == event_kind::followed;
+        }
+        // Following opens the Zalo interaction window as a message does.
+        if (e.kind == event_kind::followed) {
+            touch_inbound(c, e, now);
+        }
+        raise(e.kind == event_kind::followed ? trigger::followed : trigger::unfollowed);
+        break;
+    case event_kind::delivery_update: apply_delivery(c, e, input_id, env, queue); break;
     case event_kind::automation_resumed:
         if (c.paused_until) {
             c.paused_until.reset();

@@ -30,7 +30,7 @@ struct definitions::data {
 
 namespace {
 
-constexpr std::array<std::pair<trigger, std::string_view>, 15> trigger_names{{
+constexpr std::array<std::pair<trigger, std::string_view>, 23> trigger_names{{
     {trigger::message_received, "message_received"},
     {trigger::first_message, "first_message"},
     {trigger::returning_message, "returning_message"},
@@ -46,6 +46,14 @@ constexpr std::array<std::pair<trigger, std::string_view>, 15> trigger_names{{
     {trigger::tag_removed, "tag_removed"},
     {trigger::lifecycle_changed, "lifecycle_changed"},
     {trigger::inactive, "inactive"},
+    {trigger::followed, "followed"},
+    {trigger::unfollowed, "unfollowed"},
+    {trigger::message_sent, "message_sent"},
+    {trigger::message_delivered, "message_delivered"},
+    {trigger::message_read, "message_read"},
+    {trigger::message_clicked, "message_clicked"},
+    {trigger::message_failed, "message_failed"},
+    {trigger::message_blocked, "message_blocked"},
 }};
 
 // Built-in profile fields and the type each behaves as.
@@ -1151,6 +1159,17 @@ private:
                 throw definition_error(path + ".for", "required, e.g. \"30d\"");
             }
             f.inactive_for = load_duration(o.at("for"), path + ".for");
+            break;
+        case trigger::message_sent:
+        case trigger::message_delivered:
+        case trigger::message_read:
+        case trigger::message_clicked:
+        case trigger::message_failed:
+        case trigger::message_blocked:
+            allow(o, path, {"cause"});
+            if (o.contains("cause")) {
+                f.cause = required_string(o, "cause", path);
+            }
             break;
         default:
             if (!o.empty()) {

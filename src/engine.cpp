@@ -47,6 +47,25 @@ public:
         return &c;
     }
 
+    // An outbox row as this unit sees it: its latest update, a row decided earlier in the same
+    // batch, or the stored one.
+    std::optional<outbound_message> message(std::int64_t id, const std::string& channel, const std::string& external) {
+        auto matches = [&](const outbound_message& m) {
+            return id > 0 ? m.id == id : m.to.channel == channel && m.external_id == external;
+        };
+        for (auto it = changes.message_updates.rbegin(); it != changes.message_updates.rend(); ++it) {
+            if (matches(*it)) {
+                return *it;
+            }
+        }
+        for (const auto& m : changes.messages) {
+            if (matches(m)) {
+                return m;
+            }
+        }
+        return id > 0 ? store_.find_message(id) : store_.find_message_by_external_id(channel, external);
+    }
+
     contact& create(contact c) {
         auto& stored = contacts_[c.id] = std::move(c);
         index(stored);
@@ -203,7 +222,20 @@ struct engine::impl {
             fail("kind", "lifecycle_changed is derived by the engine and cannot be ingested; link a customer id "
                          "or update the profile instead");
         }
-        if (!e.contact) {
+        const bool by_message = e.kind == event_kind::delivery_update && e.message_id > 0;
+        if (e.kind == event_kind::delivery_update) {
+            if (!e.delivery) {
+                fail("delivery", "required: sent, retry, failed, dead_letter, blocked, deferred, delivered, read or "
+                                 "clicked");
+            }
+            if (e.message_id < 0) {
+                fail("message_id", "outbox ids start at 1");
+            }
+            if (!by_message && e.external_id.empty()) {
+                fail("message_id", "required (or give identity and external_id)");
+            }
+        }
+        if (!e.contact && !by_message) {
             if (e.identity.channel.empty()) {
                 fail("identity.channel", "required (or give a contact id)");
             }
@@ -395,6 +427,34 @@ struct engine::impl {
     }
 
     ingest_result process(const event& e, unit_of_work& work, std::set<contact_id>& touched) {
+        if (e.kind != event_kind::delivery_update) {
+            return process_one(e, work, touched, nullptr);
+        }
+        if (!e.key.empty() && (work.outcomes.count(e.key) != 0 || backing->find_outcome(e.key))) {
+            return process_one(e, work, touched, nullptr); // answers as a duplicate
+        }
+        auto m = work.message(e.message_id, e.identity.channel, e.external_id);
+        if (!m) {
+            if (e.message_id > 0) {
+                throw event_error("message_id", "no outbox message with id " + std::to_string(e.message_id));
+            }
+            // A receipt for a message this engine did not send (another tool on the same
+            // account): nothing to update, and not an error the platform should retry.
+            return ingest_result{};
+        }
+        // The report belongs to the message's contact, whatever address it came from.
+        event routed = e;
+        if (work.get(m->contact)) {
+            routed.contact = m->contact;
+            routed.identity = {};
+        } else {
+            routed.identity = m->to;
+        }
+        return process_one(routed, work, touched, &*m);
+    }
+
+    ingest_result process_one(const event& e, unit_of_work& work, std::set<contact_id>& touched,
+                              const outbound_message* delivered) {
         if (!e.key.empty()) {
             if (auto it = work.outcomes.find(e.key); it != work.outcomes.end()) {
                 auto first = it->second;
@@ -425,6 +485,7 @@ struct engine::impl {
 
         detail::core_env env = make_env(work, result, *e.at);
         env.input = &e;
+        env.delivery_message = delivered;
         // Caller keys and engine-made ones live in separate namespaces so they can never clash.
         env.key_base = e.key.empty() ? "e:" + std::to_string(input_id) : "k:" + e.key;
         auto raised = detail::apply_input(resolved, e, input_id, env);

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<event_kind, std::string_view>, 14> kind_names{{
+constexpr std::array<std::pair<event_kind, std::string_view>, 17> kind_names{{
     {event_kind::message_received, "message_received"},
     {event_kind::postback, "postback"},
     {event_kind::form_opened, "form_opened"},
@@ -26,6 +26,21 @@ constexpr std::array<std::pair<event_kind, std::string_view>, 14> kind_names{{
     {event_kind::lifecycle_changed, "lifecycle_changed"},
     {event_kind::automation_resumed, "automation_resumed"},
     {event_kind::request_completed, "request_completed"},
+    {event_kind::followed, "followed"},
+    {event_kind::unfollowed, "unfollowed"},
+    {event_kind::delivery_update, "delivery_update"},
+}};
+
+constexpr std::array<std::pair<delivery_status, std::string_view>, 9> delivery_names{{
+    {delivery_status::sent, "sent"},
+    {delivery_status::retry, "retry"},
+    {delivery_status::failed, "failed"},
+    {delivery_status::dead_letter, "dead_letter"},
+    {delivery_status::blocked, "blocked"},
+    {delivery_status::deferred, "deferred"},
+    {delivery_status::delivered, "delivered"},
+    {delivery_status::read, "read"},
+    {delivery_status::clicked, "clicked"},
 }};
 
 event make(event_kind kind, identity who) {
@@ -48,6 +63,24 @@ std::string_view to_string(event_kind kind) noexcept {
 
 std::optional<event_kind> parse_event_kind(std::string_view name) noexcept {
     for (const auto& [k, n] : kind_names) {
+        if (n == name) {
+            return k;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string_view to_string(delivery_status s) noexcept {
+    for (const auto& [k, name] : delivery_names) {
+        if (k == s) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+std::optional<delivery_status> parse_delivery_status(std::string_view name) noexcept {
+    for (const auto& [k, n] : delivery_names) {
         if (n == name) {
             return k;
         }
@@ -125,6 +158,25 @@ event event::remove_tag(tagflow::identity who, std::string tag) {
 }
 
 event event::resume_automation(tagflow::identity who) { return make(event_kind::automation_resumed, std::move(who)); }
+
+event event::follow(tagflow::identity who) { return make(event_kind::followed, std::move(who)); }
+
+event event::unfollow(tagflow::identity who) { return make(event_kind::unfollowed, std::move(who)); }
+
+event event::delivery_of(std::int64_t message_id, tagflow::delivery_status status) {
+    event e;
+    e.kind = event_kind::delivery_update;
+    e.message_id = message_id;
+    e.delivery = status;
+    return e;
+}
+
+event event::receipt_of(tagflow::identity who, std::string external_id, tagflow::delivery_status status) {
+    auto e = make(event_kind::delivery_update, std::move(who));
+    e.external_id = std::move(external_id);
+    e.delivery = status;
+    return e;
+}
 
 event event::with_key(std::string k) const {
     auto e = *this;
@@ -209,7 +261,8 @@ event event_from_json(std::string_view text) {
     const auto& o = as_object(parsed, "");
     check_keys(o,
                {"kind", "identity", "contact", "at", "key", "text", "payload", "form", "data", "profile", "order",
-                "customer_id", "tag", "name", "author", "request_id", "status", "error"},
+                "customer_id", "tag", "name", "author", "request_id", "status", "error", "message_id", "external_id",
+                "delivery", "until"},
                "");
     event e;
     const auto* kind = o.if_contains("kind");
@@ -271,6 +324,25 @@ event event_from_json(std::string_view text) {
         return v->get_int64();
     };
     e.request_id = int_field("request_id");
+    e.message_id = int_field("message_id");
+    text_field("external_id", e.external_id);
+    if (const auto* v = o.if_contains("delivery")) {
+        const auto name = as_string(*v, "delivery");
+        e.delivery = parse_delivery_status(name);
+        if (!e.delivery) {
+            throw event_error("delivery", "unknown delivery status \"" + name +
+                                              "\"; expected sent, retry, failed, dead_letter, blocked, deferred, "
+                                              "delivered, read or clicked");
+        }
+    }
+    if (const auto* v = o.if_contains("until")) {
+        const auto s = as_string(*v, "until");
+        try {
+            e.until = parse_time(s);
+        } catch (const error& err) {
+            throw event_error("until", err.what());
+        }
+    }
     const auto status = int_field("status");
     if (status < 0 || status > 999) {
         throw event_error("status", "expected an HTTP status from 0 to 999");

@@ -56,6 +56,16 @@ public:
             message_keys_.insert(m.key);
             counters_.last_message = std::max(counters_.last_message, m.id);
             messages_.push_back(m);
+            track(messages_.back());
+        }
+        for (const auto& m : changes.message_updates) {
+            if (auto* stored = message_at(m.id)) {
+                untrack(*stored);
+                const std::string key = stored->key;
+                *stored = m;
+                stored->key = key;
+                track(*stored);
+            }
         }
         if (changes.definitions) {
             definitions_.emplace(changes.definitions->version, *changes.definitions);
@@ -117,6 +127,29 @@ public:
     }
     std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
         return page(messages_, after_id, limit);
+    }
+
+    std::optional<outbound_message> find_message(std::int64_t id) override {
+        if (auto* m = message_at(id)) {
+            return *m;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
+                                                               const std::string& external_id) override {
+        if (auto it = external_ids_.find({channel, external_id}); it != external_ids_.end()) {
+            return find_message(it->second);
+        }
+        return std::nullopt;
+    }
+
+    std::vector<outbound_message> due_messages(time_point until, std::size_t limit) override {
+        std::vector<outbound_message> out;
+        for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= until && out.size() < limit; ++it) {
+            out.push_back(*message_at(it->second));
+        }
+        return out;
     }
 
     std::optional<definitions_record> latest_definitions() override {
@@ -195,6 +228,22 @@ private:
         customers_[c.profile.customer_id].erase(c.id);
     }
 
+    // Outbox ids are handed out in increasing order, so the vector is sorted by id.
+    outbound_message* message_at(std::int64_t id) {
+        auto it = std::lower_bound(messages_.begin(), messages_.end(), id,
+                                   [](const outbound_message& m, std::int64_t v) { return m.id < v; });
+        return it != messages_.end() && it->id == id ? &*it : nullptr;
+    }
+    void track(const outbound_message& m) {
+        if (m.waiting()) {
+            waiting_.insert({m.due(), m.id});
+        }
+        if (!m.external_id.empty()) {
+            external_ids_[{m.to.channel, m.external_id}] = m.id;
+        }
+    }
+    void untrack(const outbound_message& m) { waiting_.erase({m.due(), m.id}); }
+
     std::map<contact_id, contact> contacts_;
     std::map<identity, contact_id> identities_;
     std::map<std::string, std::set<contact_id>> phones_, emails_, customers_;
@@ -202,6 +251,8 @@ private:
     std::set<std::string> message_keys_;
     std::vector<event_record> events_;
     std::vector<outbound_message> messages_;
+    std::set<std::pair<time_point, std::int64_t>> waiting_; // (due, id) of pending and deferred rows
+    std::map<std::pair<std::string, std::string>, std::int64_t> external_ids_;
     std::map<int, definitions_record> definitions_;
     std::map<std::pair<time_point, std::int64_t>, timer_record> timers_; // ordered as they fire
     std::map<std::int64_t, time_point> timer_due_;

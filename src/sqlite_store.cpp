@@ -102,9 +102,21 @@ CREATE TABLE requests(
   done INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX requests_pending ON requests(done, id);
 )sql",
+        // 4: channels. The dispatcher reads waiting rows by due time; receipts find rows by the
+        // platform's id.
+        R"sql(
+ALTER TABLE outbox ADD COLUMN due INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN external_id TEXT;
+UPDATE outbox SET due = created_at;
+CREATE INDEX outbox_due ON outbox(due, id) WHERE status IN ('pending', 'deferred');
+CREATE INDEX outbox_external ON outbox(channel, external_id) WHERE external_id IS NOT NULL;
+)sql",
     };
     return steps;
 }
+
+const std::string message_columns = "id, key, contact_id, channel, recipient, text, purpose, created_at, "
+                                    "cause_event, cause, status, content";
 
 class sqlite_store final : public store {
 public:
@@ -136,11 +148,19 @@ public:
         }
         for (const auto& m : changes.messages) {
             auto& st = db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
-                                  "created_at, cause_event, cause, status, content) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                  "created_at, cause_event, cause, status, content, due, external_id) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
                         millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
-                        json::serialize(detail::message_content_to_json(m)));
+                        json::serialize(detail::message_content_to_json(m)), millis(m.due()),
+                        m.external_id.empty() ? std::optional<std::string>{} : m.external_id);
+            st.execute();
+        }
+        for (const auto& m : changes.message_updates) {
+            auto& st = db_.cached("UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
+                                  "WHERE id = ?");
+            st.bind_all(m.contact, std::string(to_string(m.status)), json::serialize(detail::message_content_to_json(m)),
+                        millis(m.due()), m.external_id.empty() ? std::optional<std::string>{} : m.external_id, m.id);
             st.execute();
         }
         for (auto id : changes.removed_timers) {
@@ -258,9 +278,36 @@ public:
     }
 
     std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
-        auto& st = db_.cached("SELECT id, key, contact_id, channel, recipient, text, purpose, created_at, "
-                              "cause_event, cause, status, content FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+        auto& st = db_.cached("SELECT " + message_columns + " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
         st.bind_all(after_id, static_cast<std::int64_t>(limit));
+        return read_messages(st);
+    }
+
+    std::optional<outbound_message> find_message(std::int64_t id) override {
+        auto& st = db_.cached("SELECT " + message_columns + " FROM outbox WHERE id = ?");
+        st.bind_all(id);
+        auto rows = read_messages(st);
+        return rows.empty() ? std::nullopt : std::optional<outbound_message>(std::move(rows.front()));
+    }
+
+    std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
+                                                               const std::string& external_id) override {
+        auto& st = db_.cached("SELECT " + message_columns +
+                              " FROM outbox WHERE channel = ? AND external_id = ? ORDER BY id LIMIT 1");
+        st.bind_all(channel, external_id);
+        auto rows = read_messages(st);
+        return rows.empty() ? std::nullopt : std::optional<outbound_message>(std::move(rows.front()));
+    }
+
+    std::vector<outbound_message> due_messages(time_point until, std::size_t limit) override {
+        auto& st = db_.cached("SELECT " + message_columns +
+                              " FROM outbox WHERE status IN ('pending', 'deferred') AND due <= ? "
+                              "ORDER BY due, id LIMIT ?");
+        st.bind_all(millis(until), static_cast<std::int64_t>(limit));
+        return read_messages(st);
+    }
+
+    std::vector<outbound_message> read_messages(sql::statement& st) {
         std::vector<outbound_message> out;
         while (st.step()) {
             outbound_message m;
@@ -273,13 +320,7 @@ public:
             m.created_at = from_millis(st.get_int64(7));
             m.cause_event = st.get_int64(8);
             m.cause = st.get_text(9);
-            const auto status = st.get_text(10);
-            for (auto s : {message_status::pending, message_status::sent, message_status::failed,
-                           message_status::blocked, message_status::deferred}) {
-                if (to_string(s) == status) {
-                    m.status = s;
-                }
-            }
+            m.status = parse_message_status(st.get_text(10)).value_or(message_status::pending);
             detail::message_content_from_json(json::parse(st.get_text(11)), m);
             out.push_back(std::move(m));
         }

@@ -84,6 +84,17 @@ struct activity {
     friend bool operator==(const activity&, const activity&) = default;
 };
 
+/// What one of the contact's channels allows: the facts channel policies read (policy.hpp).
+struct channel_state {
+    std::optional<time_point> last_inbound; ///< Last message, button press or form on this channel.
+    int replies_since_inbound = 0;          ///< Messages decided on this channel since then.
+    std::optional<bool> follower;           ///< Follows the account (Zalo OA); unset when unknown.
+    /// When messages went or will go out on this channel, by purpose, within the policy windows.
+    std::map<std::string, std::vector<time_point>> sends;
+
+    friend bool operator==(const channel_state&, const channel_state&) = default;
+};
+
 /// A custom field value with its declared type.
 struct field_value {
     field_type type = field_type::text; ///< Declared type.
@@ -147,6 +158,8 @@ struct contact {
     std::map<std::string, std::pair<std::string, std::int64_t>> date_timers;
     /// When capped messages (by purpose) went or will go out, within the caps' windows.
     std::map<std::string, std::vector<time_point>> capped_sends;
+    /// Per channel name ("zalo", "messenger", ...): windows, reply counts, follower status.
+    std::map<std::string, channel_state> channels;
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()
     /// means until an automation_resumed event).
     std::optional<time_point> paused_until;

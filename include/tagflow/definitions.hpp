@@ -55,6 +55,14 @@ enum class trigger {
     tag_removed,
     lifecycle_changed,
     inactive, ///< No message from the contact for filter.inactive_for (timer-driven).
+    followed,          ///< The contact followed the channel's account.
+    unfollowed,        ///< The contact unfollowed it.
+    message_sent,      ///< A channel accepted one of the contact's messages.
+    message_delivered, ///< Receipt: delivered.
+    message_read,      ///< Receipt: read.
+    message_clicked,   ///< Receipt: a link or button in it was followed.
+    message_failed,    ///< Delivery failed for good (or went to the dead letters).
+    message_blocked,   ///< Channel policy blocked it at dispatch.
 };
 
 /// Name of a trigger as written in definitions. Never fails; thread-safe.
@@ -70,6 +78,7 @@ struct rule_filter {
     std::optional<lifecycle> to;       ///< lifecycle_changed: the new stage.
     std::string name;                  ///< track: event name.
     duration inactive_for{};           ///< inactive: how long without a message (required).
+    std::string cause;                 ///< message_*: what decided the message starts with this, e.g. "sequence:".
 };
 
 /// One thing a rule does.

@@ -30,7 +30,29 @@ enum class event_kind {
     lifecycle_changed, ///< Derived only: the lifecycle moved forward. Cannot be ingested.
     automation_resumed, ///< Staff hand the contact back to automation after a handoff.
     request_completed,  ///< An external request made for a flow got its answer (request_id, status, text, error).
+    followed,           ///< The contact followed the channel's account (Zalo OA follow).
+    unfollowed,         ///< The contact stopped following it.
+    delivery_update,    ///< A send attempt's result or a platform receipt for an outbox message
+                        ///< (message_id or external_id, delivery, error, until).
 };
+
+/// What a delivery_update reports about an outbox message.
+enum class delivery_status {
+    sent,        ///< The channel accepted it (external_id set).
+    retry,       ///< A temporary failure; try again at `until`.
+    failed,      ///< A permanent failure (error says why).
+    dead_letter, ///< Gave up after the dispatcher's last try.
+    blocked,     ///< Channel policy refused it at dispatch (error names the rule).
+    deferred,    ///< Channel policy holds it until `until`.
+    delivered,   ///< Receipt: it reached the contact's device.
+    read,        ///< Receipt: the contact read it.
+    clicked,     ///< Receipt: the contact followed a link or button in it.
+};
+
+/// Name used in JSON, e.g. "dead_letter". Never fails; thread-safe.
+std::string_view to_string(delivery_status s) noexcept;
+/// Parses a delivery status name; std::nullopt when unknown. Thread-safe.
+std::optional<delivery_status> parse_delivery_status(std::string_view name) noexcept;
 
 /// Name used in JSON and definitions, e.g. "message_received". Never fails; thread-safe.
 std::string_view to_string(event_kind kind) noexcept;
@@ -80,11 +102,15 @@ struct event {
     order_info order;                  ///< Order details.
     std::string customer_id;           ///< The shop's customer id (customer_linked).
     std::string tag;                   ///< Tag name (tag_added / tag_removed).
-    std::string name;                  ///< Track event name.
+    std::string name;                  ///< Track event name; delivery_update: the policy rule that blocked or deferred it.
     std::string author;                ///< Note author.
     std::int64_t request_id = 0;       ///< request_completed: the http_request id.
     int status = 0;                    ///< request_completed: HTTP status (0 when there was none).
-    std::string error;                 ///< request_completed: transport failure, if any.
+    std::string error;                 ///< request_completed: transport failure; delivery_update: error or rule.
+    std::int64_t message_id = 0;       ///< delivery_update: the outbox message (or give external_id).
+    std::string external_id;           ///< delivery_update: the platform's id of the message.
+    std::optional<tagflow::delivery_status> delivery; ///< delivery_update: what happened.
+    std::optional<time_point> until;   ///< delivery_update: retry or deferral time.
 
     /// A message from `who`.
     static event message(tagflow::identity who, std::string text);
@@ -110,6 +136,14 @@ struct event {
     static event remove_tag(tagflow::identity who, std::string tag);
     /// Hand a contact back to automation after a handoff block paused it.
     static event resume_automation(tagflow::identity who);
+    /// The contact followed the account on `who.channel`.
+    static event follow(tagflow::identity who);
+    /// The contact unfollowed the account on `who.channel`.
+    static event unfollow(tagflow::identity who);
+    /// A dispatch result for outbox message `message_id`.
+    static event delivery_of(std::int64_t message_id, tagflow::delivery_status status);
+    /// A platform receipt for the message the platform knows as `external_id` on `who`'s channel.
+    static event receipt_of(tagflow::identity who, std::string external_id, tagflow::delivery_status status);
 
     /// Returns a copy with the idempotency key set.
     [[nodiscard]] event with_key(std::string k) const;

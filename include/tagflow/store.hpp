@@ -56,6 +56,9 @@ struct change_set {
     std::vector<contact_id> removed_contacts; ///< Contacts merged into others.
     std::vector<event_record> events;         ///< Log rows to append.
     std::vector<outbound_message> messages;   ///< Outbox rows to append.
+    /// Outbox rows whose delivery state changed (status, attempts, receipts): replaced whole
+    /// except for the key, recipient and content they were decided with.
+    std::vector<outbound_message> message_updates;
     std::optional<definitions_record> definitions; ///< A definitions version to store.
     std::vector<timer_record> timers;         ///< Timers to add.
     std::vector<std::int64_t> removed_timers; ///< Timers fired or cancelled.
@@ -71,7 +74,7 @@ struct change_set {
     [[nodiscard]] bool empty() const noexcept {
         return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
                !definitions && timers.empty() && removed_timers.empty() && moved_timers.empty() && requests.empty() &&
-               completed_requests.empty();
+               completed_requests.empty() && message_updates.empty();
     }
 };
 
@@ -113,6 +116,15 @@ public:
     [[nodiscard]] virtual std::vector<event_record> events(std::int64_t after_id, std::size_t limit) = 0;
     /// Outbox rows with id > `after_id`, ascending, at most `limit`.
     [[nodiscard]] virtual std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) = 0;
+
+    /// One outbox row by id; std::nullopt when unknown.
+    [[nodiscard]] virtual std::optional<outbound_message> find_message(std::int64_t id) = 0;
+    /// The outbox row a platform knows as `external_id` on `channel`; std::nullopt when unknown.
+    [[nodiscard]] virtual std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
+                                                                                    const std::string& external_id) = 0;
+    /// Rows the dispatcher must act on (pending or deferred) whose due() is at or before
+    /// `until`, ordered by (due, id), at most `limit`.
+    [[nodiscard]] virtual std::vector<outbound_message> due_messages(time_point until, std::size_t limit) = 0;
 
     /// The newest stored definitions, if any.
     [[nodiscard]] virtual std::optional<definitions_record> latest_definitions() = 0;

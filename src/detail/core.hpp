@@ -79,6 +79,9 @@ struct core_env {
     std::function<const definitions&(int)> definitions_at; // definitions of a stored version
     std::vector<flow_start> flow_starts;
     duration late_by{}; // how long after its due time a timer is fired (downtime)
+    // delivery_update inputs: the outbox row they report on (loaded by the engine), or null
+    // for a receipt the engine could not match.
+    const outbound_message* delivery_message = nullptr;
 };
 
 // The contact's IANA time zone, or the engine default when the profile has none.
