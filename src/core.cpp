@@ -495,6 +495,73 @@ void apply_caps(contact& c, outbound_message& m, core_env& env) {
     std::sort(times.begin(), times.end());
 }
 
+// The channel's policy profile, decided with the send so the outbox row says from the start
+// whether it may go, when, and at what cost. The dispatcher checks the time rules again.
+void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
+    const auto* profile = env.defs.channel_policy(m.to.channel);
+    if (!profile) {
+        return;
+    }
+    auto& state = c.channels[m.to.channel];
+    send_context ctx;
+    ctx.now = m.not_before.value_or(env.now);
+    ctx.purpose = m.purpose;
+    ctx.state = &state;
+    ctx.zone = contact_zone(c, env);
+    ctx.channel_tag = m.channel_tag;
+    ctx.by_human = m.by_human;
+    ctx.is_template = !m.template_name.empty();
+    const auto d = evaluate(*profile, ctx);
+    json::object body;
+    body["message"] = m.id;
+    body["channel"] = m.to.channel;
+    body["policy"] = profile->name;
+    body["rule"] = d.rule;
+    if (d.outcome == policy_decision::verdict::block) {
+        m.status = message_status::blocked;
+        m.policy_rule = d.rule;
+        m.reason = d.reason;
+        body["reason"] = d.reason;
+        record(env, c.id, "send_blocked", std::move(body), m.cause_event, m.cause);
+        return;
+    }
+    if (!d.text_prefix.empty() && m.text.rfind(d.text_prefix, 0) != 0) {
+        m.text = d.text_prefix + m.text;
+    }
+    m.cost = d.cost;
+    m.currency = d.currency;
+    time_point goes = ctx.now;
+    if (d.outcome == policy_decision::verdict::defer) {
+        m.status = message_status::deferred;
+        m.not_before = *d.until;
+        m.policy_rule = d.rule;
+        m.reason = d.reason;
+        goes = *d.until;
+        body["until"] = format_time(*d.until);
+        body["reason"] = d.reason;
+        record(env, c.id, "send_deferred", std::move(body), m.cause_event, m.cause);
+    } else if (d.cost > 0) {
+        m.policy_rule = d.rule;
+        body["cost"] = d.cost;
+        body["currency"] = d.currency;
+        record(env, c.id, "send_billed", std::move(body), m.cause_event, m.cause);
+    }
+    ++state.replies_since_inbound;
+    // Keep only the sends some limit rule can still count.
+    duration longest{};
+    for (const auto& r : profile->rules) {
+        if (r.what == policy_rule::kind::limit) {
+            longest = std::max(longest, r.per);
+        }
+    }
+    if (longest > duration{}) {
+        auto& times = state.sends[m.purpose];
+        std::erase_if(times, [&](time_point t) { return t <= env.now - longest; });
+        times.push_back(goes);
+        std::sort(times.begin(), times.end());
+    }
+}
+
 void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
           core_env& env) {
     outbound_message m;
@@ -511,6 +578,7 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
     m.cause_event = cause_event;
     m.cause = cause;
     apply_caps(c, m, env);
+    apply_channel_policy(c, m, env);
     env.result.messages.push_back(m.id);
     env.out.messages.push_back(std::move(m));
 }

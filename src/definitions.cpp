@@ -1,6 +1,7 @@
 #include <tagflow/definitions.hpp>
 #include <tagflow/error.hpp>
 
+#include "detail/policy.hpp"
 #include "detail/codec.hpp"
 #include "detail/render.hpp"
 
@@ -25,6 +26,7 @@ struct definitions::data {
     std::vector<sequence> sequences;
     std::vector<date_trigger> dates;
     std::vector<frequency_cap> caps;
+    std::map<std::string, policy_profile, std::less<>> channel_policies;
     std::string source = "{\"schema\":1}";
 };
 
@@ -96,7 +98,8 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "caps", "rules"});
+        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "caps", "rules", "channels", "policies"});
+        load_channels(doc);
         if (const auto* caps = doc.if_contains("caps")) {
             load_caps(array(*caps, "$.caps"));
         }
@@ -959,6 +962,44 @@ private:
         return out;
     }
 
+    // $.policies holds profiles the document writes itself; $.channels picks one per channel.
+    void load_channels(const json::object& doc) {
+        std::map<std::string, policy_profile, std::less<>> own;
+        if (const auto* policies = doc.if_contains("policies")) {
+            for (const auto& [name, v] : object(*policies, "$.policies")) {
+                const auto path = "$.policies." + std::string(name);
+                own.emplace(std::string(name), detail::parse_policy_profile(v, std::string(name), path));
+            }
+        }
+        const auto* channels = doc.if_contains("channels");
+        if (!channels) {
+            return;
+        }
+        for (const auto& [channel, v] : object(*channels, "$.channels")) {
+            const auto path = "$.channels." + std::string(channel);
+            const auto& o = object(v, path);
+            allow(o, path, {"policy"});
+            const auto name = required_string(o, "policy", path);
+            if (name == "none") {
+                continue;
+            }
+            if (auto it = own.find(name); it != own.end()) {
+                out_.channel_policies.emplace(std::string(channel), it->second);
+            } else if (const auto* builtin = builtin_policy(name)) {
+                out_.channel_policies.emplace(std::string(channel), *builtin);
+            } else {
+                std::string known;
+                for (const auto& n : builtin_policy_names()) {
+                    known += known.empty() ? "" : ", ";
+                    known += n;
+                }
+                throw definition_error(path + ".policy", "unknown policy \"" + name +
+                                                             "\"; expected one in $.policies, a built-in (" + known +
+                                                             ") or \"none\"");
+            }
+        }
+    }
+
     void load_caps(const json::array& list) {
         for (std::size_t i = 0; i < list.size(); ++i) {
             const auto path = at("$.caps", i);
@@ -1327,6 +1368,15 @@ const std::vector<flow>& definitions::flows() const noexcept { return data_->flo
 const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
 const std::vector<date_trigger>& definitions::dates() const noexcept { return data_->dates; }
 const std::vector<frequency_cap>& definitions::caps() const noexcept { return data_->caps; }
+
+const policy_profile* definitions::channel_policy(std::string_view channel) const noexcept {
+    const auto it = data_->channel_policies.find(channel);
+    return it == data_->channel_policies.end() ? nullptr : &it->second;
+}
+
+const std::map<std::string, policy_profile, std::less<>>& definitions::channel_policies() const noexcept {
+    return data_->channel_policies;
+}
 
 const rule* definitions::find_rule(std::string_view name) const noexcept {
     for (const auto& r : data_->rules) {

@@ -960,6 +960,49 @@ std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
     return pending.size();
 }
 
+std::vector<outbound_message> engine::due_messages(time_point until, std::size_t limit) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->due_messages(until, limit);
+}
+
+std::optional<time_point> engine::next_message_due() const {
+    std::lock_guard lock(impl_->mutex);
+    auto first = impl_->backing->due_messages(time_point::max(), 1);
+    if (first.empty()) {
+        return std::nullopt;
+    }
+    return first.front().due();
+}
+
+policy_decision engine::check_policy(const outbound_message& message, time_point at) const {
+    std::lock_guard lock(impl_->mutex);
+    const auto* profile = impl_->defs.channel_policy(message.to.channel);
+    if (!profile) {
+        return {};
+    }
+    auto c = impl_->backing->load_contact(message.contact);
+    if (!c) {
+        // Merged away since the send was decided: the survivor owns the address now.
+        if (auto id = impl_->backing->find_by_identity(message.to)) {
+            c = impl_->backing->load_contact(*id);
+        }
+    }
+    if (!c) {
+        throw error(errc::not_found, "no contact for outbox message " + std::to_string(message.id));
+    }
+    send_context ctx;
+    ctx.now = at;
+    ctx.purpose = message.purpose;
+    const auto it = c->channels.find(message.to.channel);
+    ctx.state = it == c->channels.end() ? nullptr : &it->second;
+    ctx.zone = c->profile.time_zone.empty() ? impl_->options.default_time_zone : c->profile.time_zone;
+    ctx.channel_tag = message.channel_tag;
+    ctx.by_human = message.by_human;
+    ctx.is_template = !message.template_name.empty();
+    ctx.at_dispatch = true;
+    return evaluate(*profile, ctx);
+}
+
 std::optional<time_point> engine::next_timer() const {
     std::lock_guard lock(impl_->mutex);
     auto due = impl_->backing->due_timers(time_point::max(), 1);

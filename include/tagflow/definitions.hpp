@@ -7,12 +7,14 @@
 #include <tagflow/contact.hpp>
 #include <tagflow/event.hpp>
 #include <tagflow/expression.hpp>
+#include <tagflow/policy.hpp>
 #include <tagflow/flow.hpp>
 #include <tagflow/sequence.hpp>
 #include <tagflow/text.hpp>
 #include <tagflow/value.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -167,6 +169,11 @@ public:
     [[nodiscard]] const field_definition* find_field(std::string_view name) const noexcept;
     /// True when `name` is a declared tag.
     [[nodiscard]] bool has_tag(std::string_view name) const noexcept;
+    /// The policy profile messages on `channel` follow ($.channels.<channel>.policy: a built-in
+    /// profile or one from $.policies), or nullptr when the document names none.
+    [[nodiscard]] const policy_profile* channel_policy(std::string_view channel) const noexcept;
+    /// Every channel with a policy, by channel name.
+    [[nodiscard]] const std::map<std::string, policy_profile, std::less<>>& channel_policies() const noexcept;
     /// The document in canonical form (compact JSON, as given); what the store keeps.
     [[nodiscard]] const std::string& source() const noexcept;
 

@@ -9,6 +9,7 @@
 #include <tagflow/event.hpp>
 #include <tagflow/http.hpp>
 #include <tagflow/outbox.hpp>
+#include <tagflow/policy.hpp>
 #include <tagflow/store.hpp>
 #include <tagflow/time.hpp>
 
@@ -135,6 +136,17 @@ public:
     std::size_t perform_requests(http_client& client, std::size_t limit = 100);
     /// When the next timer is due, if any; a runtime sleeps until then.
     [[nodiscard]] std::optional<time_point> next_timer() const;
+
+    /// Outbox rows the dispatcher must act on (pending or deferred) due at or before `until`,
+    /// ordered by (due, id), at most `limit`. Thread-safe.
+    [[nodiscard]] std::vector<outbound_message> due_messages(time_point until, std::size_t limit = 100) const;
+    /// When the earliest waiting outbox row is due, if any; a runtime sleeps until then.
+    [[nodiscard]] std::optional<time_point> next_message_due() const;
+    /// Checks `message` against its channel's policy again at `at` with the contact's current
+    /// state (the dispatch-time check: windows, hours, followers, tags; counts were applied when
+    /// the send was decided). Allows when the definitions give the channel no policy. Throws
+    /// tagflow::error(errc::not_found) when the contact is unknown. Thread-safe.
+    [[nodiscard]] policy_decision check_policy(const outbound_message& message, time_point at) const;
 
     /// The contact owning `who`, if any.
     [[nodiscard]] std::optional<contact> find_contact(const identity& who) const;

@@ -15,6 +15,9 @@
 #include <tagflow/local_time.hpp>
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
+#include <tagflow/policy.hpp>
+#include <tagflow/channel.hpp>
+#include <tagflow/dispatcher.hpp>
 #include <tagflow/phone.hpp>
 #include <tagflow/runtime.hpp>
 #include <tagflow/sequence.hpp>
