@@ -245,7 +245,7 @@ struct engine::impl {
             if (e.identity.external_id.empty()) {
                 fail("identity.external_id", "required");
             }
-        } else if (*e.contact <= 0) {
+        } else if (e.contact && *e.contact <= 0) {
             fail("contact", "contact ids start at 1");
         }
         switch (e.kind) {
@@ -444,6 +444,7 @@ struct engine::impl {
         }
         // The report belongs to the message's contact, whatever address it came from.
         event routed = e;
+        routed.message_id = m->id; // the log keeps the resolved row, so a replay finds it again
         if (work.get(m->contact)) {
             routed.contact = m->contact;
             routed.identity = {};
