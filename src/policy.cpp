@@ -166,8 +166,8 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
             break;
         case kind::window: {
             const auto age = since_inbound(ctx, ctx.now);
-            const bool inside = age && *age <= r.within;
-            const bool human = ctx.by_human && r.human_within > duration{} && age && *age <= r.human_within;
+            const bool inside = age && *age < r.within; // "within 24 h": at 24 h it has closed
+            const bool human = ctx.by_human && r.human_within > duration{} && age && *age < r.human_within;
             const bool templ = ctx.is_template && r.templates_exempt;
             if (!inside && !human && !templ) {
                 return blocked(r);
@@ -229,7 +229,7 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
         } else if (r.what == kind::reply_cost && !ctx.at_dispatch) {
             const auto age = since_inbound(ctx, at);
             const int replies = ctx.state ? ctx.state->replies_since_inbound : 0;
-            const bool free = age && *age <= r.within && (r.free_per_inbound == 0 || replies < r.free_per_inbound);
+            const bool free = age && *age < r.within && (r.free_per_inbound == 0 || replies < r.free_per_inbound);
             if (!free) {
                 d.cost = r.price;
                 d.currency = profile.currency;

@@ -1,3 +1,5 @@
+#include <tagflow/channel.hpp>
+#include <tagflow/dispatcher.hpp>
 #include <tagflow/engine.hpp>
 #include <tagflow/error.hpp>
 #include <tagflow/memory_store.hpp>
@@ -63,6 +65,31 @@ std::string show(const value& v) {
     return "\"" + to_text(v) + "\"";
 }
 
+// Stands in for a channel during a simulation: accepts everything and remembers the calls, so
+// a scenario can assert what reached the adapter (as opposed to what was decided).
+class recording_channel final : public channel {
+public:
+    struct call {
+        std::int64_t message = 0;
+        std::string to;
+        std::string text;
+    };
+
+    explicit recording_channel(std::string name, std::vector<call>& calls) : name_(std::move(name)), calls_(calls) {}
+    std::string_view name() const noexcept override { return name_; }
+    const channel_capabilities& capabilities() const noexcept override { return caps_; }
+    std::string_view default_policy() const noexcept override { return ""; }
+    send_result send(const outbound_message& m, const contact&) override {
+        calls_.push_back({m.id, m.to.to_string(), m.text});
+        return send_result::ok(name_ + "-" + std::to_string(m.id));
+    }
+
+private:
+    std::string name_;
+    channel_capabilities caps_;
+    std::vector<call>& calls_;
+};
+
 class runner {
 public:
     runner(const json::object& doc, const std::filesystem::path& base, std::unique_ptr<store> backing) : doc_(doc) {
@@ -87,7 +114,7 @@ public:
         options.clock = [this] { return now_; };
         if (const auto* o = doc.if_contains("options")) {
             const auto& opts = object_at(*o, "$.options");
-            allow(opts, "$.options", {"returning_gap_hours", "max_cascade_depth"});
+            allow(opts, "$.options", {"returning_gap_hours", "max_cascade_depth", "dispatch"});
             if (const auto* gap = opts.if_contains("returning_gap_hours"); gap && gap->is_number()) {
                 options.returning_gap = std::chrono::duration_cast<duration>(
                     std::chrono::duration<double, std::ratio<3600>>(gap->to_number<double>()));
@@ -97,6 +124,20 @@ public:
             }
         }
         engine_ = std::make_unique<engine>(backing ? std::move(backing) : make_memory_store(), options);
+        if (const auto* o = doc.if_contains("options")) {
+            if (const auto* channels = o->as_object().if_contains("dispatch")) {
+                if (!channels->is_array()) {
+                    throw definition_error("$.options.dispatch", "expected an array of channel names");
+                }
+                dispatch_options dopts;
+                dopts.wait = [](duration) {}; // virtual time: rate limits do not hold a simulation up
+                dispatcher_ = std::make_unique<dispatcher>(*engine_, dopts);
+                for (std::size_t i = 0; i < channels->get_array().size(); ++i) {
+                    const auto name = string_at(channels->get_array()[i], "$.options.dispatch[" + std::to_string(i) + "]");
+                    dispatcher_->add_channel(std::make_shared<recording_channel>(name, calls_));
+                }
+            }
+        }
 
         std::string defs_text;
         if (const auto* d = doc.if_contains("definitions")) {
@@ -201,9 +242,12 @@ private:
         std::size_t fired = 0;
         for (auto next = engine_->next_timer(); next && *next <= target; next = engine_->next_timer()) {
             now_ = *next;
+            dispatch(); // what was due before this timer goes out first
             fired += engine_->advance_to(now_);
+            dispatch();
         }
         now_ = target;
+        dispatch();
         if (fired > 0) {
             for (const auto& r : engine_->event_log(log_before)) {
                 if (r.kind == "tag_added" || r.kind == "tag_removed") {
@@ -219,8 +263,27 @@ private:
         } else if (s.contains("refused")) {
             throw definition_error(path + ".refused", "only meaningful with an event");
         }
+        dispatch();
         if (const auto* x = s.if_contains("expect")) {
             expect(object_at(*x, path + ".expect"), path + ".expect");
+        }
+    }
+
+    // With options.dispatch, messages due by the clock go through the recording adapters, so a
+    // scenario sees the dispatch-time policy check too. Rows not yet due wait for a later step.
+    void dispatch() {
+        if (!dispatcher_) {
+            return;
+        }
+        print_new_messages(); // decided before delivered, in the transcript too
+        const auto before = calls_.size();
+        const auto log_before = log_seen_;
+        dispatcher_->dispatch_due(now_);
+        for (std::size_t i = before; i < calls_.size(); ++i) {
+            line(fmt::format("{}  => {}: {}", label(now_), calls_[i].to, calls_[i].text));
+        }
+        for (const auto& r : engine_->event_log(log_before)) {
+            log_seen_ = std::max(log_seen_, r.id);
         }
     }
 
@@ -304,6 +367,14 @@ private:
             for (const auto& b : m.buttons) {
                 extra += " [" + b.title + " -> " + b.payload + "]";
             }
+            if (m.status == message_status::blocked) {
+                extra += " [blocked: " + m.policy_rule + "]";
+            } else if (m.status == message_status::deferred && m.not_before) {
+                extra += " [deferred until " + label(*m.not_before) + "]";
+            }
+            if (m.cost > 0) {
+                extra += fmt::format(" [cost {} {}]", m.cost, m.currency);
+            }
             line(fmt::format("{}  <- {}: {}{}", label(m.created_at), m.to.to_string(), m.text, extra));
             seen_messages_ = m.id;
         }
@@ -311,7 +382,7 @@ private:
 
     void expect(const json::object& x, const std::string& path) {
         allow(x, path, {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
-                        "notes", "activity", "contacts", "sent"});
+                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls"});
         if (const auto* n = x.if_contains("contacts")) {
             ++result_.checks;
             const auto want = n->is_int64() ? n->get_int64() : -1;
@@ -322,6 +393,12 @@ private:
         }
         if (const auto* sent = x.if_contains("sent")) {
             expect_sent(*sent, path + ".sent");
+        }
+        if (const auto* delivered = x.if_contains("delivered")) {
+            expect_delivered(*delivered, path + ".delivered");
+        }
+        if (const auto* calls = x.if_contains("adapter_calls")) {
+            expect_adapter_calls(object_at(*calls, path + ".adapter_calls"), path + ".adapter_calls");
         }
         const auto* who = x.if_contains("contact");
         if (!who) {
@@ -477,7 +554,7 @@ private:
                 continue;
             }
             const auto& w = object_at(want[i], p);
-            allow(w, p, {"to", "text", "purpose"});
+            allow(w, p, {"to", "text", "purpose", "status", "reason", "cost"});
             if (i >= got.size()) {
                 fail(p, "missing message " + json::serialize(w));
                 continue;
@@ -491,13 +568,87 @@ private:
             if (const auto* pur = w.if_contains("purpose"); pur && string_at(*pur, p + ".purpose") != got[i].purpose) {
                 fail(p + ".purpose", fmt::format("purpose {}, expected {}", got[i].purpose, json::serialize(*pur)));
             }
+            // Status and reason are as decided: the status column of the outbox when checked.
+            if (const auto* st = w.if_contains("status");
+                st && string_at(*st, p + ".status") != to_string(got[i].status)) {
+                fail(p + ".status", fmt::format("status {}, expected {}", to_string(got[i].status), json::serialize(*st)));
+            }
+            if (const auto* why = w.if_contains("reason");
+                why && got[i].reason.find(string_at(*why, p + ".reason")) == std::string::npos) {
+                fail(p + ".reason", fmt::format("reason \"{}\" does not contain {}", got[i].reason, json::serialize(*why)));
+            }
+            if (const auto* cost = w.if_contains("cost")) {
+                if (!cost->is_number()) {
+                    throw definition_error(p + ".cost", "expected a number");
+                }
+                if (cost->to_number<double>() != got[i].cost) {
+                    fail(p + ".cost", fmt::format("cost {}, expected {}", got[i].cost, json::serialize(*cost)));
+                }
+            }
         }
         if (!got.empty()) {
             checked_messages_ = got.back().id;
         }
     }
 
+    // Checks the adapter calls made since the previous "delivered" expectation, in order.
+    void expect_delivered(const json::value& v, const std::string& path) {
+        if (!v.is_array()) {
+            throw definition_error(path, "expected an array of {\"to\", \"text\"}");
+        }
+        if (!dispatcher_) {
+            throw definition_error(path, "needs \"options\": {\"dispatch\": [channel names]}");
+        }
+        ++result_.checks;
+        const auto& want = v.get_array();
+        const std::size_t have = calls_.size() - checked_calls_;
+        for (std::size_t i = 0; i < std::max(have, want.size()); ++i) {
+            const auto p = fmt::format("{}[{}]", path, i);
+            if (i >= want.size()) {
+                const auto& c = calls_[checked_calls_ + i];
+                fail(p, fmt::format("unexpected adapter call to {}: \"{}\"", c.to, c.text));
+                continue;
+            }
+            const auto& w = object_at(want[i], p);
+            allow(w, p, {"to", "text"});
+            if (i >= have) {
+                fail(p, "missing adapter call " + json::serialize(w));
+                continue;
+            }
+            const auto& c = calls_[checked_calls_ + i];
+            if (const auto* to = w.if_contains("to"); to && string_at(*to, p + ".to") != c.to) {
+                fail(p + ".to", fmt::format("delivered to {}, expected {}", c.to, json::serialize(*to)));
+            }
+            if (const auto* text = w.if_contains("text"); text && string_at(*text, p + ".text") != c.text) {
+                fail(p + ".text", fmt::format("text \"{}\", expected {}", c.text, json::serialize(*text)));
+            }
+        }
+        checked_calls_ = calls_.size();
+    }
+
+    // Counts every adapter call to one address since the start of the run.
+    void expect_adapter_calls(const json::object& x, const std::string& path) {
+        allow(x, path, {"to", "count"});
+        if (!dispatcher_) {
+            throw definition_error(path, "needs \"options\": {\"dispatch\": [channel names]}");
+        }
+        const auto* to = x.if_contains("to");
+        const auto* count = x.if_contains("count");
+        if (!to || !count || !count->is_int64()) {
+            throw definition_error(path, "expected {\"to\": \"channel:id\", \"count\": N}");
+        }
+        ++result_.checks;
+        const auto address = string_at(*to, path + ".to");
+        const auto have = std::count_if(calls_.begin(), calls_.end(), [&](const auto& c) { return c.to == address; });
+        if (have != count->get_int64()) {
+            fail(path + ".count", fmt::format("{} adapter calls to {}, expected {}", have, address, count->get_int64()));
+        }
+    }
+
     const json::object& doc_;
+    std::vector<recording_channel::call> calls_;
+    std::size_t checked_calls_ = 0;
+    std::unique_ptr<dispatcher> dispatcher_;
     const date::time_zone* zone_ = nullptr;
     std::chrono::days start_day_{};
     time_point now_{};

@@ -46,7 +46,8 @@ TEST_CASE("zalo-2024 gives eight free replies per inbound message within 48 hour
     CHECK(ninth.rule == "zalo.free_replies_48h");
 
     CHECK(situation(t0 + 49h, t0, 0).under("zalo-2024").cost == 55);
-    CHECK(situation(t0 + 7 * 24h, t0, 0).under("zalo-2024").outcome == policy_decision::verdict::allow);
+    CHECK(situation(t0 + 7 * 24h - 1s, t0, 0).under("zalo-2024").outcome == policy_decision::verdict::allow);
+    CHECK(situation(t0 + 48h, t0, 0).under("zalo-2024").cost == 55); // the free period has ended at 48 h
     const auto late = situation(t0 + 7 * 24h + 1s, t0, 0).under("zalo-2024");
     CHECK(late.outcome == policy_decision::verdict::block);
     CHECK(late.rule == "zalo.window_7d");
@@ -92,6 +93,7 @@ TEST_CASE("the combined zalo profile switches pricing on its effective date", "[
 TEST_CASE("messenger blocks outside 24 hours except human replies up to 7 days", "[policy]") {
     const auto t0 = at("2026-01-05T10:00");
     CHECK(situation(t0 + 23h, t0).under("messenger").outcome == policy_decision::verdict::allow);
+    CHECK(situation(t0 + 24h, t0).under("messenger").outcome == policy_decision::verdict::block); // S1's D
     situation late(t0 + 24h + 5min, t0);
     const auto bot = late.under("messenger");
     CHECK(bot.outcome == policy_decision::verdict::block);

@@ -24,12 +24,12 @@ struct policy_rule {
         retired_tag,      ///< Block messages carrying one of `tags` (from effective_from on).
         requires_inbound, ///< Block until the contact has written on the channel (Telegram).
         followers_only,   ///< Block unless the contact follows the account (Zalo promotions).
-        window,           ///< Block when the last inbound message is older than `within`; human
+        window,           ///< Block once `within` has passed since the last inbound message; human
                           ///< replies may go until `human_within`, templates always when
                           ///< `templates_exempt`.
         hours,            ///< Defer to the next opening of a daily clock window (`open`-`close`).
         limit,            ///< Defer while `max` messages already went within `per`.
-        reply_cost,       ///< Free within `within` of the last inbound (the first
+        reply_cost,       ///< Free until `within` after the last inbound (the first
                           ///< `free_per_inbound` only, when set), else billed `price`.
         label,            ///< Prefix the text with `label` (Vietnamese advertising SMS "[QC] ").
         unsubscribe,      ///< Messages must carry a one-click unsubscribe header (RFC 8058).
