@@ -574,6 +574,11 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
     m.buttons = std::move(parts.buttons);
     m.form = std::move(parts.form);
     m.purpose = std::move(parts.purpose);
+    m.template_name = std::move(parts.template_name);
+    for (const auto& p : parts.template_params) {
+        m.template_params.push_back(render_template(p, c));
+    }
+    m.channel_tag = std::move(parts.channel_tag);
     m.created_at = env.now;
     m.cause_event = cause_event;
     m.cause = cause;
@@ -758,7 +763,10 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
             }
             break;
         case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
-        case action::kind::send: send(c, message_parts{a.text, a.purpose, {}, {}, {}}, cause, origin, key_part, env); break;
+        case action::kind::send:
+            send(c, message_parts{a.text, a.purpose, {}, {}, {}, a.template_name, a.template_params, a.channel_tag},
+                 cause, origin, key_part, env);
+            break;
         case action::kind::start_flow: env.flow_starts.push_back({a.flow, cause, depth}); break;
         case action::kind::later: {
             // Durable: the nested actions run when the timer fires, even after a restart.

@@ -445,8 +445,13 @@ private:
         };
         switch (b.kind) {
         case block_kind::send: {
-            allow(o, path, {"id", "kind", "description", "text", "quick_replies", "buttons", "next"});
+            allow(o, path, {"id", "kind", "description", "text", "quick_replies", "buttons", "next", "purpose",
+                            "template", "template_params", "channel_tag"});
             text_template(true);
+            if (o.contains("purpose")) {
+                b.purpose = load_purpose(o.at("purpose"), path + ".purpose");
+            }
+            load_channel_specifics(o, path, b.template_name, b.template_params, b.channel_tag);
             if (const auto* q = o.if_contains("quick_replies")) {
                 b.quick_replies = strings(*q, path + ".quick_replies");
             }
@@ -1221,6 +1226,32 @@ private:
         return f;
     }
 
+    static std::string load_purpose(const json::value& v, const std::string& path) {
+        auto purpose = string(v, path);
+        if (purpose != "reply" && purpose != "transactional" && purpose != "promotional") {
+            throw definition_error(path, "unknown purpose \"" + purpose +
+                                             "\"; expected reply, transactional or promotional");
+        }
+        return purpose;
+    }
+
+    // "template", "template_params" and "channel_tag" of a send: what only some channels use.
+    void load_channel_specifics(const json::object& o, const std::string& path, std::string& template_name,
+                                std::vector<std::string>& params, std::string& channel_tag) const {
+        if (const auto* t = o.if_contains("template")) {
+            template_name = string(*t, path + ".template");
+        }
+        if (const auto* ps = o.if_contains("template_params")) {
+            params = strings(*ps, path + ".template_params");
+            for (std::size_t i = 0; i < params.size(); ++i) {
+                check_template(params[i], at(path + ".template_params", i));
+            }
+        }
+        if (const auto* tag = o.if_contains("channel_tag")) {
+            channel_tag = string(*tag, path + ".channel_tag");
+        }
+    }
+
     action load_action(const json::value& v, const std::string& path, bool may_delay = true) const {
         const auto& o = object(v, path);
         if (o.size() != 1) {
@@ -1298,16 +1329,12 @@ private:
                 a.text = string(body, sub);
             } else {
                 const auto& so = object(body, sub);
-                allow(so, sub, {"text", "purpose"});
+                allow(so, sub, {"text", "purpose", "template", "template_params", "channel_tag"});
                 a.text = required_string(so, "text", sub);
                 if (so.contains("purpose")) {
-                    a.purpose = string(so.at("purpose"), sub + ".purpose");
-                    if (a.purpose != "reply" && a.purpose != "transactional" && a.purpose != "promotional") {
-                        throw definition_error(sub + ".purpose", "unknown purpose \"" + a.purpose +
-                                                                     "\"; expected reply, transactional or "
-                                                                     "promotional");
-                    }
+                    a.purpose = load_purpose(so.at("purpose"), sub + ".purpose");
                 }
+                load_channel_specifics(so, sub, a.template_name, a.template_params, a.channel_tag);
             }
             check_template(a.text, sub + (body.is_string() ? "" : ".text"));
         }

@@ -123,7 +123,9 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
         const std::string key_part = run.flow + "." + run.block;
         switch (b->kind) {
         case block_kind::send:
-            send(c, message_parts{b->text, "reply", b->quick_replies, b->buttons, {}}, cause, origin, key_part, env);
+            send(c, message_parts{b->text, b->purpose, b->quick_replies, b->buttons, {}, b->template_name,
+                                  b->template_params, b->channel_tag},
+                 cause, origin, key_part, env);
             go(c, b->next, cause, env);
             break;
         case block_kind::ask:

@@ -93,6 +93,9 @@ struct action {
     std::string value;         ///< set_field: the value as text (a mustache template).
     std::string text;          ///< add_note / send: a mustache template over the contact.
     std::string purpose = "reply"; ///< send: reply, transactional or promotional.
+    std::string template_name;     ///< send: a platform template (WhatsApp, Zalo ZBS, "request_user_info").
+    std::vector<std::string> template_params; ///< send: template parameters (mustache templates).
+    std::string channel_tag;       ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
     std::string flow;          ///< start_flow: the flow to start (replacing any current run).
     duration delay{};          ///< later: how long after the trigger the nested actions run.
     expression unless;         ///< later: skip the nested actions if this holds when they are due.

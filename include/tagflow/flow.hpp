@@ -62,6 +62,10 @@ struct block {
     std::string text;                   ///< send/ask/form: mustache template.
     std::vector<std::string> quick_replies; ///< send/ask: quick reply titles.
     std::vector<button> buttons;        ///< send: buttons.
+    std::string purpose = "reply";      ///< send: reply, transactional or promotional.
+    std::string template_name;          ///< send: a platform template (WhatsApp, Zalo ZBS, "request_user_info").
+    std::vector<std::string> template_params; ///< send: template parameters (mustache templates).
+    std::string channel_tag;            ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
     std::string next;                   ///< The normal exit.
     // ask
     field_type input = field_type::text;  ///< ask: expected type ("choice" uses `choices`).

@@ -114,6 +114,9 @@ struct message_parts {
     std::vector<std::string> quick_replies;
     std::vector<button> buttons;
     std::string form;
+    std::string template_name;
+    std::vector<std::string> template_params; // mustache templates, rendered like the text
+    std::string channel_tag;
 };
 void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
           core_env& env);
