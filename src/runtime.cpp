@@ -1,6 +1,7 @@
 // The real-time runtime: one thread running an io_context with one steady timer that sleeps until
 // the engine's next durable timer. The engine is the only state that matters; everything here is
 // scheduling, so a crash at any point loses nothing (timers are in the store).
+#include <tagflow/dispatcher.hpp>
 #include <tagflow/error.hpp>
 #include <tagflow/runtime.hpp>
 
@@ -121,7 +122,12 @@ struct runtime::impl {
 
     void fire_due() {
         // The engine's own clock decides what is due, so a virtual clock drives it as well.
-        if (guarded([this] { fired += eng.advance_to(eng.now()); })) {
+        if (guarded([this] {
+                fired += eng.advance_to(eng.now());
+                if (opts.dispatcher) {
+                    opts.dispatcher->dispatch_due(eng.now());
+                }
+            })) {
             retry_not_before = {};
         }
     }
@@ -131,7 +137,13 @@ struct runtime::impl {
     void arm() {
         steady::duration wait = opts.max_sleep;
         if (!guarded([&] {
-                if (const auto next = eng.next_timer()) {
+                auto next = eng.next_timer();
+                if (opts.dispatcher) {
+                    if (const auto due = opts.dispatcher->next_due(); due && (!next || *due < *next)) {
+                        next = due;
+                    }
+                }
+                if (next) {
                     wait = std::clamp<duration>(*next - eng.now(), duration::zero(), opts.max_sleep);
                 }
             })) {

@@ -18,6 +18,8 @@
 
 namespace tagflow {
 
+class dispatcher;
+
 /// Settings of a runtime.
 struct runtime_options {
     /// The longest the timer thread sleeps before it looks at engine::next_timer() again, even
@@ -30,6 +32,10 @@ struct runtime_options {
     /// The runtime keeps going either way; an exception thrown by the handler itself is ignored.
     /// Empty (the default): failures are ignored and retried.
     std::function<void(const std::exception&)> on_error;
+    /// When set, the timer thread also delivers due outbox rows through it after firing timers,
+    /// and wakes when the next row is due (retries, deferrals). Adapter calls then run on the
+    /// timer thread. The dispatcher must outlive the runtime.
+    tagflow::dispatcher* dispatcher = nullptr;
 };
 
 /// Drives an engine in real time on one background thread (Boost.Asio, a single steady timer):
