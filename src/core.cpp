@@ -562,13 +562,57 @@ void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
     }
 }
 
+// The first channel of the preference list where the contact has an address and the channel's
+// policy would not block this message now. When none qualifies, the first channel with an
+// address is returned so the policy records the block; with no address at all, an empty one.
+identity reachable_address(const contact& c, const message_parts& parts, const core_env& env) {
+    std::optional<identity> first_known;
+    for (const auto& channel : parts.channels) {
+        std::optional<identity> address;
+        for (const auto& id : c.identities) {
+            if (id.channel == channel) {
+                address = id;
+                break;
+            }
+        }
+        if (!address && channel == "email" && !c.profile.email.empty()) {
+            address = identity{"email", c.profile.email};
+        }
+        if (!address && channel == "sms" && !c.profile.phone.empty()) {
+            address = identity{"sms", c.profile.phone};
+        }
+        if (!address) {
+            continue;
+        }
+        if (!first_known) {
+            first_known = address;
+        }
+        const auto* profile = env.defs.channel_policy(channel);
+        if (!profile) {
+            return *address;
+        }
+        send_context ctx;
+        ctx.now = env.now;
+        ctx.purpose = parts.purpose;
+        const auto it = c.channels.find(channel);
+        ctx.state = it == c.channels.end() ? nullptr : &it->second;
+        ctx.zone = contact_zone(c, env);
+        ctx.channel_tag = parts.channel_tag;
+        ctx.is_template = !parts.template_name.empty();
+        if (evaluate(*profile, ctx).outcome != policy_decision::verdict::block) {
+            return *address;
+        }
+    }
+    return first_known.value_or(identity{});
+}
+
 void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
           core_env& env) {
     outbound_message m;
     m.id = ++env.ids.message;
     m.key = env.key_base + "/" + key_part + "/" + std::to_string(env.sends++);
     m.contact = c.id;
-    m.to = reply_address(c, env.input);
+    m.to = parts.channels.empty() ? reply_address(c, env.input) : reachable_address(c, parts, env);
     m.text = render_template(parts.text, c);
     m.quick_replies = std::move(parts.quick_replies);
     m.buttons = std::move(parts.buttons);
@@ -583,7 +627,22 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
     m.cause_event = cause_event;
     m.cause = cause;
     apply_caps(c, m, env);
-    apply_channel_policy(c, m, env);
+    if (m.to.channel.empty() && !parts.channels.empty()) {
+        std::string list;
+        for (const auto& ch : parts.channels) {
+            list += list.empty() ? "" : ", ";
+            list += ch;
+        }
+        m.status = message_status::blocked;
+        m.policy_rule = "unreachable";
+        m.reason = "the contact has no address on any of: " + list;
+        json::object body;
+        body["message"] = m.id;
+        body["reason"] = m.reason;
+        record(env, c.id, "send_blocked", std::move(body), m.cause_event, m.cause);
+    } else {
+        apply_channel_policy(c, m, env);
+    }
     env.result.messages.push_back(m.id);
     env.out.messages.push_back(std::move(m));
 }
@@ -764,7 +823,9 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
             break;
         case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
         case action::kind::send:
-            send(c, message_parts{a.text, a.purpose, {}, {}, {}, a.template_name, a.template_params, a.channel_tag},
+            send(c,
+                 message_parts{a.text, a.purpose, {}, {}, {}, a.template_name, a.template_params, a.channel_tag,
+                               a.channels},
                  cause, origin, key_part, env);
             break;
         case action::kind::start_flow: env.flow_starts.push_back({a.flow, cause, depth}); break;

@@ -446,12 +446,12 @@ private:
         switch (b.kind) {
         case block_kind::send: {
             allow(o, path, {"id", "kind", "description", "text", "quick_replies", "buttons", "next", "purpose",
-                            "template", "template_params", "channel_tag"});
+                            "template", "template_params", "channel_tag", "channels"});
             text_template(true);
             if (o.contains("purpose")) {
                 b.purpose = load_purpose(o.at("purpose"), path + ".purpose");
             }
-            load_channel_specifics(o, path, b.template_name, b.template_params, b.channel_tag);
+            load_channel_specifics(o, path, b.template_name, b.template_params, b.channel_tag, b.channels);
             if (const auto* q = o.if_contains("quick_replies")) {
                 b.quick_replies = strings(*q, path + ".quick_replies");
             }
@@ -1237,7 +1237,14 @@ private:
 
     // "template", "template_params" and "channel_tag" of a send: what only some channels use.
     void load_channel_specifics(const json::object& o, const std::string& path, std::string& template_name,
-                                std::vector<std::string>& params, std::string& channel_tag) const {
+                                std::vector<std::string>& params, std::string& channel_tag,
+                                std::vector<std::string>& channels) const {
+        if (const auto* cs = o.if_contains("channels")) {
+            channels = strings(*cs, path + ".channels");
+            if (channels.empty()) {
+                throw definition_error(path + ".channels", "must name at least one channel");
+            }
+        }
         if (const auto* t = o.if_contains("template")) {
             template_name = string(*t, path + ".template");
         }
@@ -1329,12 +1336,12 @@ private:
                 a.text = string(body, sub);
             } else {
                 const auto& so = object(body, sub);
-                allow(so, sub, {"text", "purpose", "template", "template_params", "channel_tag"});
+                allow(so, sub, {"text", "purpose", "template", "template_params", "channel_tag", "channels"});
                 a.text = required_string(so, "text", sub);
                 if (so.contains("purpose")) {
                     a.purpose = load_purpose(so.at("purpose"), sub + ".purpose");
                 }
-                load_channel_specifics(so, sub, a.template_name, a.template_params, a.channel_tag);
+                load_channel_specifics(so, sub, a.template_name, a.template_params, a.channel_tag, a.channels);
             }
             check_template(a.text, sub + (body.is_string() ? "" : ".text"));
         }

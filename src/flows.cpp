@@ -124,7 +124,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
         switch (b->kind) {
         case block_kind::send:
             send(c, message_parts{b->text, b->purpose, b->quick_replies, b->buttons, {}, b->template_name,
-                                  b->template_params, b->channel_tag},
+                                  b->template_params, b->channel_tag, b->channels},
                  cause, origin, key_part, env);
             go(c, b->next, cause, env);
             break;

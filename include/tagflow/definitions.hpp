@@ -96,6 +96,10 @@ struct action {
     std::string template_name;     ///< send: a platform template (WhatsApp, Zalo ZBS, "request_user_info").
     std::vector<std::string> template_params; ///< send: template parameters (mustache templates).
     std::string channel_tag;       ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
+    /// send: channels to try in order ("zalo", "email", "sms", ...): the first where the contact
+    /// has an address (an identity; for email and sms the profile's e-mail or phone) and the
+    /// channel's policy does not block. Empty: reply where the contact wrote.
+    std::vector<std::string> channels;
     std::string flow;          ///< start_flow: the flow to start (replacing any current run).
     duration delay{};          ///< later: how long after the trigger the nested actions run.
     expression unless;         ///< later: skip the nested actions if this holds when they are due.

@@ -66,6 +66,7 @@ struct block {
     std::string template_name;          ///< send: a platform template (WhatsApp, Zalo ZBS, "request_user_info").
     std::vector<std::string> template_params; ///< send: template parameters (mustache templates).
     std::string channel_tag;            ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
+    std::vector<std::string> channels;  ///< send: channels to try in order (see action::channels).
     std::string next;                   ///< The normal exit.
     // ask
     field_type input = field_type::text;  ///< ask: expected type ("choice" uses `choices`).
