@@ -181,6 +181,13 @@ json::object contact_to_json(const contact& c) {
         }
         o["capped_sends"] = std::move(caps);
     }
+    if (!c.segments.empty()) {
+        json::object segs;
+        for (const auto& [name, since] : c.segments) {
+            segs[name] = format_time(since);
+        }
+        o["segments"] = std::move(segs);
+    }
     if (!c.channels.empty()) {
         json::object chans;
         for (const auto& [name, st] : c.channels) {
@@ -288,6 +295,11 @@ contact contact_from_json(const json::value& v) {
             for (const auto& t : list.as_array()) {
                 times.push_back(parse_time(t.as_string()));
             }
+        }
+    }
+    if (const auto* segs = o.if_contains("segments"); segs && segs->is_object()) {
+        for (const auto& [name, since] : segs->get_object()) {
+            c.segments[std::string(name)] = parse_time(since.as_string());
         }
     }
     if (const auto* chans = o.if_contains("channels"); chans && chans->is_object()) {

@@ -335,6 +335,8 @@ bool filter_matches(const rule& r, const raised& what, const event* e) {
     case trigger::tag_removed: return f.tag.empty() || f.tag == what.detail;
     case trigger::lifecycle_changed: return !f.to || to_string(*f.to) == what.detail;
     case trigger::track: return f.name.empty() || (e && f.name == e->name);
+    case trigger::segment_entered:
+    case trigger::segment_left: return f.segment.empty() || f.segment == what.detail;
     case trigger::message_sent:
     case trigger::message_delivered:
     case trigger::message_read:
@@ -866,11 +868,65 @@ void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env
                     r->name + ".later" + std::to_string(index), "", env, queue);
 }
 
+// Named segments follow every change: membership is recomputed, entering and leaving are
+// logged and raise triggers, and clock-dependent segments keep one re-check timer per contact.
+void reconcile_segments(contact& c, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+    const auto& segments = env.defs.segments();
+    if (segments.empty() && c.segments.empty()) {
+        return;
+    }
+    const contact_view view(c, env.now);
+    duration recheck{};
+    for (const auto& seg : segments) {
+        const bool member = seg.condition.evaluate(view);
+        const bool was = c.segments.count(seg.name) != 0;
+        if (seg.recheck > duration{} && (recheck == duration{} || seg.recheck < recheck)) {
+            recheck = seg.recheck;
+        }
+        if (member == was) {
+            continue;
+        }
+        if (member) {
+            c.segments[seg.name] = env.now;
+        } else {
+            c.segments.erase(seg.name);
+        }
+        json::object body;
+        body["segment"] = seg.name;
+        const auto id = record(env, c.id, member ? "segment_entered" : "segment_left", std::move(body), cause,
+                               "segment:" + seg.name);
+        queue.push_back({member ? trigger::segment_entered : trigger::segment_left, seg.name, id, 0});
+    }
+    // Segments removed from the definitions: the contact is no longer in them.
+    for (auto it = c.segments.begin(); it != c.segments.end();) {
+        if (!env.defs.find_segment(it->first)) {
+            it = c.segments.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (recheck > duration{}) {
+        auto& entry = c.date_timers["segments:"];
+        if (entry.second == 0) {
+            entry = {format_time(env.now + recheck), ++env.ids.timer};
+            env.out.timers.push_back(timer_record{entry.second, env.now + recheck, c.id, "segments:"});
+        }
+    }
+}
+
+void segments_on_timer(contact& c, std::int64_t timer_id) {
+    if (auto it = c.date_timers.find("segments:"); it != c.date_timers.end() && it->second.second == timer_id) {
+        c.date_timers.erase(it); // reconcile_segments arms the next one
+    }
+}
+
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env) {
     if (c.paused_until && env.now < *c.paused_until) {
         // A human has the conversation: no rule or flow may speak over them. Subscriptions
         // still follow the contact (leaving a sequence must cancel its steps even now), and
         // an answer to an orphaned request is closed so it is not sent again.
+        std::vector<raised> unheard; // membership is kept, but no rule runs during the pause
+        reconcile_segments(c, cause, env, unheard);
         reconcile_sequences(c, cause, env);
         reconcile_dates(c, cause, env);
         if (env.input && env.input->kind == event_kind::request_completed) {
@@ -899,7 +955,9 @@ void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& 
         for (const auto& s : starts) {
             start_flow(c, s.flow, s.cause, s.depth, env, queue);
         }
-        // Sequences follow whatever this round changed (tags from rules, flows or the input).
+        // Segments and sequences follow whatever this round changed (tags from rules, flows or
+        // the input); segment changes feed the next round's rules.
+        reconcile_segments(c, cause, env, queue);
         reconcile_sequences(c, cause, env);
         reconcile_dates(c, cause, env);
         reconcile_inactivity(c, cause, env);

@@ -27,12 +27,13 @@ struct definitions::data {
     std::vector<date_trigger> dates;
     std::vector<frequency_cap> caps;
     std::map<std::string, policy_profile, std::less<>> channel_policies;
+    std::vector<segment_definition> segments;
     std::string source = "{\"schema\":1}";
 };
 
 namespace {
 
-constexpr std::array<std::pair<trigger, std::string_view>, 23> trigger_names{{
+constexpr std::array<std::pair<trigger, std::string_view>, 25> trigger_names{{
     {trigger::message_received, "message_received"},
     {trigger::first_message, "first_message"},
     {trigger::returning_message, "returning_message"},
@@ -56,6 +57,8 @@ constexpr std::array<std::pair<trigger, std::string_view>, 23> trigger_names{{
     {trigger::message_clicked, "message_clicked"},
     {trigger::message_failed, "message_failed"},
     {trigger::message_blocked, "message_blocked"},
+    {trigger::segment_entered, "segment_entered"},
+    {trigger::segment_left, "segment_left"},
 }};
 
 // Built-in profile fields and the type each behaves as.
@@ -98,7 +101,9 @@ public:
 
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
-        allow(doc, "$", {"schema", "tags", "fields", "flows", "sequences", "dates", "caps", "rules", "channels", "policies"});
+        allow(doc, "$",
+              {"schema", "tags", "fields", "segments", "flows", "sequences", "dates", "caps", "rules", "channels",
+               "policies"});
         load_channels(doc);
         if (const auto* caps = doc.if_contains("caps")) {
             load_caps(array(*caps, "$.caps"));
@@ -117,6 +122,9 @@ public:
         }
         if (const auto* fields = doc.if_contains("fields")) {
             load_fields(array(*fields, "$.fields"));
+        }
+        if (const auto* segments = doc.if_contains("segments")) {
+            load_segments(array(*segments, "$.segments"));
         }
         if (const auto* flows = doc.if_contains("flows")) {
             load_flows(array(*flows, "$.flows"));
@@ -800,6 +808,12 @@ private:
             if (fo.contains("tag")) {
                 s.follows_tag = required_string(fo, "tag", path + ".follows");
                 check_tag(s.follows_tag, path + ".follows.tag");
+            } else if (const auto name = string(fo.at("segment"), path + ".follows.segment");
+                       std::any_of(out_.segments.begin(), out_.segments.end(),
+                                   [&](const segment_definition& sd) { return sd.name == name; })) {
+                // A declared segment by name: the sequence follows its kept membership, which
+                // also moves with the clock (re-check timers).
+                s.follows_named_segment = name;
             } else {
                 const auto sp = path + ".follows.segment";
                 try {
@@ -1005,6 +1019,40 @@ private:
         }
     }
 
+    void load_segments(const json::array& list) {
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto path = at("$.segments", i);
+            const auto& o = object(list[i], path);
+            allow(o, path, {"name", "description", "if", "recheck"});
+            segment_definition seg;
+            seg.path = path;
+            seg.name = required_string(o, "name", path);
+            if (!names.insert(seg.name).second) {
+                throw definition_error(path + ".name", "duplicate segment name \"" + seg.name + "\"");
+            }
+            const auto text = required_string(o, "if", path);
+            try {
+                seg.condition = expression::parse(text);
+            } catch (const syntax_error& e) {
+                throw definition_error(path + ".if", e.what());
+            }
+            for (const auto& tag : seg.condition.referenced_tags()) {
+                check_tag(tag, path + ".if");
+            }
+            for (const auto& field : seg.condition.referenced_fields()) {
+                check_field(field, path + ".if");
+            }
+            if (const auto* r = o.if_contains("recheck")) {
+                seg.recheck = load_duration(*r, path + ".recheck");
+            } else if (text.find("days_since_") != std::string::npos) {
+                // The clock moves membership without any event: look again daily by default.
+                seg.recheck = std::chrono::hours(24);
+            }
+            out_.segments.push_back(std::move(seg));
+        }
+    }
+
     void load_caps(const json::array& list) {
         for (std::size_t i = 0; i < list.size(); ++i) {
             const auto path = at("$.caps", i);
@@ -1206,6 +1254,15 @@ private:
             }
             f.inactive_for = load_duration(o.at("for"), path + ".for");
             break;
+        case trigger::segment_entered:
+        case trigger::segment_left:
+            allow(o, path, {"segment"});
+            f.segment = required_string(o, "segment", path);
+            if (std::none_of(out_.segments.begin(), out_.segments.end(),
+                             [&](const segment_definition& sd) { return sd.name == f.segment; })) {
+                throw definition_error(path + ".segment", "segment \"" + f.segment + "\" is not declared in $.segments");
+            }
+            break;
         case trigger::message_sent:
         case trigger::message_delivered:
         case trigger::message_read:
@@ -1402,6 +1459,17 @@ const std::vector<flow>& definitions::flows() const noexcept { return data_->flo
 const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
 const std::vector<date_trigger>& definitions::dates() const noexcept { return data_->dates; }
 const std::vector<frequency_cap>& definitions::caps() const noexcept { return data_->caps; }
+
+const std::vector<segment_definition>& definitions::segments() const noexcept { return data_->segments; }
+
+const segment_definition* definitions::find_segment(std::string_view name) const noexcept {
+    for (const auto& s : data_->segments) {
+        if (s.name == name) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
 
 const policy_profile* definitions::channel_policy(std::string_view channel) const noexcept {
     const auto it = data_->channel_policies.find(channel);

@@ -578,7 +578,7 @@ struct engine::impl {
                 env.key_base = "t:" + std::to_string(t.id);
                 std::vector<detail::raised> queue;
                 const bool paused = c->paused_until && t.due < *c->paused_until;
-                if (paused && t.kind != "flow") {
+                if (paused && t.kind != "flow" && t.kind != "segments:") {
                     // A human has the conversation. Steps and delayed actions wait (checked again
                     // daily or when the pause ends); a date occurrence is skipped for this year.
                     json::object held;
@@ -596,6 +596,8 @@ struct engine::impl {
                     detail::date_on_timer(*c, t.kind.substr(5), t.id, cause, env, queue);
                 } else if (t.kind.rfind("inactive:", 0) == 0) {
                     detail::inactive_on_timer(*c, t.kind.substr(9), t.id, cause, env, queue);
+                } else if (t.kind == "segments:") {
+                    detail::segments_on_timer(*c, t.id);
                 } else if (t.kind.rfind("later:", 0) == 0) {
                     detail::run_later(*c, t.kind, cause, env, queue);
                 } else {

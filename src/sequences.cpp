@@ -14,6 +14,9 @@ bool qualifies(const contact& c, const sequence& s, const core_env& env) {
     if (!s.follows_tag.empty()) {
         return c.has_tag(s.follows_tag);
     }
+    if (!s.follows_named_segment.empty()) {
+        return c.segments.count(s.follows_named_segment) != 0;
+    }
     return s.follows_segment.evaluate(contact_view(c, env.now));
 }
 

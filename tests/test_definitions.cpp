@@ -321,7 +321,7 @@ TEST_CASE("a missing or unsupported schema version is refused", "[definitions]")
 }
 
 TEST_CASE("unknown keys are refused with the allowed keys listed", "[definitions]") {
-    check_refusal(R"j({"schema": 1, "broadcasts": []})j", "$.broadcasts", "unknown key; expected one of: schema, tags, fields, flows, sequences, dates, caps, rules");
+    check_refusal(R"j({"schema": 1, "broadcasts": []})j", "$.broadcasts", "unknown key; expected one of: schema, tags, fields, segments, flows, sequences, dates, caps, rules, channels, policies");
     check_refusal(R"j({"schema": 1, "tags": [{"name": "A", "colour": "red"}]})j", "$.tags[0].colour",
                   "expected one of: name, description");
     check_refusal(R"j({"schema": 1, "fields": [{"name": "a", "type": "text", "default": ""}]})j",

@@ -158,6 +158,8 @@ struct contact {
     std::map<std::string, std::pair<std::string, std::int64_t>> date_timers;
     /// When capped messages (by purpose) went or will go out, within the caps' windows.
     std::map<std::string, std::vector<time_point>> capped_sends;
+    /// Named segments the contact is in, with the time it entered each.
+    std::map<std::string, time_point> segments;
     /// Per channel name ("zalo", "messenger", ...): windows, reply counts, follower status.
     std::map<std::string, channel_state> channels;
     /// Set by a handoff block: rules and flows skip the contact until then (time_point::max()

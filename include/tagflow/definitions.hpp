@@ -65,6 +65,8 @@ enum class trigger {
     message_clicked,   ///< Receipt: a link or button in it was followed.
     message_failed,    ///< Delivery failed for good (or went to the dead letters).
     message_blocked,   ///< Channel policy blocked it at dispatch.
+    segment_entered,   ///< The contact entered a named segment (filter.segment).
+    segment_left,      ///< The contact left a named segment (filter.segment).
 };
 
 /// Name of a trigger as written in definitions. Never fails; thread-safe.
@@ -81,6 +83,7 @@ struct rule_filter {
     std::string name;                  ///< track: event name.
     duration inactive_for{};           ///< inactive: how long without a message (required).
     std::string cause;                 ///< message_*: what decided the message starts with this, e.g. "sequence:".
+    std::string segment;               ///< segment_*: the segment's name.
 };
 
 /// One thing a rule does.
@@ -115,6 +118,17 @@ struct date_trigger {
     std::vector<int> years;       ///< Only these anniversaries (1, 2, 3); empty: every year.
     std::vector<action> then;     ///< What to do.
     std::string path;             ///< JSON path, for messages.
+};
+
+/// A named, dynamic segment: the contacts for whom `condition` holds. Membership is kept on
+/// each contact and updated whenever it changes; entering and leaving raise the
+/// segment_entered / segment_left triggers. A condition that reads the clock (days_since_*)
+/// is also re-checked every `recheck` without any event.
+struct segment_definition {
+    std::string name;     ///< Unique name, e.g. "churn risk".
+    expression condition; ///< Who belongs.
+    duration recheck{};   ///< Re-check period for clock-dependent conditions; 0: only on changes.
+    std::string path;     ///< JSON path, for messages.
 };
 
 /// A frequency cap across all automations: at most `max` messages of `purpose` per contact in
@@ -166,6 +180,10 @@ public:
     [[nodiscard]] const std::vector<flow>& flows() const noexcept;
     /// Frequency caps.
     [[nodiscard]] const std::vector<frequency_cap>& caps() const noexcept;
+    /// Named segments, in document order.
+    [[nodiscard]] const std::vector<segment_definition>& segments() const noexcept;
+    /// The segment named `name`, or nullptr.
+    [[nodiscard]] const segment_definition* find_segment(std::string_view name) const noexcept;
     /// Date triggers, in document order.
     [[nodiscard]] const std::vector<date_trigger>& dates() const noexcept;
     /// Sequences, in document order.

@@ -37,7 +37,8 @@ struct sequence_step {
 struct sequence {
     std::string name;                 ///< Unique name.
     std::string follows_tag;          ///< Contacts with this tag are in the sequence...
-    expression follows_segment;       ///< ...or those matching this expression (one of the two).
+    expression follows_segment;       ///< ...or those matching this expression...
+    std::string follows_named_segment; ///< ...or the members of this declared segment (one of the three).
     std::vector<sequence_step> steps; ///< In order.
     send_window window;               ///< When message steps may go out, contact-local time.
     bool reentry_restart = true;      ///< Re-entering starts over; false: ignored within `reentry_within`.

@@ -139,6 +139,11 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
 // A "later" timer fired: run the delayed actions of that rule unless their condition says skip.
 void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env, std::vector<raised>& queue);
 
+// Recomputes named segment membership, raising segment_entered / segment_left.
+void reconcile_segments(contact& c, std::int64_t cause, core_env& env, std::vector<raised>& queue);
+// A segment re-check timer fired: forget it so the next reconcile arms a new one.
+void segments_on_timer(contact& c, std::int64_t timer_id);
+
 // Rules, then flows (the input event, flow starts), then rules for what flows changed, until
 // nothing is left to do.
 void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& env);
