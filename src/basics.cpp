@@ -103,6 +103,7 @@ std::string_view to_string(message_status s) noexcept {
     case message_status::delivered: return "delivered";
     case message_status::read: return "read";
     case message_status::dead_letter: return "dead_letter";
+    case message_status::cancelled: return "cancelled";
     }
     return "pending";
 }
@@ -110,7 +111,7 @@ std::string_view to_string(message_status s) noexcept {
 std::optional<message_status> parse_message_status(std::string_view name) noexcept {
     for (auto s : {message_status::pending, message_status::sent, message_status::failed, message_status::blocked,
                    message_status::deferred, message_status::delivered, message_status::read,
-                   message_status::dead_letter}) {
+                   message_status::dead_letter, message_status::cancelled}) {
         if (to_string(s) == name) {
             return s;
         }

@@ -417,6 +417,13 @@ void apply_delivery(contact& c, const event& e, std::int64_t input_id, core_env&
             raised_trigger = trigger::message_clicked;
         }
         break;
+    case delivery_status::cancelled:
+        // Only what has not gone out can be withdrawn.
+        if (m.waiting()) {
+            m.status = message_status::cancelled;
+            m.reason = e.error;
+        }
+        break;
     }
     if (m == *env.delivery_message) {
         return;
@@ -460,7 +467,8 @@ void apply_caps(contact& c, outbound_message& m, core_env& env) {
     times.erase(std::remove_if(times.begin(), times.end(), [&](time_point t) { return t <= env.now - longest; }),
                 times.end());
     std::sort(times.begin(), times.end());
-    time_point at = env.now;
+    const time_point start = m.not_before.value_or(env.now); // scheduled sends count from their time
+    time_point at = start;
     // Each cap may push the time later; repeat until every cap allows it (a few rounds at most).
     for (bool moved = true; moved;) {
         moved = false;
@@ -484,7 +492,7 @@ void apply_caps(contact& c, outbound_message& m, core_env& env) {
             }
         }
     }
-    if (at > env.now) {
+    if (at > start) {
         m.status = message_status::deferred;
         m.not_before = at;
         json::object body;
@@ -626,6 +634,10 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
     }
     m.channel_tag = std::move(parts.channel_tag);
     m.created_at = env.now;
+    if (parts.not_before && *parts.not_before > env.now) {
+        m.status = message_status::deferred; // scheduled: policies judge it at that time
+        m.not_before = parts.not_before;
+    }
     m.cause_event = cause_event;
     m.cause = cause;
     apply_caps(c, m, env);
@@ -756,6 +768,30 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         raise(e.kind == event_kind::followed ? trigger::followed : trigger::unfollowed);
         break;
     case event_kind::delivery_update: apply_delivery(c, e, input_id, env, queue); break;
+    case event_kind::broadcast: {
+        message_parts parts;
+        parts.text = e.text;
+        if (auto it = e.data.find("purpose"); it != e.data.end()) {
+            parts.purpose = it->second;
+        } else {
+            parts.purpose = "promotional";
+        }
+        if (auto it = e.data.find("template"); it != e.data.end()) {
+            parts.template_name = it->second;
+        }
+        if (auto it = e.data.find("channels"); it != e.data.end()) {
+            for (std::size_t start = 0; start <= it->second.size();) {
+                const auto comma = std::min(it->second.find(',', start), it->second.size());
+                if (comma > start) {
+                    parts.channels.push_back(it->second.substr(start, comma - start));
+                }
+                start = comma + 1;
+            }
+        }
+        parts.not_before = e.until;
+        send(c, std::move(parts), input_id, "broadcast:" + e.name, "broadcast", env);
+        break;
+    }
     case event_kind::automation_resumed:
         if (c.paused_until) {
             c.paused_until.reset();

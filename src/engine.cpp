@@ -249,6 +249,18 @@ struct engine::impl {
             fail("contact", "contact ids start at 1");
         }
         switch (e.kind) {
+        case event_kind::broadcast:
+            if (e.name.empty()) {
+                fail("name", "a broadcast needs a name");
+            }
+            if (e.text.empty()) {
+                fail("text", "a broadcast needs a text");
+            }
+            if (auto it = e.data.find("purpose"); it != e.data.end() && it->second != "reply" &&
+                                                   it->second != "transactional" && it->second != "promotional") {
+                fail("data.purpose", "expected reply, transactional or promotional");
+            }
+            break;
         case event_kind::postback:
             if (e.payload.empty()) {
                 fail("payload", "required for a postback");
@@ -609,6 +621,31 @@ struct engine::impl {
         }
     }
 
+    // Processes events like a batch but writes nothing: the outbox rows they would decide.
+    std::vector<outbound_message> dry_run(std::span<const event> events) {
+        std::vector<event> checked;
+        checked.reserve(events.size());
+        std::lock_guard lock(mutex);
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            checked.push_back(validate(events[i], "[" + std::to_string(i) + "]."));
+        }
+        const auto saved = ids;
+        std::vector<outbound_message> out;
+        try {
+            unit_of_work work(*backing);
+            std::set<contact_id> touched;
+            for (const auto& e : checked) {
+                (void)process(e, work, touched);
+            }
+            out = std::move(work.changes.messages);
+        } catch (...) {
+            ids = saved;
+            throw;
+        }
+        ids = saved; // nothing was written: the ids are free again
+        return out;
+    }
+
     std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch) {
         std::vector<event> checked;
         checked.reserve(events.size());
@@ -962,6 +999,8 @@ std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
     }
     return pending.size();
 }
+
+std::vector<outbound_message> engine::dry_run(std::span<const event> events) { return impl_->dry_run(events); }
 
 std::vector<outbound_message> engine::due_messages(time_point until, std::size_t limit) const {
     std::lock_guard lock(impl_->mutex);

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::pair<event_kind, std::string_view>, 17> kind_names{{
+constexpr std::array<std::pair<event_kind, std::string_view>, 18> kind_names{{
     {event_kind::message_received, "message_received"},
     {event_kind::postback, "postback"},
     {event_kind::form_opened, "form_opened"},
@@ -29,9 +29,10 @@ constexpr std::array<std::pair<event_kind, std::string_view>, 17> kind_names{{
     {event_kind::followed, "followed"},
     {event_kind::unfollowed, "unfollowed"},
     {event_kind::delivery_update, "delivery_update"},
+    {event_kind::broadcast, "broadcast"},
 }};
 
-constexpr std::array<std::pair<delivery_status, std::string_view>, 9> delivery_names{{
+constexpr std::array<std::pair<delivery_status, std::string_view>, 10> delivery_names{{
     {delivery_status::sent, "sent"},
     {delivery_status::retry, "retry"},
     {delivery_status::failed, "failed"},
@@ -41,6 +42,7 @@ constexpr std::array<std::pair<delivery_status, std::string_view>, 9> delivery_n
     {delivery_status::delivered, "delivered"},
     {delivery_status::read, "read"},
     {delivery_status::clicked, "clicked"},
+    {delivery_status::cancelled, "cancelled"},
 }};
 
 event make(event_kind kind, identity who) {
@@ -332,7 +334,7 @@ event event_from_json(std::string_view text) {
         if (!e.delivery) {
             throw event_error("delivery", "unknown delivery status \"" + name +
                                               "\"; expected sent, retry, failed, dead_letter, blocked, deferred, "
-                                              "delivered, read or clicked");
+                                              "delivered, read, clicked or cancelled");
         }
     }
     if (const auto* v = o.if_contains("until")) {

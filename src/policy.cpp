@@ -224,6 +224,12 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
         }
         if (r.what == kind::label) {
             d.text_prefix = r.label;
+        } else if (r.what == kind::price && !ctx.at_dispatch) {
+            d.cost += r.price;
+            d.currency = profile.currency;
+            if (d.outcome == policy_decision::verdict::allow) {
+                d.rule = r.id;
+            }
         } else if (r.what == kind::unsubscribe) {
             d.needs_unsubscribe = true;
         } else if (r.what == kind::reply_cost && !ctx.at_dispatch) {
@@ -231,7 +237,7 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
             const int replies = ctx.state ? ctx.state->replies_since_inbound : 0;
             const bool free = age && *age < r.within && (r.free_per_inbound == 0 || replies < r.free_per_inbound);
             if (!free) {
-                d.cost = r.price;
+                d.cost += r.price;
                 d.currency = profile.currency;
                 if (d.outcome == policy_decision::verdict::allow) {
                     d.rule = r.id;
@@ -339,7 +345,7 @@ void allow_keys(const json::object& o, std::initializer_list<std::string_view> k
     }
 }
 
-constexpr std::array<std::pair<policy_rule::kind, std::string_view>, 9> kind_names{{
+constexpr std::array<std::pair<policy_rule::kind, std::string_view>, 10> kind_names{{
     {policy_rule::kind::retired_tag, "retired_tag"},
     {policy_rule::kind::requires_inbound, "requires_inbound"},
     {policy_rule::kind::followers_only, "followers_only"},
@@ -347,6 +353,7 @@ constexpr std::array<std::pair<policy_rule::kind, std::string_view>, 9> kind_nam
     {policy_rule::kind::hours, "hours"},
     {policy_rule::kind::limit, "limit"},
     {policy_rule::kind::reply_cost, "reply_cost"},
+    {policy_rule::kind::price, "price"},
     {policy_rule::kind::label, "label"},
     {policy_rule::kind::unsubscribe, "unsubscribe"},
 }};
@@ -374,7 +381,7 @@ policy_rule parse_rule(const json::value& v, const std::string& path) {
     if (!known) {
         throw definition_error(path + ".kind", "unknown rule kind \"" + kind_name +
                                                    "\"; expected retired_tag, requires_inbound, followers_only, "
-                                                   "window, hours, limit, reply_cost, label or unsubscribe");
+                                                   "window, hours, limit, reply_cost, price, label or unsubscribe");
     }
     auto text = [&](std::string_view key, std::string& out) {
         if (const auto* f = o.if_contains(key)) {

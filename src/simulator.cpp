@@ -1,3 +1,4 @@
+#include <tagflow/broadcast.hpp>
 #include <tagflow/channel.hpp>
 #include <tagflow/dispatcher.hpp>
 #include <tagflow/engine.hpp>
@@ -224,7 +225,7 @@ private:
 
     void step(const json::value& v, const std::string& path) {
         const auto& s = object_at(v, path);
-        allow(s, path, {"at", "event", "refused", "expect", "note"});
+        allow(s, path, {"at", "event", "refused", "broadcast", "expect", "note"});
         if (const auto* at = s.if_contains("at")) {
             const auto t = parse_at(string_at(*at, path + ".at"), path + ".at");
             if (t < now_) {
@@ -263,9 +264,110 @@ private:
         } else if (s.contains("refused")) {
             throw definition_error(path + ".refused", "only meaningful with an event");
         }
+        if (const auto* b = s.if_contains("broadcast")) {
+            run_broadcast(object_at(*b, path + ".broadcast"), path + ".broadcast");
+        }
         dispatch();
         if (const auto* x = s.if_contains("expect")) {
             expect(object_at(*x, path + ".expect"), path + ".expect");
+        }
+    }
+
+    // plan / send / cancel a broadcast; the summary is kept for a "broadcast" expectation.
+    void run_broadcast(const json::object& b, const std::string& path) {
+        allow(b, path, {"action", "name", "segment", "audience", "text", "purpose", "at", "channels"});
+        const auto action = b.contains("action") ? string_at(b.at("action"), path + ".action") : std::string("send");
+        broadcast_spec spec;
+        spec.name = b.contains("name") ? string_at(b.at("name"), path + ".name") : std::string();
+        if (const auto* v = b.if_contains("segment")) {
+            spec.segment = string_at(*v, path + ".segment");
+        }
+        if (const auto* v = b.if_contains("audience")) {
+            spec.audience = string_at(*v, path + ".audience");
+        }
+        if (const auto* v = b.if_contains("text")) {
+            spec.text = string_at(*v, path + ".text");
+        }
+        if (const auto* v = b.if_contains("purpose")) {
+            spec.purpose = string_at(*v, path + ".purpose");
+        }
+        if (const auto* v = b.if_contains("at")) {
+            spec.at = parse_at(string_at(*v, path + ".at"), path + ".at");
+        }
+        if (const auto* v = b.if_contains("channels")) {
+            if (!v->is_array()) {
+                throw definition_error(path + ".channels", "expected an array of channel names");
+            }
+            for (std::size_t i = 0; i < v->get_array().size(); ++i) {
+                spec.channels.push_back(string_at(v->get_array()[i], fmt::format("{}.channels[{}]", path, i)));
+            }
+        }
+        try {
+            if (action == "plan") {
+                broadcast_ = plan_broadcast(*engine_, spec);
+            } else if (action == "send") {
+                broadcast_ = send_broadcast(*engine_, spec);
+            } else if (action == "cancel") {
+                cancel_broadcast(*engine_, spec.name);
+                broadcast_ = broadcast_status(*engine_, spec.name);
+            } else if (action == "status") {
+                broadcast_ = broadcast_status(*engine_, spec.name);
+            } else {
+                throw definition_error(path + ".action", "expected plan, send, status or cancel");
+            }
+        } catch (const definition_error&) {
+            throw;
+        } catch (const error& e) {
+            throw definition_error(path, e.what());
+        }
+        std::string statuses;
+        for (const auto& [st, n] : broadcast_->by_status) {
+            statuses += fmt::format(" {} {}", n, st);
+        }
+        std::string costs;
+        for (const auto& [cur, amount] : broadcast_->cost) {
+            costs += fmt::format(" cost {} {}", amount, cur);
+        }
+        line(fmt::format("{}  broadcast {} {}:{}{}", label(now_), action, spec.name, statuses, costs));
+        print_new_messages();
+    }
+
+    void expect_broadcast(const json::object& x, const std::string& path) {
+        allow(x, path, {"status", "cost", "blocked", "already_decided"});
+        if (!broadcast_) {
+            throw definition_error(path, "needs an earlier step with \"broadcast\"");
+        }
+        ++result_.checks;
+        auto counts = [&](const char* key, const std::map<std::string, std::size_t>& have) {
+            if (const auto* want = x.if_contains(key)) {
+                std::map<std::string, std::size_t> w;
+                for (const auto& [k, v] : object_at(*want, path + "." + key)) {
+                    w[std::string(k)] = v.is_int64() ? static_cast<std::size_t>(v.get_int64()) : 0;
+                }
+                if (w != have) {
+                    std::string got;
+                    for (const auto& [k, n] : have) {
+                        got += fmt::format("{}{}: {}", got.empty() ? "" : ", ", k, n);
+                    }
+                    fail(path + "." + key, fmt::format("is {{{}}}, expected {}", got, json::serialize(*want)));
+                }
+            }
+        };
+        counts("status", broadcast_->by_status);
+        counts("blocked", broadcast_->blocked_by_reason);
+        if (const auto* want = x.if_contains("cost")) {
+            for (const auto& [cur, v] : object_at(*want, path + ".cost")) {
+                const auto it = broadcast_->cost.find(std::string(cur));
+                const double have = it == broadcast_->cost.end() ? 0 : it->second;
+                if (!v.is_number() || v.to_number<double>() != have) {
+                    fail(path + ".cost." + std::string(cur), fmt::format("is {}, expected {}", have, json::serialize(v)));
+                }
+            }
+        }
+        if (const auto* want = x.if_contains("already_decided");
+            want && (!want->is_int64() || static_cast<std::size_t>(want->get_int64()) != broadcast_->already_decided)) {
+            fail(path + ".already_decided", fmt::format("is {}, expected {}", broadcast_->already_decided,
+                                                        json::serialize(*want)));
         }
     }
 
@@ -382,7 +484,7 @@ private:
 
     void expect(const json::object& x, const std::string& path) {
         allow(x, path, {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
-                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls"});
+                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls", "broadcast"});
         if (const auto* n = x.if_contains("contacts")) {
             ++result_.checks;
             const auto want = n->is_int64() ? n->get_int64() : -1;
@@ -396,6 +498,9 @@ private:
         }
         if (const auto* delivered = x.if_contains("delivered")) {
             expect_delivered(*delivered, path + ".delivered");
+        }
+        if (const auto* b = x.if_contains("broadcast")) {
+            expect_broadcast(object_at(*b, path + ".broadcast"), path + ".broadcast");
         }
         if (const auto* calls = x.if_contains("adapter_calls")) {
             expect_adapter_calls(object_at(*calls, path + ".adapter_calls"), path + ".adapter_calls");
@@ -649,6 +754,7 @@ private:
     std::vector<recording_channel::call> calls_;
     std::size_t checked_calls_ = 0;
     std::unique_ptr<dispatcher> dispatcher_;
+    std::optional<broadcast_summary> broadcast_;
     const date::time_zone* zone_ = nullptr;
     std::chrono::days start_day_{};
     time_point now_{};

@@ -124,6 +124,12 @@ public:
     /// with "[index]." and nothing of the batch is written.
     std::vector<ingest_result> ingest_batch(std::span<const event> events);
 
+    /// Processes `events` as ingest_batch would, against the current state, and returns the
+    /// outbox rows they would decide (with policy verdicts, costs and deferrals), but writes
+    /// nothing: the answer to "what would happen?" (broadcast plans). Validation fails as
+    /// ingest_batch does. Thread-safe; serialised with ingest.
+    [[nodiscard]] std::vector<outbound_message> dry_run(std::span<const event> events);
+
     /// Fires every durable timer due at or before `until` (flow delays and timeouts), in order of
     /// (due time, id), each in its own transaction, including timers those firings schedule
     /// that are due by then. Returns how many fired. Thread-safe; serialised with ingest.

@@ -34,6 +34,8 @@ enum class event_kind {
     unfollowed,         ///< The contact stopped following it.
     delivery_update,    ///< A send attempt's result or a platform receipt for an outbox message
                         ///< (message_id or external_id, delivery, error, until).
+    broadcast,          ///< One recipient of a broadcast (name, text, data: purpose/template/channels;
+                        ///< until: scheduled time). Written by engine::send_broadcast.
 };
 
 /// What a delivery_update reports about an outbox message.
@@ -47,6 +49,7 @@ enum class delivery_status {
     delivered,   ///< Receipt: it reached the contact's device.
     read,        ///< Receipt: the contact read it.
     clicked,     ///< Receipt: the contact followed a link or button in it.
+    cancelled,   ///< Withdrawn before it went out (a cancelled broadcast).
 };
 
 /// Name used in JSON, e.g. "dead_letter". Never fails; thread-safe.

@@ -24,6 +24,7 @@ enum class message_status {
     delivered,   ///< The platform reported it delivered.
     read,        ///< The platform reported it read.
     dead_letter, ///< The dispatcher gave up after its last try.
+    cancelled,   ///< Withdrawn before it went out (a cancelled broadcast).
 };
 
 /// The status name, e.g. "dead_letter". Never fails; thread-safe.

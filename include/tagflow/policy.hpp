@@ -31,6 +31,7 @@ struct policy_rule {
         limit,            ///< Defer while `max` messages already went within `per`.
         reply_cost,       ///< Free until `within` after the last inbound (the first
                           ///< `free_per_inbound` only, when set), else billed `price`.
+        price,            ///< Every message is billed `price` (template and promotional prices).
         label,            ///< Prefix the text with `label` (Vietnamese advertising SMS "[QC] ").
         unsubscribe,      ///< Messages must carry a one-click unsubscribe header (RFC 8058).
     };
@@ -44,7 +45,7 @@ struct policy_rule {
     duration human_within{};             ///< window: longer limit for human-written replies (0: none).
     bool templates_exempt = false;       ///< window: approved templates may go outside it.
     int free_per_inbound = 0;            ///< reply_cost: free replies per inbound message (0: unlimited).
-    double price = 0;                    ///< reply_cost: price of a billed message.
+    double price = 0;                    ///< reply_cost, price: price of a billed message.
     int max = 0;                         ///< limit: messages allowed per `per`.
     duration per{};                      ///< limit: the rolling period.
     std::string open;                    ///< hours: "HH:MM" the window opens.

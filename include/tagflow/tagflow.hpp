@@ -16,6 +16,7 @@
 #include <tagflow/memory_store.hpp>
 #include <tagflow/outbox.hpp>
 #include <tagflow/policy.hpp>
+#include <tagflow/broadcast.hpp>
 #include <tagflow/channel.hpp>
 #include <tagflow/dispatcher.hpp>
 #include <tagflow/phone.hpp>

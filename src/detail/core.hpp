@@ -118,6 +118,7 @@ struct message_parts {
     std::vector<std::string> template_params; // mustache templates, rendered like the text
     std::string channel_tag;
     std::vector<std::string> channels; // preference order; empty: reply where the contact wrote
+    std::optional<time_point> not_before; // scheduled sends (broadcasts)
 };
 void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
           core_env& env);
