@@ -57,6 +57,74 @@ int graph(const std::string& file, const std::string& flow, const std::string& f
     return 0;
 }
 
+// Prints a plan or a status: counts per status, blocked per rule, cost per currency, then one
+// line per recipient.
+void print_broadcast(const tagflow::broadcast_summary& s, bool recipients) {
+    fmt::print("broadcast {}: {} recipients\n", s.name, s.recipients.size());
+    for (const auto& [status, n] : s.by_status) {
+        fmt::print("  {:<12} {}\n", status, n);
+    }
+    for (const auto& [rule, n] : s.blocked_by_reason) {
+        fmt::print("  blocked by {}: {}\n", rule, n);
+    }
+    for (const auto& [currency, amount] : s.cost) {
+        fmt::print("  estimated cost: {} {}\n", amount, currency);
+    }
+    if (s.already_decided > 0) {
+        fmt::print("  already decided by an earlier send: {}\n", s.already_decided);
+    }
+    if (!recipients) {
+        return;
+    }
+    for (const auto& r : s.recipients) {
+        std::string extra;
+        if (r.not_before && r.status == tagflow::message_status::deferred) {
+            extra += " until " + tagflow::format_time(*r.not_before);
+        }
+        if (!r.rule.empty()) {
+            extra += " [" + r.rule + "]";
+        }
+        if (r.cost > 0) {
+            extra += fmt::format(" {} {}", r.cost, r.currency);
+        }
+        fmt::print("  #{} {} {}{}\n", r.contact, r.to.to_string(), tagflow::to_string(r.status), extra);
+    }
+}
+
+struct broadcast_args {
+    std::string action, db, defs, name, segment, audience, text, purpose = "promotional", at;
+    std::vector<std::string> channels;
+    bool recipients = false;
+};
+
+int broadcast(const broadcast_args& a) {
+    auto e = tagflow::engine::open(a.db);
+    if (!a.defs.empty()) {
+        e.load_definitions(tagflow::definitions::load_file(a.defs));
+    }
+    if (a.action == "status") {
+        print_broadcast(tagflow::broadcast_status(e, a.name), a.recipients);
+        return 0;
+    }
+    if (a.action == "cancel") {
+        fmt::print("cancelled {} messages of broadcast {}\n", tagflow::cancel_broadcast(e, a.name), a.name);
+        return 0;
+    }
+    tagflow::broadcast_spec spec;
+    spec.name = a.name;
+    spec.segment = a.segment;
+    spec.audience = a.audience;
+    spec.text = a.text;
+    spec.purpose = a.purpose;
+    spec.channels = a.channels;
+    if (!a.at.empty()) {
+        spec.at = tagflow::parse_time(a.at);
+    }
+    print_broadcast(a.action == "plan" ? tagflow::plan_broadcast(e, spec) : tagflow::send_broadcast(e, spec),
+                    a.recipients);
+    return 0;
+}
+
 int simulate(const std::vector<std::string>& files, const std::string& db, bool quiet) {
     int failed = 0;
     for (const auto& file : files) {
@@ -230,6 +298,22 @@ int main(int argc, char** argv) {
     auto* blocks_cmd = app.add_subcommand("blocks", "Print per-block counters of every flow");
     blocks_cmd->add_option("--db", db, "SQLite file")->required();
 
+    broadcast_args bc;
+    auto* broadcast_cmd = app.add_subcommand("broadcast", "Plan, send, inspect or cancel a broadcast to a segment");
+    broadcast_cmd->add_option("action", bc.action, "plan, send, status or cancel")
+        ->required()
+        ->check(CLI::IsMember({"plan", "send", "status", "cancel"}));
+    broadcast_cmd->add_option("--db", bc.db, "SQLite file")->required();
+    broadcast_cmd->add_option("--defs", bc.defs, "Load this definitions file first");
+    broadcast_cmd->add_option("--name", bc.name, "Broadcast name (part of every recipient's key)")->required();
+    broadcast_cmd->add_option("--segment", bc.segment, "A segment declared in the definitions");
+    broadcast_cmd->add_option("--audience", bc.audience, "Or a condition, e.g. 'tag(\"Khách VIP\")'");
+    broadcast_cmd->add_option("--text", bc.text, "Message template");
+    broadcast_cmd->add_option("--purpose", bc.purpose, "reply, transactional or promotional (default)");
+    broadcast_cmd->add_option("--at", bc.at, "Scheduled time, RFC 3339, e.g. 2026-03-02T22:30:00+07:00");
+    broadcast_cmd->add_option("--channel", bc.channels, "Channels to try in order (repeatable)");
+    broadcast_cmd->add_flag("--recipients", bc.recipients, "Also print one line per recipient");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*check_cmd) {
@@ -262,6 +346,9 @@ int main(int argc, char** argv) {
         }
         if (*outbox_cmd) {
             return show_outbox(db, after);
+        }
+        if (*broadcast_cmd) {
+            return broadcast(bc);
         }
     } catch (const tagflow::error& e) {
         fmt::print(stderr, "tagflow: {} ({})\n", e.what(), tagflow::to_string(e.code()));
