@@ -1000,6 +1000,16 @@ std::size_t engine::perform_requests(http_client& client, std::size_t limit) {
     return pending.size();
 }
 
+std::vector<contact_id> engine::contact_ids() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->contact_ids();
+}
+
+void engine::visit_tags(const std::function<void(contact_id, const std::string&)>& visit) const {
+    std::lock_guard lock(impl_->mutex);
+    impl_->backing->visit_tags(visit);
+}
+
 std::vector<outbound_message> engine::dry_run(std::span<const event> events) { return impl_->dry_run(events); }
 
 std::vector<outbound_message> engine::due_messages(time_point until, std::size_t limit) const {

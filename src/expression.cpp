@@ -1076,4 +1076,54 @@ const std::vector<std::string>& expression::referenced_fields() const noexcept {
     return program_ ? program_->fields : empty_list();
 }
 
+namespace {
+
+std::optional<tag_formula> formula_at(const expression_program& p, std::uint32_t index) {
+    const expression_node& n = p.nodes[index];
+    tag_formula f;
+    switch (n.code) {
+    case op::tag:
+        f.what = tag_formula::kind::tag;
+        f.tag = p.names[n.a];
+        return f;
+    case op::constant:
+        if (const auto* b = std::get_if<bool>(&p.constants[n.a])) {
+            f.what = tag_formula::kind::constant;
+            f.constant = *b;
+            return f;
+        }
+        return std::nullopt;
+    case op::not_: {
+        auto inner = formula_at(p, n.a);
+        if (!inner) {
+            return std::nullopt;
+        }
+        f.what = tag_formula::kind::negate;
+        f.children.push_back(std::move(*inner));
+        return f;
+    }
+    case op::and_:
+    case op::or_:
+        f.what = n.code == op::and_ ? tag_formula::kind::all_of : tag_formula::kind::any_of;
+        for (std::uint32_t i = 0; i < n.b; ++i) {
+            auto child = formula_at(p, p.lists[n.a + i]);
+            if (!child) {
+                return std::nullopt;
+            }
+            f.children.push_back(std::move(*child));
+        }
+        return f;
+    default: return std::nullopt;
+    }
+}
+
+} // namespace
+
+std::optional<tag_formula> expression::as_tag_formula() const {
+    if (!program_) {
+        return tag_formula{};
+    }
+    return formula_at(*program_, program_->root);
+}
+
 } // namespace tagflow

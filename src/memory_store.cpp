@@ -129,6 +129,19 @@ public:
         return page(messages_, after_id, limit);
     }
 
+    void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) override {
+        std::vector<std::pair<std::string, contact_id>> all;
+        for (const auto& [id, c] : contacts_) {
+            for (const auto& [tag, since] : c.tags) {
+                all.emplace_back(tag, id);
+            }
+        }
+        std::sort(all.begin(), all.end());
+        for (const auto& [tag, id] : all) {
+            visit(id, tag);
+        }
+    }
+
     std::optional<outbound_message> find_message(std::int64_t id) override {
         if (auto* m = message_at(id)) {
             return *m;

@@ -277,6 +277,16 @@ public:
         return out;
     }
 
+    void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) override {
+        auto& st = db_.cached("SELECT contact_id, tag FROM contact_tags ORDER BY tag, contact_id");
+        st.bind_all();
+        std::string tag;
+        while (st.step()) {
+            tag = st.get_text(1);
+            visit(st.get_int64(0), tag);
+        }
+    }
+
     std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
         auto& st = db_.cached("SELECT " + message_columns + " FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
         st.bind_all(after_id, static_cast<std::int64_t>(limit));

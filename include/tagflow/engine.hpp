@@ -158,6 +158,12 @@ public:
     [[nodiscard]] std::optional<contact> find_contact(const identity& who) const;
     /// A contact by id; throws tagflow::error(errc::not_found) when unknown.
     [[nodiscard]] contact get_contact(contact_id id) const;
+    /// Calls `visit(contact id, tag)` for every tag of every contact, ordered by tag then id,
+    /// without loading whole contacts (what segment_index is built from). Thread-safe; holds the
+    /// engine's lock while it runs, so `visit` must not call back into the engine.
+    void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) const;
+    /// Every live contact id, ascending. Thread-safe.
+    [[nodiscard]] std::vector<contact_id> contact_ids() const;
     /// Every contact, ascending by id.
     [[nodiscard]] std::vector<contact> contacts() const;
     /// Outbox rows with id > after_id, ascending.

@@ -29,6 +29,7 @@
 #include <tagflow/value.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,17 @@ public:
 /// compare numerically; null equals only null; otherwise values of different types are unequal.
 /// `<`, `<=`, `>`, `>=` order numbers numerically (and text that reads as a number against a
 /// number), text by bytes; any other pairing, including anything with null, is false.
+/// A boolean formula over tags only: what an expression is when it uses nothing but tag(),
+/// and, or, not, true and false. Indexes evaluate it with set operations (segment_index.hpp).
+struct tag_formula {
+    /// Node kinds.
+    enum class kind { tag, all_of, any_of, negate, constant };
+    kind what = kind::constant;          ///< Which node.
+    std::string tag;                     ///< tag: the tag name.
+    bool constant = true;                ///< constant: its value.
+    std::vector<tag_formula> children;   ///< all_of / any_of: operands; negate: one operand.
+};
+
 class expression {
 public:
     /// The empty condition: source() is "" and it evaluates to true. Never fails; thread-safe.
@@ -97,6 +109,10 @@ public:
     /// Field names used in field("...") and has("...") calls, sorted by bytes and without
     /// duplicates. Never fails; thread-safe.
     [[nodiscard]] const std::vector<std::string>& referenced_fields() const noexcept;
+
+    /// The expression as a formula over tags, or std::nullopt when it reads anything else
+    /// (fields, attributes, comparisons). The empty expression is the constant true. Thread-safe.
+    [[nodiscard]] std::optional<tag_formula> as_tag_formula() const;
 
 private:
     explicit expression(std::shared_ptr<const detail::expression_program> program) noexcept;

@@ -10,6 +10,7 @@
 #include <tagflow/time.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -109,6 +110,9 @@ public:
     [[nodiscard]] virtual std::optional<contact> load_contact(contact_id id) = 0;
     /// Every live contact id, ascending.
     [[nodiscard]] virtual std::vector<contact_id> contact_ids() = 0;
+    /// Calls `visit(contact id, tag)` for every tag of every live contact, ordered by tag then
+    /// contact id (what a tag index is built from, without loading whole contacts).
+    virtual void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) = 0;
 
     /// The stored outcome of the input event with idempotency key `key`, if seen before.
     [[nodiscard]] virtual std::optional<std::string> find_outcome(const std::string& key) = 0;
