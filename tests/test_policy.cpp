@@ -221,3 +221,25 @@ TEST_CASE("definitions choose a policy per channel and refuse unknown ones", "[p
         CHECK_THAT(e.what(), Catch::Contains("zalo-2026"));
     }
 }
+
+TEST_CASE("a channel's quiet hours hold sequence steps on that channel only", "[policy]") {
+    engine e(make_memory_store());
+    e.load_definitions(R"j({"schema": 1, "tags": ["Theo dõi"],
+      "policies": {"sms-quiet": {"channel": "sms", "rules": [
+        {"kind": "hours", "id": "sms.quiet_hours", "open": "08:00", "close": "21:00", "reason": "no SMS at night"}]}},
+      "channels": {"sms": {"policy": "sms-quiet"}},
+      "sequences": [{"name": "nhắc", "follows": {"tag": "Theo dõi"},
+                     "steps": [{"after": "2h", "send": "Nhắc bạn nhé"}]}]})j");
+    const auto when = parse_time("2026-01-05T21:00:00+07:00");
+    e.ingest(event::add_tag({"sms", "+84912345678"}, "Theo dõi").at_time(when));
+    e.ingest(event::add_tag({"zalo", "1"}, "Theo dõi").at_time(when));
+    e.advance_to(when + 3h);
+    const auto out = e.outbox();
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].to.channel == "sms");
+    CHECK(out[0].status == message_status::deferred);
+    CHECK(*out[0].not_before == parse_time("2026-01-06T08:00:00+07:00"));
+    CHECK(out[0].policy_rule == "sms.quiet_hours");
+    CHECK(out[1].to.channel == "zalo");
+    CHECK(out[1].status == message_status::pending); // no policy for zalo here: goes at 23:00
+}
