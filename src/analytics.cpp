@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -139,27 +138,68 @@ std::vector<std::string> exits_of(const block& b) {
     return out;
 }
 
+// Blocks as a reader follows the flow: by their longest distance from the start block (loops
+// back, e.g. "ask again", are ignored), ties in document order; then the blocks no path reaches,
+// in document order. A funnel then narrows top to bottom even where paths join again.
 std::vector<const block*> flow_order(const flow& f) {
-    std::vector<const block*> order;
-    std::set<std::string> seen;
-    std::deque<std::string> queue;
-    if (f.find(f.start)) {
-        queue.push_back(f.start);
-        seen.insert(f.start);
+    const std::size_t n = f.blocks.size();
+    std::map<std::string_view, std::size_t> index;
+    for (std::size_t i = 0; i < n; ++i) {
+        index.emplace(f.blocks[i].id, i);
     }
-    while (!queue.empty()) {
-        const auto* b = f.find(queue.front());
-        queue.pop_front();
-        order.push_back(b);
-        for (const auto& next : exits_of(*b)) {
-            if (f.find(next) && seen.insert(next).second) {
-                queue.push_back(next);
+    std::vector<std::vector<std::size_t>> next(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (const auto& id : exits_of(f.blocks[i])) {
+            if (const auto it = index.find(id); it != index.end()) {
+                next[i].push_back(it->second);
             }
         }
     }
-    for (const auto& b : f.blocks) {
-        if (seen.insert(b.id).second) {
-            order.push_back(&b);
+    // Depth-first from the start, iteratively (flows may be long): edges into a block still on
+    // the path are loops and are dropped.
+    enum class mark { unseen, open, done };
+    std::vector<mark> marks(n, mark::unseen);
+    std::vector<std::vector<std::size_t>> forward(n);
+    std::vector<std::size_t> finished; // reverse topological order
+    const auto start = index.find(f.start);
+    if (start != index.end()) {
+        std::vector<std::pair<std::size_t, std::size_t>> stack{{start->second, 0}};
+        marks[start->second] = mark::open;
+        while (!stack.empty()) {
+            auto& [node, edge] = stack.back();
+            if (edge == next[node].size()) {
+                marks[node] = mark::done;
+                finished.push_back(node);
+                stack.pop_back();
+                continue;
+            }
+            const auto to = next[node][edge++];
+            if (marks[to] == mark::open) {
+                continue;
+            }
+            forward[node].push_back(to);
+            if (marks[to] == mark::unseen) {
+                marks[to] = mark::open;
+                stack.emplace_back(to, 0);
+            }
+        }
+    }
+    std::vector<std::size_t> depth(n, 0);
+    for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
+        for (auto to : forward[*it]) {
+            depth[to] = std::max(depth[to], depth[*it] + 1);
+        }
+    }
+    std::vector<std::size_t> reached(finished.begin(), finished.end());
+    std::sort(reached.begin(), reached.end(),
+              [&depth](std::size_t a, std::size_t b) { return std::tie(depth[a], a) < std::tie(depth[b], b); });
+    std::vector<const block*> order;
+    for (auto i : reached) {
+        order.push_back(&f.blocks[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (marks[i] == mark::unseen) {
+            order.push_back(&f.blocks[i]);
         }
     }
     return order;

@@ -3,11 +3,13 @@
 // everywhere.
 
 #include <tagflow/analytics.hpp>
+#include <tagflow/local_time.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -96,6 +98,18 @@ std::string money_text(const std::map<std::string, double>& amounts) {
 }
 
 std::string date_text(const local_date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day); }
+
+// "2026-01-05 09:00" in `zone`; ISO UTC when the zone is unknown (a report built by hand).
+std::string local_text(time_point t, const std::string& zone) {
+    try {
+        const auto day = local_date_of(t, zone);
+        const auto midnight = local_to_utc(day.year, day.month, day.day, local_clock_time{0, 0}, zone);
+        const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(t - midnight).count();
+        return date_text(day) + fmt::format(" {:02}:{:02}", minutes / 60, minutes % 60);
+    } catch (const std::exception&) {
+        return format_time(t);
+    }
+}
 
 struct segment {
     const char* name;
@@ -214,8 +228,9 @@ std::string empty_state(std::string_view text) {
 }
 
 std::string card(std::string_view label, const std::string& value, const std::string& note = {}) {
-    return fmt::format("<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div>{}</div>\n",
-                       escape(label), escape(value),
+    // Long values (money with a currency) get a smaller size rather than wrapping inside a card.
+    return fmt::format("<div class=\"card\"><div class=\"k\">{}</div><div class=\"v{}\">{}</div>{}</div>\n",
+                       escape(label), value.size() > 9 ? " long" : "", escape(value),
                        note.empty() ? std::string() : "<div class=\"note\">" + escape(note) + "</div>");
 }
 
@@ -264,13 +279,48 @@ std::string funnel_svg(const flow_funnel& f) {
     return out + "</svg>\n";
 }
 
+// The days from the first to the last, with empty days filled in so the axis is continuous
+// (a quiet Sunday shows as a gap, not as a missing day). Spans longer than ~3 years are drawn as
+// they are.
+std::vector<daily_contacts> continuous(const std::vector<daily_contacts>& days) {
+    using namespace std::chrono;
+    auto to_days = [](const local_date& d) {
+        return sys_days(year_month_day(year(d.year), month(d.month), day(d.day)));
+    };
+    if (days.size() < 2) {
+        return days;
+    }
+    const auto first = to_days(days.front().date);
+    const auto last = to_days(days.back().date);
+    if ((last - first).count() > 1100) {
+        return days;
+    }
+    std::vector<daily_contacts> out;
+    std::size_t next = 0;
+    for (auto d = first; d <= last; d += std::chrono::days(1)) {
+        if (next < days.size() && to_days(days[next].date) == d) {
+            out.push_back(days[next++]);
+            continue;
+        }
+        const year_month_day ymd(d);
+        daily_contacts empty;
+        empty.date = local_date{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                static_cast<unsigned>(ymd.day())};
+        out.push_back(empty);
+    }
+    return out;
+}
+
 std::string daily_svg(const std::vector<daily_contacts>& days) {
     constexpr double width = 760, height = 240, left = 40, right = 10, top = 12, bottom = 40;
     const double plot_w = width - left - right, plot_h = height - top - bottom;
-    std::int64_t max_total = 1;
+    std::int64_t highest = 1;
     for (const auto& d : days) {
-        max_total = std::max(max_total, d.new_contacts + d.returning);
+        highest = std::max(highest, d.new_contacts + d.returning);
     }
+    // Four whole-number grid steps: the scale's top is the next multiple of 4 steps.
+    const std::int64_t step = (highest + 3) / 4;
+    const std::int64_t max_total = step * 4;
     const double slot = plot_w / static_cast<double>(std::max<std::size_t>(days.size(), 1));
     const double bar = std::max(1.0, std::min(36.0, slot * 0.7));
     const std::string title = "New and returning contacts per day";
@@ -280,12 +330,12 @@ std::string daily_svg(const std::vector<daily_contacts>& days) {
         px(width), px(height), px(width), px(height), escape(title), escape(title));
     // Four grid lines with their counts.
     for (int i = 0; i <= 4; ++i) {
-        const double v = static_cast<double>(max_total) * i / 4.0;
+        const auto v = step * i;
         const double y = top + plot_h - plot_h * i / 4.0;
         out += fmt::format("<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"></line>\n", px(left),
                            px(width - right), px(y), px(y));
         out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(left - 4),
-                           px(y + 4), fmt::format("{:.0f}", v));
+                           px(y + 4), num(v));
     }
     // Label at most ~12 days so dates never overlap.
     const std::size_t every = std::max<std::size_t>(1, (days.size() + 11) / 12);
@@ -328,6 +378,7 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .card { background: #fff; border: 1px solid #e1e4ea; border-radius: 8px; padding: 10px 12px; }
 .card .k { color: #5b6275; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 .card .v { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card .v.long { font-size: 16px; padding: 4px 0 3px; }
 .card .note { color: #5b6275; font-size: 12px; }
 section { background: #fff; border: 1px solid #e1e4ea; border-radius: 8px; padding: 4px 16px 14px; margin-top: 16px; }
 section h2 { border: 0; margin-top: 12px; }
@@ -352,7 +403,7 @@ section h2 { border: 0; margin-top: 12px; }
 .sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #eceef2; text-align: left; white-space: nowrap; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #eceef2; text-align: left; white-space: nowrap; }
 th { background: #f7f8fa; font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .empty { color: #6b7285; font-style: italic; }
@@ -377,11 +428,11 @@ std::string render_html_report(const analytics_report& report, const report_opti
     }
     const auto& s = report.summary;
     if (s.first_event && s.last_event) {
-        meta += "events from " + format_time(*s.first_event) + " to " + format_time(*s.last_event);
+        meta += "events from " + local_text(*s.first_event, report.time_zone) + " to " +
+                local_text(*s.last_event, report.time_zone) + " (" + report.time_zone + ")";
     } else {
         meta += "no events yet";
     }
-    meta += " · days in " + report.time_zone;
     out += "<p class=\"meta\">" + escape(meta) + "</p>\n";
 
     // Summary cards.
@@ -465,7 +516,7 @@ std::string render_html_report(const analytics_report& report, const report_opti
         out += empty_state("No contact has written yet.");
     } else {
         out += legend({{"new", "c-new"}, {"returning", "c-returning"}});
-        out += daily_svg(report.daily);
+        out += daily_svg(continuous(report.daily));
         out += table_html(make_table(report, "daily"), {0, 1, 2, 3});
     }
     out += "</section>\n";

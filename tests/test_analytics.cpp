@@ -500,3 +500,22 @@ TEST_CASE("the HTML report is self-contained, escaped, and readable with no data
         CHECK(render_html_report(analyze(s.e), o) == html);
     }
 }
+
+TEST_CASE("flow order puts joined paths after both branches and ignores loops", "[analytics]") {
+    shop s(R"j({"schema": 1, "fields": [{"name": "size", "type": "text"}],
+      "flows": [{"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
+        {"id": "done", "kind": "end"},
+        {"id": "check", "kind": "condition", "branches": [{"if": "has(\"size\")", "next": "long"}], "else": "ask"},
+        {"id": "ask", "kind": "ask", "text": "Size?", "field": "size", "next": "done", "on_invalid": "check"},
+        {"id": "long", "kind": "send", "text": "Cảm ơn", "next": "long2"},
+        {"id": "long2", "kind": "send", "text": "Tạm biệt", "next": "done"},
+        {"id": "orphan", "kind": "end"}],
+        "start": "check"}]})j");
+    const auto r = analyze(s.e);
+    REQUIRE(r.flows.size() == 1);
+    std::vector<std::string> order;
+    for (const auto& b : r.flows[0].blocks) {
+        order.push_back(b.block);
+    }
+    CHECK(order == std::vector<std::string>{"check", "ask", "long", "long2", "done", "orphan"});
+}

@@ -154,9 +154,10 @@ struct analytics_report {
 ///   the latest (ties: the higher id). Orders with no such message are not attributed.
 /// - Sequence steps: the step index is taken from the "sequence_step" log row written with the
 ///   message (same cause event and origin), else from the outbox key ("<name>.step<N>").
-/// - Flow order: breadth first from the flow's start block over its exits (next, branches, else,
-///   paths, on_invalid, on_timeout, on_failure), then unreachable blocks in document order, then
-///   blocks only the log knows, by name.
+/// - Flow order: blocks reachable from the start block by their longest distance from it over
+///   their exits (next, branches, else, paths, on_invalid, on_timeout, on_failure; edges looping
+///   back are ignored), ties in document order; then unreachable blocks in document order; then
+///   blocks only the log knows (from older definitions), by name.
 /// - Daily: message_received inputs are replayed in log order per contact (merges applied where
 ///   logged) with the engine's returning_gap, as the engine counts conversations; a conversation
 ///   start is "new" when the contact had neither a conversation nor an order before, otherwise
