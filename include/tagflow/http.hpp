@@ -49,9 +49,28 @@ public:
     virtual http_response send(const http_request& request) = 0;
 };
 
-/// A client for plain http:// URLs on Boost.Beast, honouring each request's timeout. https://
-/// URLs are answered with an error until TLS support lands with the channel adapters.
-/// Thread-safe: each call uses its own connection.
+/// How the built-in client treats https:// servers.
+struct http_client_options {
+    /// Extra trusted CA certificates, PEM (one or more), on top of the system's default trust
+    /// store; e.g. a test's self-signed certificate or a company CA.
+    std::string ca_pem;
+    /// A PEM file of extra trusted CA certificates, on top of the system's; empty for none.
+    std::string ca_file;
+    /// Verify each server's certificate chain and host name (IP addresses against IP
+    /// subjectAltNames). Turning it off makes TLS worthless against an attacker: for local
+    /// experiments only.
+    bool verify_peer = true;
+};
+
+/// A client for http:// and https:// URLs on Boost.Beast (TLS through OpenSSL with SNI,
+/// verifying servers against the system's default CA paths), honouring each request's timeout
+/// for the whole exchange (connect, TLS handshake, write, read). Transport failures, including
+/// certificate errors, come back in http_response::error. Thread-safe: each call uses its own
+/// connection.
 std::unique_ptr<http_client> make_http_client();
+
+/// The same client with TLS `options`. Throws tagflow::error(errc::invalid_argument) when ca_pem
+/// or ca_file cannot be loaded. Thread-safe.
+std::unique_ptr<http_client> make_http_client(const http_client_options& options);
 
 } // namespace tagflow
