@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -606,6 +607,236 @@ py::list strings(const std::vector<std::string>& items) {
 
 std::string quote(std::string_view s) { return py::repr(text(s)).cast<std::string>(); }
 
+// ---------------------------------------------------------------------------------------------
+// Channel adapters. The dispatcher calls channel::send from the thread running dispatch_due,
+// which has released the GIL; a Python subclass of Channel is reached through py_channel, which
+// takes the GIL for its send() only. A Python exception must not cross back into the dispatcher
+// as a py::error_already_set: the dispatcher handles it without the GIL (what(), destruction),
+// so it is described and dropped while the GIL is still held, and a plain C++ exception carries
+// the text on; the dispatcher records that as a temporary failure, as it does for C++ adapters.
+
+// The adapter failed in Python; the text is "<ExceptionType>: <message>".
+class python_adapter_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+bool is_channel_name(std::string_view s) {
+    if (s.empty()) {
+        return false;
+    }
+    for (char ch : s) {
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+class py_channel : public tagflow::channel {
+public:
+    py_channel(std::string name, tagflow::channel_capabilities caps, std::string policy)
+        : given_name_(std::move(name)), given_caps_(caps), given_policy_(std::move(policy)), name_(given_name_),
+          caps_(caps), policy_(given_policy_) {}
+
+    // The dispatcher reads these without the GIL, so they are plain C++ values: what the
+    // constructor was given until attach() copies what the Python object says.
+    std::string_view name() const noexcept override { return name_; }
+    const tagflow::channel_capabilities& capabilities() const noexcept override { return caps_; }
+    std::string_view default_policy() const noexcept override { return policy_; }
+
+    const std::string& given_name() const noexcept { return given_name_; }
+    const tagflow::channel_capabilities& given_capabilities() const noexcept { return given_caps_; }
+    const std::string& given_policy() const noexcept { return given_policy_; }
+
+    // Reads name, capabilities and default_policy from the Python object (class attributes,
+    // properties or methods of a subclass, else the constructor's values). They are fixed from the
+    // first call on, so a dispatcher thread reading them never races a change. GIL held.
+    void attach(py::handle self) {
+        auto read = [&](const char* what) {
+            py::object v = self.attr(what);
+            if (PyCallable_Check(v.ptr()) && !py::isinstance<tagflow::channel_capabilities>(v)) {
+                v = v();
+            }
+            return v;
+        };
+        py::object name = read("name");
+        if (!PyUnicode_Check(name.ptr()) || !is_channel_name(utf8_of(name))) {
+            throw py::value_error("a Channel's name must be a channel name such as \"zalo\" (lowercase a-z, 0-9, _ "
+                                  "or -), not " + std::string(py::repr(name)) +
+                                  "; pass name= to Channel.__init__ or define `name` in the subclass");
+        }
+        py::object caps = read("capabilities");
+        if (!py::isinstance<tagflow::channel_capabilities>(caps)) {
+            throw py::type_error("Channel.capabilities must be a tagflow.ChannelCapabilities, not " + type_name(caps));
+        }
+        py::object policy = read("default_policy");
+        if (!PyUnicode_Check(policy.ptr())) {
+            throw py::type_error("Channel.default_policy must be a str, not " + type_name(policy));
+        }
+        const std::string n = utf8_of(name);
+        const auto c = caps.cast<tagflow::channel_capabilities>();
+        const std::string p = utf8_of(policy);
+        if (attached_) {
+            if (n != name_ || !(c == caps_) || p != policy_) {
+                throw py::value_error("a Channel's name, capabilities and default_policy cannot change once it was "
+                                      "added to a Dispatcher");
+            }
+            return;
+        }
+        name_ = n;
+        caps_ = c;
+        policy_ = p;
+        attached_ = true;
+    }
+
+    tagflow::send_result send(const tagflow::outbound_message& message, const tagflow::contact& recipient) override {
+        std::string problem;
+        {
+            py::gil_scoped_acquire gil;
+            try {
+                py::function override = py::get_override(static_cast<const tagflow::channel*>(this), "send");
+                if (!override) {
+                    problem = "tagflow.Channel.send is not implemented: subclass Channel and define "
+                              "send(self, message, recipient)";
+                } else {
+                    py::object result = override(py::cast(message, py::return_value_policy::copy),
+                                                 py::cast(recipient, py::return_value_policy::copy));
+                    if (py::isinstance<tagflow::send_result>(result)) {
+                        return result.cast<tagflow::send_result>();
+                    }
+                    problem = "Channel.send returned a " + type_name(result) + ", not a tagflow.SendResult";
+                }
+            } catch (py::error_already_set& e) {
+                if (pending_interrupt && !*pending_interrupt && !e.matches(PyExc_Exception)) {
+                    *pending_interrupt = e; // re-raised by dispatch_due once the dispatcher returns
+                }
+                problem = describe(e);
+            }
+        } // the Python exception, if any, is gone before the GIL is released
+        throw python_adapter_error(problem);
+    }
+
+private:
+    std::string given_name_;
+    tagflow::channel_capabilities given_caps_;
+    std::string given_policy_;
+    std::string name_;
+    tagflow::channel_capabilities caps_;
+    std::string policy_;
+    bool attached_ = false;
+};
+
+// The adapter as the dispatcher holds it: sharing the C++ object, and keeping its Python object
+// (the subclass's send() and attributes) alive for as long as the dispatcher keeps the adapter,
+// even when the caller dropped every reference of its own. The last reference may go on a
+// thread without the GIL (an adapter replaced inside add_channel), so the deleter takes it.
+std::shared_ptr<tagflow::channel> keep_alive(const py::object& adapter) {
+    auto target = adapter.cast<std::shared_ptr<tagflow::channel>>();
+    std::shared_ptr<py::object> owner(new py::object(adapter), [](py::object* o) {
+        py::gil_scoped_acquire gil;
+        delete o;
+    });
+    return {owner, target.get()};
+}
+
+// Settings a Python Dispatcher was made with, for its properties.
+struct dispatcher_settings {
+    tagflow::dispatch_options options;
+    bool sleep = true;
+};
+
+// The Dispatcher Python sees: a tagflow::dispatcher over the engine of a Python Engine, which it
+// keeps alive. Every call goes through py_engine::run, so it releases the GIL and a closed engine
+// raises ValueError instead of reaching a destroyed one.
+class py_dispatcher {
+public:
+    py_dispatcher(py::object engine, dispatcher_settings settings)
+        : engine_obj_(std::move(engine)), engine_(&engine_obj_.cast<const py_engine&>()),
+          settings_(std::move(settings)) {
+        auto options = settings_.options;
+        if (!settings_.sleep) {
+            options.wait = [](tagflow::duration) {}; // simulations: rate limits cost no time
+        }
+        engine_->run([&](tagflow::engine& e) { dispatcher_ = std::make_unique<tagflow::dispatcher>(e, options); });
+    }
+
+    py_dispatcher(const py_dispatcher&) = delete;
+    py_dispatcher& operator=(const py_dispatcher&) = delete;
+
+    template <typename F>
+    auto run(F&& f) {
+        return engine_->run([&](tagflow::engine&) { return std::forward<F>(f)(*dispatcher_); });
+    }
+
+    const py::object& engine() const noexcept { return engine_obj_; }
+    const dispatcher_settings& settings() const noexcept { return settings_; }
+
+private:
+    py::object engine_obj_; // declared first: the dispatcher below goes before the engine it uses
+    const py_engine* engine_;
+    dispatcher_settings settings_;
+    std::unique_ptr<tagflow::dispatcher> dispatcher_;
+};
+
+// The Dispatcher whose dispatch_due() is running on this thread (inside a Channel.send), if any.
+// The dispatcher holds its lock while it calls adapters, so calling back into it from send()
+// would wait for ever; refusing is the only useful answer.
+thread_local const py_dispatcher* active_dispatch = nullptr;
+
+class dispatch_scope {
+public:
+    explicit dispatch_scope(const py_dispatcher& d) : saved_(active_dispatch) { active_dispatch = &d; }
+    dispatch_scope(const dispatch_scope&) = delete;
+    dispatch_scope& operator=(const dispatch_scope&) = delete;
+    ~dispatch_scope() { active_dispatch = saved_; }
+
+private:
+    const py_dispatcher* saved_;
+};
+
+// `only`: refuse only when that dispatcher is the one dispatching (its lock is held); otherwise
+// any dispatch in progress on this thread, which a nested pass would repeat (the row being sent
+// is still pending).
+void refuse_reentry(const char* what, const py_dispatcher* only = nullptr) {
+    if (active_dispatch && (!only || active_dispatch == only)) {
+        throw std::runtime_error(std::string(what) + " cannot be called from a Channel.send while a Dispatcher is "
+                                 "dispatching on this thread");
+    }
+}
+
+tagflow::send_result::outcome outcome_of(std::string_view verdict) {
+    using o = tagflow::send_result::outcome;
+    for (auto v : {o::sent, o::retry, o::failed, o::blocked}) {
+        if (tagflow::to_string(v) == verdict) {
+            return v;
+        }
+    }
+    throw py::value_error("unknown send outcome \"" + std::string(verdict) + "\"; expected sent, retry, failed or "
+                          "blocked");
+}
+
+tagflow::send_result::outcome outcome_from_py(py::handle obj) {
+    if (py::isinstance<tagflow::send_result::outcome>(obj)) {
+        return obj.cast<tagflow::send_result::outcome>();
+    }
+    if (PyUnicode_Check(obj.ptr())) {
+        return outcome_of(utf8_of(obj));
+    }
+    throw py::type_error("outcome must be a tagflow.Outcome or its name, not " + type_name(obj));
+}
+
+std::optional<tagflow::duration> retry_after_from_py(py::handle obj) {
+    if (obj.is_none()) {
+        return std::nullopt;
+    }
+    auto d = to_duration(obj, "retry_after");
+    if (d.count() < 0) {
+        throw py::value_error("retry_after must not be negative");
+    }
+    return d;
+}
+
 tagflow::simulation_result simulate(py::handle scenario, py::object base_dir, py::object db) {
     auto source = document_from_py(scenario, "scenario");
     std::filesystem::path base;
@@ -761,6 +992,80 @@ PYBIND11_MODULE(_core, m) {
             return "Button(" + quote(b.title) + ", " + quote(b.payload) + ")";
         });
 
+    py::class_<tagflow::channel_state>(m, "ChannelState",
+                                       "What one of a contact's channels allows: the facts channel policies read. "
+                                       "Build one to try evaluate_policy().")
+        .def(py::init([](py::object last_inbound, int replies_since_inbound, std::optional<bool> follower,
+                         py::object sends) {
+                 tagflow::channel_state st;
+                 if (!last_inbound.is_none()) {
+                     st.last_inbound = to_time(last_inbound, "last_inbound");
+                 }
+                 st.replies_since_inbound = replies_since_inbound;
+                 st.follower = follower;
+                 if (!sends.is_none()) {
+                     for (auto item : py::iter(sends.attr("items")())) {
+                         const auto pair = py::reinterpret_borrow<py::tuple>(item);
+                         auto& times = st.sends[text_argument(pair[0], "a sends purpose")];
+                         for (auto t : pair[1]) {
+                             times.push_back(to_time(t, "sends"));
+                         }
+                     }
+                 }
+                 return st;
+             }),
+             py::kw_only(), py::arg("last_inbound") = py::none(), py::arg("replies_since_inbound") = 0,
+             py::arg("follower") = py::none(), py::arg("sends") = py::none())
+        .def_property_readonly("last_inbound", [](const tagflow::channel_state& st) { return to_py(st.last_inbound); },
+                               "Last message, button press or form on this channel.")
+        .def_readonly("replies_since_inbound", &tagflow::channel_state::replies_since_inbound,
+                      "Messages decided on this channel since then.")
+        .def_readonly("follower", &tagflow::channel_state::follower,
+                      "Follows the account (Zalo OA); None when unknown.")
+        .def_property_readonly("sends",
+                               [](const tagflow::channel_state& st) {
+                                   py::dict out;
+                                   for (const auto& [purpose, times] : st.sends) {
+                                       py::list at;
+                                       for (const auto& t : times) {
+                                           at.append(to_py(t));
+                                       }
+                                       out[text(purpose)] = at;
+                                   }
+                                   return out;
+                               },
+                               "When messages went or will go out here, by purpose, within the policy windows.")
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::channel_state& st) {
+            std::string s = "<ChannelState last_inbound=" +
+                            (st.last_inbound ? quote(tagflow::format_time(*st.last_inbound)) : std::string("None")) +
+                            " replies_since_inbound=" + std::to_string(st.replies_since_inbound);
+            if (st.follower) {
+                s += std::string(" follower=") + (*st.follower ? "True" : "False");
+            }
+            return s + ">";
+        });
+
+    py::class_<tagflow::sequence_state>(m, "SequenceState",
+                                        "A contact's place in one sequence; kept after leaving, for re-entry.")
+        .def_property_readonly("entered", [](const tagflow::sequence_state& st) { return to_py(st.entered); },
+                               "When the contact entered (this time).")
+        .def_readonly("next_step", &tagflow::sequence_state::next_step, "Index of the step to run next.")
+        .def_property_readonly("last_step_at", [](const tagflow::sequence_state& st) { return to_py(st.last_step_at); })
+        .def_property_readonly("timer", [](const tagflow::sequence_state& st) { return optional_id(st.timer); },
+                               "The pending timer's id, or None.")
+        .def_readonly("sends", &tagflow::sequence_state::sends, "Messages sent in this subscription.")
+        .def_readonly("active", &tagflow::sequence_state::active,
+                      "A member: still carries the tag / matches the segment.")
+        .def_readonly("completed", &tagflow::sequence_state::completed, "Nothing left to run.")
+        .def_property_readonly("left_at", [](const tagflow::sequence_state& st) { return to_py(st.left_at); },
+                               "When it last left, or None.")
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::sequence_state& st) {
+            return "<SequenceState next_step=" + std::to_string(st.next_step) + (st.active ? " active" : "") +
+                   (st.completed ? " completed" : "") + " sends=" + std::to_string(st.sends) + ">";
+        });
+
     py::class_<tagflow::contact>(m, "Contact", "A snapshot of one contact, as stored when it was read.")
         .def_readonly("id", &tagflow::contact::id)
         .def_property_readonly("identities",
@@ -849,6 +1154,11 @@ PYBIND11_MODULE(_core, m) {
                                "When a timed handoff ends; None when not paused or paused until resumed.")
         .def_property_readonly("open_form", [](const tagflow::contact& c) { return text_or_none(c.open_form); },
                                "'flow/block' of the last form sent and not yet completed, or None.")
+        .def_property_readonly("channels", [](const tagflow::contact& c) { return c.channels; },
+                               "Per channel name: a ChannelState (windows, replies, follower), what channel "
+                               "policies read.")
+        .def_property_readonly("sequences", [](const tagflow::contact& c) { return c.sequences; },
+                               "Per sequence name: a SequenceState (kept after leaving, for re-entry).")
         .def("has_tag", &tagflow::contact::has_tag, py::arg("tag"), "True when the contact carries `tag` (exact).")
         .def(
             "has_identity",
@@ -926,11 +1236,48 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("created_at", [](const tagflow::outbound_message& o) { return to_py(o.created_at); })
         .def_readonly("cause_event", &tagflow::outbound_message::cause_event)
         .def_property_readonly("cause", [](const tagflow::outbound_message& o) { return text(o.cause); })
-        .def_property_readonly("status", [](const tagflow::outbound_message& o) { return text(tagflow::to_string(o.status)); })
+        .def_property_readonly("status", [](const tagflow::outbound_message& o) { return text(tagflow::to_string(o.status)); },
+                               "pending, sent, failed, blocked, deferred, delivered, read, dead_letter or cancelled.")
+        .def_property_readonly("not_before", [](const tagflow::outbound_message& o) { return to_py(o.not_before); },
+                               "Held by a frequency cap or channel policy until then, or None.")
+        .def_property_readonly("channel_tag",
+                               [](const tagflow::outbound_message& o) { return text_or_none(o.channel_tag); },
+                               "Platform message tag, e.g. Messenger 'HUMAN_AGENT', or None.")
+        .def_readonly("by_human", &tagflow::outbound_message::by_human)
+        .def_property_readonly("template_name",
+                               [](const tagflow::outbound_message& o) { return text_or_none(o.template_name); },
+                               "Pre-approved platform template (WhatsApp, Zalo ZBS), or None for free-form text.")
+        .def_property_readonly("template_params",
+                               [](const tagflow::outbound_message& o) { return strings(o.template_params); })
+        .def_readonly("cost", &tagflow::outbound_message::cost, "Price the channel policy expects, in `currency`.")
+        .def_property_readonly("currency", [](const tagflow::outbound_message& o) { return text_or_none(o.currency); },
+                               "Currency of `cost`; None when free.")
+        .def_property_readonly("policy_rule",
+                               [](const tagflow::outbound_message& o) { return text_or_none(o.policy_rule); },
+                               "Policy rule that billed, deferred or blocked it, e.g. 'messenger.window_24h'.")
+        .def_property_readonly("reason", [](const tagflow::outbound_message& o) { return text_or_none(o.reason); },
+                               "Why it was blocked or deferred, in words.")
+        .def_readonly("attempts", &tagflow::outbound_message::attempts, "Adapter calls made so far.")
+        .def_property_readonly("next_attempt", [](const tagflow::outbound_message& o) { return to_py(o.next_attempt); },
+                               "After a temporary failure: when the dispatcher tries again.")
+        .def_property_readonly("external_id",
+                               [](const tagflow::outbound_message& o) { return text_or_none(o.external_id); },
+                               "The platform's id once sent.")
+        .def_property_readonly("last_error",
+                               [](const tagflow::outbound_message& o) { return text_or_none(o.last_error); },
+                               "Error of the last failed attempt.")
+        .def_property_readonly("sent_at", [](const tagflow::outbound_message& o) { return to_py(o.sent_at); })
+        .def_property_readonly("delivered_at", [](const tagflow::outbound_message& o) { return to_py(o.delivered_at); })
+        .def_property_readonly("read_at", [](const tagflow::outbound_message& o) { return to_py(o.read_at); })
+        .def_property_readonly("clicked_at", [](const tagflow::outbound_message& o) { return to_py(o.clicked_at); })
+        .def_property_readonly("waiting", &tagflow::outbound_message::waiting,
+                               "True while the dispatcher still has to act on it (pending or deferred).")
+        .def_property_readonly("due", [](const tagflow::outbound_message& o) { return to_py(o.due()); },
+                               "Earliest time the dispatcher may try it.")
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::outbound_message& o) {
-            return "<OutboundMessage " + std::to_string(o.id) + " to " + quote(o.to.to_string()) + ": " + quote(o.text) +
-                   ">";
+            return "<OutboundMessage " + std::to_string(o.id) + " to " + quote(o.to.to_string()) + " " +
+                   std::string(tagflow::to_string(o.status)) + ": " + quote(o.text) + ">";
         });
 
     py::class_<tagflow::event_record>(m, "EventRecord", "A row of the event log: an input or a derived event.")
@@ -1288,6 +1635,36 @@ PYBIND11_MODULE(_core, m) {
             "Makes up to `limit` pending requests of flows' request blocks through `client` (an HttpClient) and "
             "ingests each answer; returns how many were made.")
         .def(
+            "due_messages",
+            [](const py_engine& self, py::object until, std::size_t limit) {
+                std::optional<time_point> t;
+                if (!until.is_none()) {
+                    t = to_time(until, "until");
+                }
+                return self.run([&](tagflow::engine& e) { return e.due_messages(t.value_or(e.now()), limit); });
+            },
+            py::arg("until") = py::none(), py::arg("limit") = 100,
+            "Outbox rows a Dispatcher must act on (pending or deferred) due at or before `until` (the engine clock "
+            "when None), by (due, id), at most `limit`.")
+        .def_property_readonly(
+            "next_message_due",
+            [](const py_engine& self) {
+                return to_py(self.run([](tagflow::engine& e) { return e.next_message_due(); }));
+            },
+            "When the earliest waiting outbox row is due (aware, UTC), or None.")
+        .def(
+            "check_policy",
+            [](const py_engine& self, const tagflow::outbound_message& message, py::object at) {
+                std::optional<time_point> t;
+                if (!at.is_none()) {
+                    t = to_time(at, "at");
+                }
+                return self.run([&](tagflow::engine& e) { return e.check_policy(message, t.value_or(e.now())); });
+            },
+            py::arg("message"), py::arg("at") = py::none(),
+            "Checks an outbox message against its channel's policy at `at` (the engine clock when None) with the "
+            "contact's current state, as the dispatcher does just before sending; returns a PolicyDecision.")
+        .def(
             "explain",
             [](const py_engine& self, std::int64_t message_id) {
                 return self.run([&](tagflow::engine& e) { return e.explain(message_id); });
@@ -1302,6 +1679,346 @@ PYBIND11_MODULE(_core, m) {
         .def("__repr__", [](const py_engine& self) {
             std::string where = self.path().is_none() ? std::string("memory") : quote(self.path().cast<std::string>());
             return "<tagflow.Engine " + where + (self.closed() ? " closed>" : ">");
+        });
+
+    // ----- Channels, dispatch and policy
+    py::class_<tagflow::channel_capabilities>(
+        m, "ChannelCapabilities",
+        "What a channel can show. Content beyond it is degraded, never dropped: buttons and quick replies become "
+        "numbered text, long text is split.")
+        .def(py::init([](std::size_t max_text, std::size_t max_buttons, std::size_t max_quick_replies,
+                         std::size_t max_button_title, bool media, bool templates) {
+                 return tagflow::channel_capabilities{max_text, max_buttons, max_quick_replies, max_button_title, media,
+                                                      templates};
+             }),
+             py::kw_only(), py::arg("max_text") = 2000, py::arg("max_buttons") = 0, py::arg("max_quick_replies") = 0,
+             py::arg("max_button_title") = 20, py::arg("media") = false, py::arg("templates") = false)
+        .def_readwrite("max_text", &tagflow::channel_capabilities::max_text,
+                       "Longest text part, in code points (0: no limit).")
+        .def_readwrite("max_buttons", &tagflow::channel_capabilities::max_buttons,
+                       "Buttons per message; 0: none (numbered text instead).")
+        .def_readwrite("max_quick_replies", &tagflow::channel_capabilities::max_quick_replies,
+                       "Quick replies per message; 0: none.")
+        .def_readwrite("max_button_title", &tagflow::channel_capabilities::max_button_title,
+                       "Longest button / quick-reply title; longer ones are cut.")
+        .def_readwrite("media", &tagflow::channel_capabilities::media)
+        .def_readwrite("templates", &tagflow::channel_capabilities::templates)
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::channel_capabilities& c) {
+            return "ChannelCapabilities(max_text=" + std::to_string(c.max_text) +
+                   ", max_buttons=" + std::to_string(c.max_buttons) +
+                   ", max_quick_replies=" + std::to_string(c.max_quick_replies) +
+                   ", max_button_title=" + std::to_string(c.max_button_title) +
+                   ", media=" + (c.media ? "True" : "False") + ", templates=" + (c.templates ? "True" : "False") + ")";
+        });
+
+    py::class_<tagflow::rendered_message>(m, "RenderedMessage",
+                                          "A message shaped for one channel by degrade(): text parts that fit, and "
+                                          "the buttons and quick replies it can carry (with the last part).")
+        .def_property_readonly("parts", [](const tagflow::rendered_message& r) { return strings(r.parts); })
+        .def_property_readonly("buttons", [](const tagflow::rendered_message& r) { return r.buttons; })
+        .def_property_readonly("quick_replies",
+                               [](const tagflow::rendered_message& r) { return strings(r.quick_replies); })
+        .def(py::self == py::self)
+        .def("__repr__", [](const tagflow::rendered_message& r) {
+            return "<RenderedMessage parts=" + std::to_string(r.parts.size()) +
+                   " buttons=" + std::to_string(r.buttons.size()) +
+                   " quick_replies=" + std::to_string(r.quick_replies.size()) + ">";
+        });
+
+    py::enum_<tagflow::send_result::outcome>(m, "Outcome", "How one send attempt ended.")
+        .value("sent", tagflow::send_result::outcome::sent, "Accepted; external_id is the platform's id.")
+        .value("retry", tagflow::send_result::outcome::retry, "Temporary failure: try again later.")
+        .value("failed", tagflow::send_result::outcome::failed, "Permanent failure for this message.")
+        .value("blocked", tagflow::send_result::outcome::blocked, "The platform refused it by policy.");
+
+    py::class_<tagflow::send_result>(m, "SendResult",
+                                     "What a Channel.send returns: sent with the platform's id, or a failure. Build "
+                                     "with SendResult.ok(external_id) or SendResult.fail(outcome, code, detail).")
+        .def(py::init([](py::object outcome, py::object external_id, py::object error_code, py::object detail,
+                         py::object retry_after, int requests) {
+                 tagflow::send_result r;
+                 r.result = outcome_from_py(outcome);
+                 r.external_id = text_argument(external_id, "external_id");
+                 r.error_code = text_argument(error_code, "error_code");
+                 r.detail = text_argument(detail, "detail");
+                 r.retry_after = retry_after_from_py(retry_after);
+                 r.requests = requests;
+                 return r;
+             }),
+             py::arg("outcome") = tagflow::send_result::outcome::sent, py::kw_only(), py::arg("external_id") = "",
+             py::arg("error_code") = "", py::arg("detail") = "", py::arg("retry_after") = py::none(),
+             py::arg("requests") = 0)
+        .def_static(
+            "ok",
+            [](py::object external_id) { return tagflow::send_result::ok(text_argument(external_id, "external_id")); },
+            py::arg("external_id"), "Accepted by the platform, which knows it as `external_id`.")
+        .def_static(
+            "fail",
+            [](py::object outcome, py::object code, py::object detail, py::object retry_after) {
+                const auto kind = outcome_from_py(outcome);
+                if (kind == tagflow::send_result::outcome::sent) {
+                    throw py::value_error("SendResult.fail needs retry, failed or blocked; use SendResult.ok for sent");
+                }
+                auto r = tagflow::send_result::fail(kind, text_argument(code, "code"), text_argument(detail, "detail"));
+                r.retry_after = retry_after_from_py(retry_after);
+                return r;
+            },
+            py::arg("outcome"), py::arg("code") = "", py::arg("detail") = "", py::kw_only(),
+            py::arg("retry_after") = py::none(),
+            "A failure: Outcome.retry (temporary; `retry_after` is the platform's own wait), failed or blocked.")
+        .def_readwrite("outcome", &tagflow::send_result::result)
+        .def_property(
+            "external_id", [](const tagflow::send_result& r) { return text(r.external_id); },
+            [](tagflow::send_result& r, py::object v) { r.external_id = text_argument(v, "external_id"); })
+        .def_property(
+            "error_code", [](const tagflow::send_result& r) { return text(r.error_code); },
+            [](tagflow::send_result& r, py::object v) { r.error_code = text_argument(v, "error_code"); },
+            "The platform's error, e.g. '-230' or '429'.")
+        .def_property(
+            "detail", [](const tagflow::send_result& r) { return text(r.detail); },
+            [](tagflow::send_result& r, py::object v) { r.detail = text_argument(v, "detail"); })
+        .def_property(
+            "retry_after",
+            [](const tagflow::send_result& r) { return r.retry_after ? to_py(*r.retry_after) : py::object(py::none()); },
+            [](tagflow::send_result& r, py::object v) { r.retry_after = retry_after_from_py(v); },
+            "The platform's own wait before a retry (a timedelta), or None.")
+        .def_readwrite("requests", &tagflow::send_result::requests, "HTTP requests made (parts of a split message).")
+        .def("__eq__",
+             [](const tagflow::send_result& a, py::object other) -> py::object {
+                 if (!py::isinstance<tagflow::send_result>(other)) {
+                     return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+                 }
+                 const auto& b = other.cast<const tagflow::send_result&>();
+                 return py::bool_(a.result == b.result && a.external_id == b.external_id &&
+                                  a.error_code == b.error_code && a.detail == b.detail &&
+                                  a.retry_after == b.retry_after && a.requests == b.requests);
+             })
+        .def("__repr__", [](const tagflow::send_result& r) {
+            if (r.result == tagflow::send_result::outcome::sent) {
+                return "SendResult.ok(" + quote(r.external_id) + ")";
+            }
+            return "SendResult.fail(Outcome." + std::string(tagflow::to_string(r.result)) + ", " + quote(r.error_code) +
+                   ", " + quote(r.detail) + ")";
+        });
+
+    py::class_<tagflow::channel, py_channel, std::shared_ptr<tagflow::channel>>(
+        m, "Channel",
+        "A channel adapter: delivers outbox messages to one platform for a Dispatcher. Subclass it, call "
+        "super().__init__(name=..., capabilities=..., default_policy=...) (or define those as attributes) and "
+        "define send(self, message, recipient) -> SendResult. An exception raised by send counts as a temporary "
+        "failure (a retry).")
+        .def(py::init([](std::string name, py::object caps, std::string default_policy) {
+                 tagflow::channel_capabilities c;
+                 if (!caps.is_none()) {
+                     if (!py::isinstance<tagflow::channel_capabilities>(caps)) {
+                         throw py::type_error("capabilities must be a tagflow.ChannelCapabilities, not " +
+                                              type_name(caps));
+                     }
+                     c = caps.cast<tagflow::channel_capabilities>();
+                 }
+                 return new py_channel(std::move(name), c, std::move(default_policy));
+             }),
+             py::arg("name") = "", py::arg("capabilities") = py::none(), py::arg("default_policy") = "")
+        .def_property_readonly(
+            "name",
+            [](const tagflow::channel& c) {
+                const auto* p = dynamic_cast<const py_channel*>(&c);
+                return text(p ? std::string_view(p->given_name()) : c.name());
+            },
+            "The channel name identities use, e.g. 'zalo'.")
+        .def_property_readonly(
+            "capabilities",
+            [](const tagflow::channel& c) {
+                const auto* p = dynamic_cast<const py_channel*>(&c);
+                return p ? p->given_capabilities() : c.capabilities();
+            },
+            "What the channel can show (a ChannelCapabilities).")
+        .def_property_readonly(
+            "default_policy",
+            [](const tagflow::channel& c) {
+                const auto* p = dynamic_cast<const py_channel*>(&c);
+                return text(p ? std::string_view(p->given_policy()) : c.default_policy());
+            },
+            "The policy profile the channel follows unless the definitions name another; '' for none.")
+        .def(
+            "send",
+            [](tagflow::channel& c, const tagflow::outbound_message& message,
+               const tagflow::contact& recipient) -> tagflow::send_result {
+                if (dynamic_cast<py_channel*>(&c)) {
+                    // Reached only through super().send() or a subclass without send().
+                    PyErr_SetString(PyExc_NotImplementedError,
+                                    "tagflow.Channel.send is abstract: define send(self, message, recipient)");
+                    throw py::error_already_set();
+                }
+                py::gil_scoped_release nogil;
+                return c.send(message, recipient);
+            },
+            py::arg("message"), py::arg("recipient"),
+            "Delivers one message to `recipient` (a Contact); blocking; returns a SendResult.")
+        .def("__repr__", [](const tagflow::channel& c) {
+            const auto* p = dynamic_cast<const py_channel*>(&c);
+            return "<tagflow.Channel " + quote(p ? std::string_view(p->given_name()) : c.name()) + ">";
+        });
+
+    py::class_<tagflow::dispatch_report>(m, "DispatchReport", "What one Dispatcher.dispatch_due() call did.")
+        .def_readonly("sent", &tagflow::dispatch_report::sent, "Accepted by the channel.")
+        .def_readonly("retried", &tagflow::dispatch_report::retried, "Temporary failures, scheduled again.")
+        .def_readonly("failed", &tagflow::dispatch_report::failed, "Permanent failures.")
+        .def_readonly("dead_lettered", &tagflow::dispatch_report::dead_lettered, "Given up after max_attempts.")
+        .def_readonly("blocked", &tagflow::dispatch_report::blocked,
+                      "Refused by policy at dispatch, or by the platform's policy.")
+        .def_readonly("deferred", &tagflow::dispatch_report::deferred, "Held by policy until later.")
+        .def_readonly("unroutable", &tagflow::dispatch_report::unroutable,
+                      "No adapter for the channel: recorded as failed.")
+        .def_property_readonly("total", &tagflow::dispatch_report::total, "Rows acted on.")
+        .def("__repr__", [](const tagflow::dispatch_report& r) {
+            return "DispatchReport(sent=" + std::to_string(r.sent) + ", retried=" + std::to_string(r.retried) +
+                   ", failed=" + std::to_string(r.failed) + ", dead_lettered=" + std::to_string(r.dead_lettered) +
+                   ", blocked=" + std::to_string(r.blocked) + ", deferred=" + std::to_string(r.deferred) +
+                   ", unroutable=" + std::to_string(r.unroutable) + ")";
+        });
+
+    py::class_<py_dispatcher>(m, "Dispatcher",
+                              "Delivers due outbox rows of an Engine through Channel adapters and records each "
+                              "result as a delivery_update event. Thread-safe; dispatch_due() runs without the GIL.")
+        .def(py::init([](py::object engine, int max_attempts, py::object base_backoff, py::object max_backoff,
+                         std::uint64_t jitter_seed, std::size_t batch, bool sleep) {
+                 if (!py::isinstance<py_engine>(engine)) {
+                     throw py::type_error("engine must be a tagflow.Engine, not " + type_name(engine));
+                 }
+                 if (batch < 1) {
+                     throw tagflow::error(tagflow::errc::invalid_argument, "batch must be at least 1");
+                 }
+                 dispatcher_settings s;
+                 s.options.max_attempts = max_attempts;
+                 s.options.base_backoff = to_duration(base_backoff, "base_backoff");
+                 s.options.max_backoff = to_duration(max_backoff, "max_backoff");
+                 s.options.jitter_seed = jitter_seed;
+                 s.options.batch = batch;
+                 s.sleep = sleep;
+                 return std::make_unique<py_dispatcher>(std::move(engine), std::move(s));
+             }),
+             py::arg("engine"), py::kw_only(), py::arg("max_attempts") = 6,
+             py::arg("base_backoff") = refs().timedelta_type(py::arg("seconds") = 30),
+             py::arg("max_backoff") = refs().timedelta_type(py::arg("hours") = 1), py::arg("jitter_seed") = 0,
+             py::arg("batch") = 100, py::arg("sleep") = true)
+        .def_property_readonly("engine", &py_dispatcher::engine)
+        .def_property_readonly("max_attempts", [](const py_dispatcher& d) { return d.settings().options.max_attempts; })
+        .def_property_readonly("base_backoff",
+                               [](const py_dispatcher& d) { return to_py(d.settings().options.base_backoff); })
+        .def_property_readonly("max_backoff",
+                               [](const py_dispatcher& d) { return to_py(d.settings().options.max_backoff); })
+        .def_property_readonly("jitter_seed", [](const py_dispatcher& d) { return d.settings().options.jitter_seed; })
+        .def_property_readonly("batch", [](const py_dispatcher& d) { return d.settings().options.batch; })
+        .def_property_readonly("sleep", [](const py_dispatcher& d) { return d.settings().sleep; },
+                               "False: rate-limit waits are skipped (simulations).")
+        .def(
+            "add_channel",
+            [](py_dispatcher& self, py::object adapter) {
+                if (!py::isinstance<tagflow::channel>(adapter)) {
+                    throw py::type_error("add_channel needs a tagflow.Channel, not " + type_name(adapter));
+                }
+                if (auto* p = dynamic_cast<py_channel*>(&adapter.cast<tagflow::channel&>())) {
+                    if (py::reinterpret_borrow<py::function>(py::getattr(adapter, "send")).is_cpp_function()) {
+                        throw py::type_error(type_name(adapter) +
+                                             " does not define send(self, message, recipient); a Channel subclass "
+                                             "must");
+                    }
+                    p->attach(adapter);
+                }
+                refuse_reentry("Dispatcher.add_channel", &self);
+                auto kept = keep_alive(adapter);
+                self.run([&](tagflow::dispatcher& d) { d.add_channel(std::move(kept)); });
+            },
+            py::arg("channel"), "Routes messages for channel.name through `channel`, replacing any earlier one.")
+        .def(
+            "find_channel",
+            [](py_dispatcher& self, const std::string& name) {
+                refuse_reentry("Dispatcher.find_channel", &self);
+                return self.run([&](tagflow::dispatcher& d) { return d.find_channel(name); });
+            },
+            py::arg("name"), "The adapter for a channel name, or None.")
+        .def(
+            "dispatch_due",
+            [](py_dispatcher& self, py::object now) {
+                refuse_reentry("Dispatcher.dispatch_due");
+                std::optional<time_point> at;
+                if (!now.is_none()) {
+                    at = to_time(now, "now");
+                }
+                std::optional<py::error_already_set> interrupt;
+                tagflow::dispatch_report report;
+                {
+                    interrupt_slot slot(interrupt);
+                    dispatch_scope scope(self);
+                    report = self.run([&](tagflow::dispatcher& d) { return d.dispatch_due(at); });
+                }
+                if (interrupt) {
+                    throw *interrupt; // a KeyboardInterrupt or SystemExit raised in a Python send()
+                }
+                return report;
+            },
+            py::arg("now") = py::none(),
+            "Delivers every row due at `now` (an aware datetime or ISO 8601 string; the engine clock when None): "
+            "checks the channel policy again, calls the adapter, records the result. Releases the GIL.")
+        .def(
+            "next_due",
+            [](py_dispatcher& self) {
+                return to_py(self.run([](tagflow::dispatcher& d) { return d.next_due(); }));
+            },
+            "When the earliest waiting row is due (aware, UTC), or None.")
+        .def(
+            "retry_delay",
+            [](const py_dispatcher& self, const std::string& key, int attempt) {
+                return to_py(tagflow::retry_delay(self.settings().options, key, attempt));
+            },
+            py::arg("key"), py::arg("attempt"),
+            "The wait after `attempt` temporary failures of the message keyed `key`, with this dispatcher's backoff "
+            "and jitter seed.")
+        .def("__repr__", [](const py_dispatcher& d) {
+            return "<tagflow.Dispatcher max_attempts=" + std::to_string(d.settings().options.max_attempts) + ">";
+        });
+
+    py::enum_<tagflow::delivery_status>(m, "DeliveryStatus",
+                                        "What a delivery_update event reports about an outbox message.")
+        .value("sent", tagflow::delivery_status::sent)
+        .value("retry", tagflow::delivery_status::retry)
+        .value("failed", tagflow::delivery_status::failed)
+        .value("dead_letter", tagflow::delivery_status::dead_letter)
+        .value("blocked", tagflow::delivery_status::blocked)
+        .value("deferred", tagflow::delivery_status::deferred)
+        .value("delivered", tagflow::delivery_status::delivered)
+        .value("read", tagflow::delivery_status::read)
+        .value("clicked", tagflow::delivery_status::clicked)
+        .value("cancelled", tagflow::delivery_status::cancelled);
+
+    py::class_<tagflow::policy_decision>(m, "PolicyDecision", "What a channel policy says about one send.")
+        .def_property_readonly("outcome",
+                               [](const tagflow::policy_decision& d) { return text(tagflow::to_string(d.outcome)); },
+                               "'allow', 'defer' or 'block'.")
+        .def_readonly("cost", &tagflow::policy_decision::cost, "allow: the expected price.")
+        .def_property_readonly("currency", [](const tagflow::policy_decision& d) { return text_or_none(d.currency); },
+                               "allow: the currency of cost; None when free.")
+        .def_property_readonly("until", [](const tagflow::policy_decision& d) { return to_py(d.until); },
+                               "defer: when it may go.")
+        .def_property_readonly("rule", [](const tagflow::policy_decision& d) { return text_or_none(d.rule); },
+                               "The deciding rule's id (for a cost, the billing rule).")
+        .def_property_readonly("reason", [](const tagflow::policy_decision& d) { return text_or_none(d.reason); },
+                               "block/defer: why, in words.")
+        .def_property_readonly("text_prefix",
+                               [](const tagflow::policy_decision& d) { return text_or_none(d.text_prefix); },
+                               "A label to put before the text, e.g. '[QC] '.")
+        .def_readonly("needs_unsubscribe", &tagflow::policy_decision::needs_unsubscribe)
+        .def("__repr__", [](const tagflow::policy_decision& d) {
+            std::string s = "<PolicyDecision " + std::string(tagflow::to_string(d.outcome));
+            if (!d.rule.empty()) {
+                s += " rule=" + quote(d.rule);
+            }
+            if (d.cost != 0) {
+                s += " cost=" + std::string(py::repr(py::float_(d.cost))) + " " + d.currency;
+            }
+            return s + ">";
         });
 
     // ----- Functions
@@ -1345,6 +2062,54 @@ PYBIND11_MODULE(_core, m) {
         "format_time", [](py::object at) { return text(tagflow::format_time(to_time(at, "at"))); }, py::arg("at"),
         "An aware datetime as tagflow writes times: ISO 8601 UTC, milliseconds when not zero.");
     m.def("is_valid_time_zone", &tagflow::is_valid_time_zone, py::arg("zone"));
+    m.def(
+        "degrade",
+        [](const tagflow::outbound_message& message, const tagflow::channel_capabilities& capabilities) {
+            return tagflow::degrade(message, capabilities);
+        },
+        py::arg("message"), py::arg("capabilities"),
+        "Shapes an outbox message for a channel: buttons and quick replies beyond its capabilities become numbered "
+        "lines, long text is split into parts. Returns a RenderedMessage.");
+    m.def(
+        "builtin_policy_names", [] { return strings(tagflow::builtin_policy_names()); },
+        "Names of the built-in channel policy profiles, sorted (e.g. 'messenger', 'zalo-2026').");
+    m.def(
+        "evaluate_policy",
+        [](py::object profile, py::object at, std::string purpose, const tagflow::channel_state* state,
+           std::string time_zone, std::string channel_tag, bool by_human, bool is_template, bool at_dispatch) {
+            tagflow::policy_profile parsed;
+            const tagflow::policy_profile* chosen = nullptr;
+            if (PyUnicode_Check(profile.ptr())) {
+                const std::string name = utf8_of(profile);
+                chosen = tagflow::builtin_policy(name);
+                if (!chosen) {
+                    throw tagflow::error(tagflow::errc::not_found, "no built-in policy profile \"" + name + "\"");
+                }
+            } else if (is_mapping(profile)) {
+                parsed = tagflow::parse_policy_profile(json::serialize(to_json(profile, "$", json_target::document)),
+                                                       "custom");
+                chosen = &parsed;
+            } else {
+                throw py::type_error("profile must be a built-in profile name or a dict, not " + type_name(profile));
+            }
+            tagflow::send_context context;
+            context.now = to_time(at, "at");
+            context.purpose = std::move(purpose);
+            context.state = state;
+            context.zone = std::move(time_zone);
+            context.channel_tag = std::move(channel_tag);
+            context.by_human = by_human;
+            context.is_template = is_template;
+            context.at_dispatch = at_dispatch;
+            py::gil_scoped_release nogil;
+            return tagflow::evaluate(*chosen, context);
+        },
+        py::arg("profile"), py::kw_only(), py::arg("at"), py::arg("purpose") = "reply",
+        py::arg("state") = static_cast<const tagflow::channel_state*>(nullptr),
+        py::arg("time_zone") = "Asia/Ho_Chi_Minh", py::arg("channel_tag") = "", py::arg("by_human") = false,
+        py::arg("template") = false, py::arg("at_dispatch") = false,
+        "Evaluates a channel policy profile (a built-in name, or a profile dict) for one send described by the "
+        "arguments; `state` is the contact's ChannelState (None: never seen on the channel).");
     m.def(
         "make_http_client", [] { return tagflow::make_http_client(); },
         "The built-in HttpClient: plain http:// on Boost.Beast, honouring each request's timeout (https:// "

@@ -27,8 +27,14 @@ from ._core import (
     DEFINITIONS_SCHEMA_VERSION,
     BlockCounter,
     Button,
+    Channel,
+    ChannelCapabilities,
+    ChannelState,
     Contact,
     DefinitionError,
+    DeliveryStatus,
+    DispatchReport,
+    Dispatcher,
     Engine,
     Error,
     EventError,
@@ -44,12 +50,20 @@ from ._core import (
     Note,
     NotFoundError,
     OutboundMessage,
+    Outcome,
+    PolicyDecision,
+    RenderedMessage,
     RunMigration,
+    SendResult,
+    SequenceState,
     SimulationResult,
     StoreError,
     VirtualClock,
     __version__,
+    builtin_policy_names,
     check_definitions,
+    degrade,
+    evaluate_policy,
     fold,
     format_time,
     is_valid_email,
@@ -66,8 +80,14 @@ __all__ = [
     "DEFINITIONS_SCHEMA_VERSION",
     "BlockCounter",
     "Button",
+    "Channel",
+    "ChannelCapabilities",
+    "ChannelState",
     "Contact",
     "DefinitionError",
+    "DeliveryStatus",
+    "DispatchReport",
+    "Dispatcher",
     "Engine",
     "Error",
     "EventError",
@@ -83,14 +103,24 @@ __all__ = [
     "Note",
     "NotFoundError",
     "OutboundMessage",
+    "Outcome",
+    "PolicyDecision",
+    "RenderedMessage",
     "RunMigration",
+    "SendResult",
+    "SequenceState",
     "SimulationResult",
     "StoreError",
     "VirtualClock",
     "__version__",
     "add_tag",
+    "builtin_policy_names",
     "check_definitions",
+    "degrade",
+    "delivery",
+    "evaluate_policy",
     "fold",
+    "follow",
     "form_opened",
     "form_submitted",
     "format_time",
@@ -107,11 +137,13 @@ __all__ = [
     "parse_time",
     "postback",
     "profile",
+    "receipt",
     "remove_tag",
     "request_completed",
     "resume_automation",
     "simulate",
     "track",
+    "unfollow",
 ]
 
 #: Who an event is about: an identity "channel:external_id" or a contact id.
@@ -236,3 +268,52 @@ def request_completed(who: Who, request_id: int, status: int = 0, body: str = ""
         raise TypeError(f"request_id must be an int, not {type(request_id).__name__}")
     return _event("request_completed", who, at=at, key=key, request_id=request_id, status=status,
                   text=body or None, error=error or None)
+
+
+def follow(who: Who, *, at: When = None, key: Optional[str] = None) -> Event:
+    """The contact followed the account on the identity's channel (Zalo OA follow); policies such as
+    Zalo's promotions-to-followers read it."""
+    return _event("followed", who, at=at, key=key)
+
+
+def unfollow(who: Who, *, at: When = None, key: Optional[str] = None) -> Event:
+    """The contact stopped following the account on the identity's channel."""
+    return _event("unfollowed", who, at=at, key=key)
+
+
+#: A delivery status: a DeliveryStatus or its name ("sent", "delivered", "read", ...).
+Status = Union[DeliveryStatus, str]
+
+
+def _status_name(status: Status) -> str:
+    if isinstance(status, DeliveryStatus):
+        return status.name
+    if not isinstance(status, str):
+        raise TypeError(f"status must be a DeliveryStatus or its name, not {type(status).__name__}")
+    return status
+
+
+def delivery(message_id: int, status: Status, *, external_id: Optional[str] = None, error: Optional[str] = None,
+             rule: Optional[str] = None, until: When = None, at: When = None, key: Optional[str] = None) -> Event:
+    """A dispatch result for outbox message ``message_id`` (C++ ``event::delivery_of``).
+
+    A Dispatcher ingests these itself (keyed ``"dispatch:<id>/a<attempt>"``); build one to record a
+    result obtained some other way. ``external_id`` is the platform's id (``sent``), ``error`` the
+    failure, ``rule`` the policy rule that blocked or deferred it, ``until`` the retry or deferral
+    time.
+    """
+    if isinstance(message_id, bool) or not isinstance(message_id, int):
+        raise TypeError(f"message_id must be an int, not {type(message_id).__name__}")
+    event: Event = {"kind": "delivery_update", "message_id": message_id, "delivery": _status_name(status)}
+    for name, value in (("external_id", external_id), ("error", error), ("name", rule), ("until", until),
+                        ("at", at), ("key", key)):
+        if value is not None:
+            event[name] = value
+    return event
+
+
+def receipt(who: Who, external_id: str, status: Status, *, at: When = None, key: Optional[str] = None) -> Event:
+    """A platform receipt (``delivered``, ``read``, ``clicked``) for the message the platform knows as
+    ``external_id`` on the identity's channel (C++ ``event::receipt_of``). The status only moves
+    forward; a receipt for a message this engine did not send changes nothing."""
+    return _event("delivery_update", who, at=at, key=key, external_id=external_id, delivery=_status_name(status))
