@@ -191,8 +191,9 @@ std::vector<const block*> flow_order(const flow& f) {
         }
     }
     std::vector<std::size_t> reached(finished.begin(), finished.end());
-    std::sort(reached.begin(), reached.end(),
-              [&depth](std::size_t a, std::size_t b) { return std::tie(depth[a], a) < std::tie(depth[b], b); });
+    std::sort(reached.begin(), reached.end(), [&depth](std::size_t a, std::size_t b) {
+        return std::tie(depth[a], a) < std::tie(depth[b], b);
+    });
     std::vector<const block*> order;
     for (auto i : reached) {
         order.push_back(&f.blocks[i]);
@@ -213,7 +214,9 @@ struct replay_state {
 
 using day_key = std::tuple<int, unsigned, unsigned>;
 
-day_key key_of(const local_date& d) { return {d.year, d.month, d.day}; }
+day_key key_of(const local_date& d) {
+    return {d.year, d.month, d.day};
+}
 
 } // namespace
 
@@ -228,15 +231,23 @@ void outcome_counts::add(const message_stats& m) {
         add_money(cost, m.currency, m.cost);
     } else {
         switch (status) {
-        case message_status::deferred: ++deferred; break;
+        case message_status::deferred:
+            ++deferred;
+            break;
         case message_status::blocked:
             ++blocked;
             ++blocked_by_reason[m.reason.empty() ? std::string("unknown") : m.reason];
             break;
         case message_status::failed:
-        case message_status::dead_letter: ++failed; break;
-        case message_status::cancelled: ++cancelled; break;
-        default: ++pending; break;
+        case message_status::dead_letter:
+            ++failed;
+            break;
+        case message_status::cancelled:
+            ++cancelled;
+            break;
+        default:
+            ++pending;
+            break;
         }
     }
     if (m.converted) {
@@ -309,7 +320,8 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
             o.at = r.at;
             if (const auto* body = parse_object(r.body)) {
                 if (const auto* ord = body->if_contains("order"); ord && ord->is_object()) {
-                    if (const auto* total = ord->as_object().if_contains("total"); total && total->is_number()) {
+                    if (const auto* total = ord->as_object().if_contains("total");
+                        total && total->is_number()) {
                         o.total = total->to_number<double>();
                     }
                     o.currency = string_member(ord->as_object(), "currency");
@@ -364,7 +376,8 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
                                 m.status == message_status::read;
         s.read = m.read_at.has_value() || m.status == message_status::read;
         s.clicked = m.clicked_at.has_value();
-        s.delivered = m.delivered_at.has_value() || m.status == message_status::delivered || s.read || s.clicked;
+        s.delivered =
+            m.delivered_at.has_value() || m.status == message_status::delivered || s.read || s.clicked;
         s.sent = out_status || m.sent_at.has_value() || s.delivered;
         s.cost = m.cost;
         s.currency = m.currency;
@@ -387,8 +400,9 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
         }
         const auto& list = it->second;
         // The last message sent at or before the order.
-        auto after = std::upper_bound(list.begin(), list.end(), o.at,
-                                      [&](time_point t, std::size_t i) { return t < *report.messages[i].sent_at; });
+        auto after = std::upper_bound(list.begin(), list.end(), o.at, [&](time_point t, std::size_t i) {
+            return t < *report.messages[i].sent_at;
+        });
         if (after == list.begin()) {
             continue;
         }
@@ -472,8 +486,8 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
         }
         return nullptr;
     };
-    auto step_of = [](const std::string& flow, const std::string& id, std::string kind, const block_counter* c,
-                      int position) {
+    auto step_of = [](const std::string& flow, const std::string& id, std::string kind,
+                      const block_counter* c, int position) {
         funnel_step s;
         s.flow = flow;
         s.block = id;
@@ -494,7 +508,8 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
         std::set<std::string> listed;
         for (const auto* b : flow_order(f)) {
             listed.insert(b->id);
-            funnel.blocks.push_back(step_of(f.name, b->id, std::string(to_string(b->kind)), counter_of(f.name, b->id),
+            funnel.blocks.push_back(step_of(f.name, b->id, std::string(to_string(b->kind)),
+                                            counter_of(f.name, b->id),
                                             static_cast<int>(funnel.blocks.size()) + 1));
         }
         if (const auto it = by_flow.find(f.name); it != by_flow.end()) {
@@ -515,7 +530,8 @@ analytics_report analyze(const engine& e, const analytics_options& options) {
         funnel.flow = name;
         funnel.defined = false;
         for (const auto* c : list) {
-            funnel.blocks.push_back(step_of(name, c->block, "", c, static_cast<int>(funnel.blocks.size()) + 1));
+            funnel.blocks.push_back(
+                step_of(name, c->block, "", c, static_cast<int>(funnel.blocks.size()) + 1));
         }
         report.flows.push_back(std::move(funnel));
     }
@@ -562,7 +578,9 @@ std::string format_money(const std::map<std::string, double>& amounts) {
     return out;
 }
 
-std::string format_date(const local_date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day); }
+std::string format_date(const local_date& d) {
+    return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day);
+}
 
 std::string format_reasons(const std::map<std::string, std::int64_t>& reasons) {
     std::string out;
@@ -580,14 +598,14 @@ std::string percent(std::int64_t part, std::int64_t whole) {
     return fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
 }
 
-const std::vector<std::string> count_headers = {"messages", "recipients", "sent",    "delivered", "read",
-                                                "clicked",  "converted",  "orders",  "pending",   "deferred",
-                                                "blocked",  "failed",     "cancelled", "blocked_by_reason",
-                                                "cost",     "revenue"};
+const std::vector<std::string> count_headers = {"messages",  "recipients",        "sent",      "delivered",
+                                                "read",      "clicked",           "converted", "orders",
+                                                "pending",   "deferred",          "blocked",   "failed",
+                                                "cancelled", "blocked_by_reason", "cost",      "revenue"};
 
 void append_counts(std::vector<std::string>& row, const outcome_counts& c) {
-    for (auto n : {c.messages, c.recipients, c.sent, c.delivered, c.read, c.clicked, c.converted, c.orders, c.pending,
-                   c.deferred, c.blocked, c.failed, c.cancelled}) {
+    for (auto n : {c.messages, c.recipients, c.sent, c.delivered, c.read, c.clicked, c.converted, c.orders,
+                   c.pending, c.deferred, c.blocked, c.failed, c.cancelled}) {
         row.push_back(std::to_string(n));
     }
     row.push_back(format_reasons(c.blocked_by_reason));
@@ -595,7 +613,9 @@ void append_counts(std::vector<std::string>& row, const outcome_counts& c) {
     row.push_back(format_money(c.revenue));
 }
 
-std::string opt_time(const std::optional<time_point>& t) { return t ? format_time(*t) : std::string(); }
+std::string opt_time(const std::optional<time_point>& t) {
+    return t ? format_time(*t) : std::string();
+}
 
 } // namespace
 
@@ -635,15 +655,15 @@ analytics_table make_table(const analytics_report& r, std::string_view name) {
     }
     if (name == "messages") {
         t.title = "Messages";
-        t.headers = {"id",     "contact",   "channel", "cause",   "source",    "status", "reason",
-                     "created_at", "sent_at", "sent",  "delivered", "read",  "clicked", "converted",
-                     "orders", "revenue",   "cost",    "currency"};
+        t.headers = {"id",      "contact",    "channel", "cause",   "source",    "status",
+                     "reason",  "created_at", "sent_at", "sent",    "delivered", "read",
+                     "clicked", "converted",  "orders",  "revenue", "cost",      "currency"};
         for (const auto& m : r.messages) {
-            t.rows.push_back({std::to_string(m.id), std::to_string(m.contact), m.channel, m.cause, m.source, m.status,
-                              m.reason, format_time(m.created_at), opt_time(m.sent_at), m.sent ? "1" : "0",
-                              m.delivered ? "1" : "0", m.read ? "1" : "0", m.clicked ? "1" : "0",
-                              m.converted ? "1" : "0", std::to_string(m.orders), format_money(m.revenue),
-                              format_number(m.cost), m.currency});
+            t.rows.push_back({std::to_string(m.id), std::to_string(m.contact), m.channel, m.cause, m.source,
+                              m.status, m.reason, format_time(m.created_at), opt_time(m.sent_at),
+                              m.sent ? "1" : "0", m.delivered ? "1" : "0", m.read ? "1" : "0",
+                              m.clicked ? "1" : "0", m.converted ? "1" : "0", std::to_string(m.orders),
+                              format_money(m.revenue), format_number(m.cost), m.currency});
         }
         t.numeric = {true, true, false, false, false, false, false, false, false,
                      true, true, true,  true,  true,  true,  false, true,  false};
@@ -698,8 +718,9 @@ analytics_table make_table(const analytics_report& r, std::string_view name) {
         for (const auto& f : r.flows) {
             const std::int64_t first = f.blocks.empty() ? 0 : f.blocks.front().entered;
             for (const auto& b : f.blocks) {
-                t.rows.push_back({f.flow, std::to_string(b.position), b.block, b.kind, std::to_string(b.entered),
-                                  std::to_string(b.waiting), std::to_string(b.completed), percent(b.entered, first)});
+                t.rows.push_back({f.flow, std::to_string(b.position), b.block, b.kind,
+                                  std::to_string(b.entered), std::to_string(b.waiting),
+                                  std::to_string(b.completed), percent(b.entered, first)});
             }
         }
         return t;
@@ -709,8 +730,8 @@ analytics_table make_table(const analytics_report& r, std::string_view name) {
         t.headers = {"date", "new", "returning", "conversations"};
         t.numeric = {false, true, true, true};
         for (const auto& d : r.daily) {
-            t.rows.push_back({format_date(d.date), std::to_string(d.new_contacts), std::to_string(d.returning),
-                              std::to_string(d.conversations)});
+            t.rows.push_back({format_date(d.date), std::to_string(d.new_contacts),
+                              std::to_string(d.returning), std::to_string(d.conversations)});
         }
         return t;
     }

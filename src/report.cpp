@@ -25,11 +25,21 @@ std::string escape(std::string_view s) {
     out.reserve(s.size());
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
         default:
             // Control characters other than tab/newline are not allowed in HTML text.
             if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') {
@@ -56,9 +66,13 @@ std::string shorten(std::string_view s, std::size_t n) {
     return std::string(s);
 }
 
-std::string num(std::int64_t n) { return std::to_string(n); }
+std::string num(std::int64_t n) {
+    return std::to_string(n);
+}
 
-std::string px(double v) { return fmt::format("{:.1f}", v); }
+std::string px(double v) {
+    return fmt::format("{:.1f}", v);
+}
 
 std::string pct(std::int64_t part, std::int64_t whole) {
     if (whole <= 0) {
@@ -97,7 +111,9 @@ std::string money_text(const std::map<std::string, double>& amounts) {
     return out.empty() ? "0" : out;
 }
 
-std::string date_text(const local_date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day); }
+std::string date_text(const local_date& d) {
+    return fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day);
+}
 
 // "2026-01-05 09:00" in `zone`; ISO UTC when the zone is unknown (a report built by hand).
 std::string local_text(time_point t, const std::string& zone) {
@@ -127,8 +143,8 @@ constexpr std::array<segment, 6> outcome_segments = {{
 }};
 
 std::array<std::int64_t, 6> outcome_values(const outcome_counts& c) {
-    return {c.read, c.delivered - c.read, c.sent - c.delivered, c.pending + c.deferred, c.blocked,
-            c.failed + c.cancelled};
+    return {c.read,    c.delivered - c.read,  c.sent - c.delivered, c.pending + c.deferred,
+            c.blocked, c.failed + c.cancelled};
 }
 
 std::string legend(const std::vector<segment>& segments) {
@@ -158,17 +174,16 @@ std::string stacked_bars(const std::string& title, const std::vector<bar_row>& r
         max_total = std::max(max_total, t);
     }
     const double height = top * 2 + row_h * static_cast<double>(rows.size());
-    std::string out = fmt::format(
-        "<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
-        "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
-        px(width), px(height), px(width), px(height), escape(title), escape(title));
+    std::string out = fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
+                                  "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
+                                  px(width), px(height), px(width), px(height), escape(title), escape(title));
     double y = top;
     for (const auto& r : rows) {
-        out += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(label_w),
-                           px(y + 13), escape(shorten(r.label, 30)));
+        out += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                           px(label_w), px(y + 13), escape(shorten(r.label, 30)));
         if (!r.sublabel.empty()) {
-            out += fmt::format("<text class=\"sub\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(label_w),
-                               px(y + 25), escape(shorten(r.sublabel, 36)));
+            out += fmt::format("<text class=\"sub\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                               px(label_w), px(y + 25), escape(shorten(r.sublabel, 36)));
         }
         double x = bar_x;
         std::int64_t total = 0;
@@ -179,23 +194,26 @@ std::string stacked_bars(const std::string& title, const std::vector<bar_row>& r
                 continue;
             }
             const double w = bar_w * static_cast<double>(v) / static_cast<double>(max_total);
-            out += fmt::format("<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>{}: {}</title>"
-                               "</rect>\n",
-                               segments[i].css, px(x), px(y + 2), px(std::max(w, 0.5)), escape(segments[i].name),
-                               num(v));
+            out += fmt::format(
+                "<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>{}: {}</title>"
+                "</rect>\n",
+                segments[i].css, px(x), px(y + 2), px(std::max(w, 0.5)), escape(segments[i].name), num(v));
             x += w;
         }
         if (total == 0) {
-            out += fmt::format("<rect class=\"empty-bar\" x=\"{}\" y=\"{}\" width=\"2\" height=\"18\"></rect>\n",
-                               px(bar_x), px(y + 2));
+            out +=
+                fmt::format("<rect class=\"empty-bar\" x=\"{}\" y=\"{}\" width=\"2\" height=\"18\"></rect>\n",
+                            px(bar_x), px(y + 2));
         }
-        out += fmt::format("<text class=\"value\" x=\"{}\" y=\"{}\">{}</text>\n", px(x + 6), px(y + 15), num(total));
+        out += fmt::format("<text class=\"value\" x=\"{}\" y=\"{}\">{}</text>\n", px(x + 6), px(y + 15),
+                           num(total));
         y += row_h;
     }
     return out + "</svg>\n";
 }
 
-std::string table_html(const analytics_table& t, const std::vector<std::size_t>& columns, std::size_t first_row = 0) {
+std::string table_html(const analytics_table& t, const std::vector<std::size_t>& columns,
+                       std::size_t first_row = 0) {
     std::string out = "<div class=\"scroll\"><table>\n<thead><tr>";
     for (auto c : columns) {
         out += fmt::format("<th{}>{}</th>", t.numeric[c] ? " class=\"n\"" : "", escape(t.headers[c]));
@@ -243,34 +261,37 @@ std::string funnel_svg(const flow_funnel& f) {
     const std::int64_t first = f.blocks.empty() ? 0 : f.blocks.front().entered;
     const double height = top * 2 + row_h * static_cast<double>(f.blocks.size());
     const std::string title = "Funnel of flow " + f.flow;
-    std::string out = fmt::format(
-        "<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
-        "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
-        px(width), px(height), px(width), px(height), escape(title), escape(title));
+    std::string out = fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
+                                  "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
+                                  px(width), px(height), px(width), px(height), escape(title), escape(title));
     double y = top;
     for (const auto& b : f.blocks) {
         out += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}. {}</text>\n",
                            px(label_w), px(y + 13), b.position, escape(shorten(b.block, 28)));
-        out += fmt::format("<text class=\"sub\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(label_w),
-                           px(y + 25), escape(b.kind.empty() ? std::string("(no longer defined)") : b.kind));
+        out +=
+            fmt::format("<text class=\"sub\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(label_w),
+                        px(y + 25), escape(b.kind.empty() ? std::string("(no longer defined)") : b.kind));
         const double scale = max_entered > 0 ? bar_w / static_cast<double>(max_entered) : 0;
         const double done_w = scale * static_cast<double>(b.completed);
         const double wait_w = scale * static_cast<double>(b.waiting);
         // Centred bars make the narrowing read as a funnel.
         const double x0 = bar_x + (bar_w - done_w - wait_w) / 2;
         if (b.completed > 0) {
-            out += fmt::format("<rect class=\"c-done\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>completed: "
-                               "{}</title></rect>\n",
-                               px(x0), px(y + 2), px(std::max(done_w, 0.5)), num(b.completed));
+            out += fmt::format(
+                "<rect class=\"c-done\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>completed: "
+                "{}</title></rect>\n",
+                px(x0), px(y + 2), px(std::max(done_w, 0.5)), num(b.completed));
         }
         if (b.waiting > 0) {
-            out += fmt::format("<rect class=\"c-wait\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>waiting: "
-                               "{}</title></rect>\n",
-                               px(x0 + done_w), px(y + 2), px(std::max(wait_w, 0.5)), num(b.waiting));
+            out += fmt::format(
+                "<rect class=\"c-wait\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\"><title>waiting: "
+                "{}</title></rect>\n",
+                px(x0 + done_w), px(y + 2), px(std::max(wait_w, 0.5)), num(b.waiting));
         }
         if (b.entered == 0) {
-            out += fmt::format("<rect class=\"empty-bar\" x=\"{}\" y=\"{}\" width=\"2\" height=\"18\"></rect>\n",
-                               px(bar_x + bar_w / 2 - 1), px(y + 2));
+            out +=
+                fmt::format("<rect class=\"empty-bar\" x=\"{}\" y=\"{}\" width=\"2\" height=\"18\"></rect>\n",
+                            px(bar_x + bar_w / 2 - 1), px(y + 2));
         }
         out += fmt::format("<text class=\"value\" x=\"{}\" y=\"{}\">{} ({})</text>\n", px(bar_x + bar_w + 8),
                            px(y + 15), num(b.entered), escape(pct(b.entered, first)));
@@ -324,18 +345,17 @@ std::string daily_svg(const std::vector<daily_contacts>& days) {
     const double slot = plot_w / static_cast<double>(std::max<std::size_t>(days.size(), 1));
     const double bar = std::max(1.0, std::min(36.0, slot * 0.7));
     const std::string title = "New and returning contacts per day";
-    std::string out = fmt::format(
-        "<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
-        "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
-        px(width), px(height), px(width), px(height), escape(title), escape(title));
+    std::string out = fmt::format("<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
+                                  "role=\"img\" aria-label=\"{}\">\n<title>{}</title>\n",
+                                  px(width), px(height), px(width), px(height), escape(title), escape(title));
     // Four grid lines with their counts.
     for (int i = 0; i <= 4; ++i) {
         const auto v = step * i;
         const double y = top + plot_h - plot_h * i / 4.0;
         out += fmt::format("<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\"></line>\n", px(left),
                            px(width - right), px(y), px(y));
-        out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", px(left - 4),
-                           px(y + 4), num(v));
+        out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                           px(left - 4), px(y + 4), num(v));
     }
     // Label at most ~12 days so dates never overlap.
     const std::size_t every = std::max<std::size_t>(1, (days.size() + 11) / 12);
@@ -347,18 +367,20 @@ std::string daily_svg(const std::vector<daily_contacts>& days) {
         const double base = top + plot_h;
         const std::string day = date_text(d.date);
         if (d.new_contacts > 0) {
-            out += fmt::format("<rect class=\"c-new\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}: {} new"
-                               "</title></rect>\n",
-                               px(cx - bar / 2), px(base - h_new), px(bar), px(h_new), day, num(d.new_contacts));
+            out += fmt::format(
+                "<rect class=\"c-new\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}: {} new"
+                "</title></rect>\n",
+                px(cx - bar / 2), px(base - h_new), px(bar), px(h_new), day, num(d.new_contacts));
         }
         if (d.returning > 0) {
-            out += fmt::format("<rect class=\"c-returning\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}: {} "
-                               "returning</title></rect>\n",
-                               px(cx - bar / 2), px(base - h_new - h_ret), px(bar), px(h_ret), day, num(d.returning));
+            out += fmt::format(
+                "<rect class=\"c-returning\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}: {} "
+                "returning</title></rect>\n",
+                px(cx - bar / 2), px(base - h_new - h_ret), px(bar), px(h_ret), day, num(d.returning));
         }
         if (i % every == 0) {
-            out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", px(cx),
-                               px(base + 16), day.substr(5));
+            out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                               px(cx), px(base + 16), day.substr(5));
         }
     }
     return out + "</svg>\n";
@@ -485,8 +507,9 @@ std::string render_html_report(const analytics_report& report, const report_opti
         out += legend(outcomes);
         out += stacked_bars("Sequence step outcomes", rows, outcomes);
         const auto t = make_table(report, "sequence_steps");
-        out += table_html(t, columns_named(t, {"sequence", "step", "messages", "sent", "delivered", "read", "clicked",
-                                               "converted", "deferred", "blocked", "failed", "cost"}));
+        out += table_html(
+            t, columns_named(t, {"sequence", "step", "messages", "sent", "delivered", "read", "clicked",
+                                 "converted", "deferred", "blocked", "failed", "cost"}));
     }
     out += "</section>\n";
 
@@ -498,15 +521,16 @@ std::string render_html_report(const analytics_report& report, const report_opti
         std::vector<bar_row> rows;
         for (const auto& b : report.broadcasts) {
             const auto v = outcome_values(b.counts);
-            rows.push_back({b.name, num(b.counts.recipients) + " recipients · " + money_text(b.counts.cost),
+            rows.push_back({b.name,
+                            num(b.counts.recipients) + " recipients · " + money_text(b.counts.cost),
                             {v.begin(), v.end()}});
         }
         out += legend(outcomes);
         out += stacked_bars("Broadcast outcomes", rows, outcomes);
         const auto t = make_table(report, "broadcasts");
-        out += table_html(t, columns_named(t, {"broadcast", "recipients", "sent", "delivered", "read", "clicked",
-                                               "converted", "deferred", "blocked", "blocked_by_reason", "failed",
-                                               "cancelled", "cost"}));
+        out += table_html(t, columns_named(t, {"broadcast", "recipients", "sent", "delivered", "read",
+                                               "clicked", "converted", "deferred", "blocked",
+                                               "blocked_by_reason", "failed", "cancelled", "cost"}));
     }
     out += "</section>\n";
 
@@ -527,8 +551,9 @@ std::string render_html_report(const analytics_report& report, const report_opti
         out += empty_state("No message has been decided yet.");
     } else {
         const auto t = make_table(report, "causes");
-        out += table_html(t, columns_named(t, {"cause", "messages", "sent", "delivered", "read", "clicked",
-                                               "converted", "orders", "deferred", "blocked", "failed", "revenue"}));
+        out += table_html(
+            t, columns_named(t, {"cause", "messages", "sent", "delivered", "read", "clicked", "converted",
+                                 "orders", "deferred", "blocked", "failed", "revenue"}));
     }
     out += "</section>\n";
 
@@ -541,12 +566,13 @@ std::string render_html_report(const analytics_report& report, const report_opti
             const std::size_t first =
                 t.rows.size() > options.max_message_rows ? t.rows.size() - options.max_message_rows : 0;
             if (first > 0) {
-                out += "<p class=\"meta\">The last " + num(static_cast<std::int64_t>(options.max_message_rows)) +
-                       " of " + num(static_cast<std::int64_t>(t.rows.size())) + " messages.</p>\n";
+                out += "<p class=\"meta\">The last " +
+                       num(static_cast<std::int64_t>(options.max_message_rows)) + " of " +
+                       num(static_cast<std::int64_t>(t.rows.size())) + " messages.</p>\n";
             }
             out += table_html(t,
-                              columns_named(t, {"id", "contact", "channel", "cause", "status", "reason", "sent_at",
-                                                "delivered", "read", "clicked", "converted"}),
+                              columns_named(t, {"id", "contact", "channel", "cause", "status", "reason",
+                                                "sent_at", "delivered", "read", "clicked", "converted"}),
                               first);
         }
         out += "</section>\n";

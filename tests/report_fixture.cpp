@@ -107,7 +107,8 @@ constexpr const char* demo_definitions = R"j({
 
 time_point local(int day, int hour, int minute) {
     // 2026-01-05 00:00 in Ho Chi Minh City is 2026-01-04T17:00Z.
-    return parse_time("2026-01-04T17:00:00Z") + std::chrono::hours(24 * day + hour) + std::chrono::minutes(minute);
+    return parse_time("2026-01-04T17:00:00Z") + std::chrono::hours(24 * day + hour) +
+           std::chrono::minutes(minute);
 }
 
 // Fourteen days of a small Zalo shop: arrivals, checkouts, forms, reminders, orders, returns,
@@ -207,9 +208,15 @@ void run_demo(const std::string& db) {
         deliver(p.at);
         const identity who{"zalo", std::to_string(1000 + p.who)};
         switch (p.kind) {
-        case 0: e.ingest(event::message(who, greetings[roll.below(4)]).at_time(p.at)); break;
-        case 1: e.ingest(event::postback_of(who, "CHECKOUT").at_time(p.at)); break;
-        case 2: e.ingest(event::form_open(who, "Thông tin giao hàng").at_time(p.at)); break;
+        case 0:
+            e.ingest(event::message(who, greetings[roll.below(4)]).at_time(p.at));
+            break;
+        case 1:
+            e.ingest(event::postback_of(who, "CHECKOUT").at_time(p.at));
+            break;
+        case 2:
+            e.ingest(event::form_open(who, "Thông tin giao hàng").at_time(p.at));
+            break;
         case 3:
             e.ingest(event::form_submit(who, "Thông tin giao hàng",
                                         {{"address", std::to_string(1 + roll.below(200)) + " Lê Lợi, Quận 1"},
@@ -218,13 +225,16 @@ void run_demo(const std::string& db) {
             break;
         case 4: {
             order_info o;
-            o.order_id = "DH" + std::to_string(p.who) + "-" + std::to_string(p.at.time_since_epoch().count() % 100000);
+            o.order_id =
+                "DH" + std::to_string(p.who) + "-" + std::to_string(p.at.time_since_epoch().count() % 100000);
             o.total = 150000.0 * (1 + roll.below(6));
             o.items = {"Áo dài lụa"};
             e.ingest(event::order_of(who, o).at_time(p.at));
             break;
         }
-        case 5: e.ingest(event::follow(who).at_time(p.at)); break;
+        case 5:
+            e.ingest(event::follow(who).at_time(p.at));
+            break;
         }
     }
     for (int h = 0; h <= 72; h += 3) {

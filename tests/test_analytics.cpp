@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 // Accepts everything and names each message "ext-<outbox id>", so receipts can find it.
 class accepting_channel final : public channel {
@@ -130,21 +132,21 @@ TEST_CASE("an order converts the last message sent to the contact within 7 days,
     shop s(greeting_rules);
     const identity a{"zalo", "A"}, b{"zalo", "B"}, c{"zalo", "C"}, d{"zalo", "D"};
     const auto t0 = at("2026-01-05T10:00");
-    s.e.ingest(event::message(a, "Xin chào").at_time(t0));      // message 1
-    s.e.ingest(event::message(b, "Xin chào").at_time(t0));      // message 2
-    s.e.ingest(event::message(c, "Xin chào").at_time(t0));      // message 3
-    s.e.ingest(event::message(d, "Xin chào").at_time(t0));      // message 4
+    s.e.ingest(event::message(a, "Xin chào").at_time(t0)); // message 1
+    s.e.ingest(event::message(b, "Xin chào").at_time(t0)); // message 2
+    s.e.ingest(event::message(c, "Xin chào").at_time(t0)); // message 3
+    s.e.ingest(event::message(d, "Xin chào").at_time(t0)); // message 4
     s.dispatch_at(t0);
     s.e.ingest(event::message(d, "Alo").at_time(t0 + 1min)); // same conversation: no message
     // A comes back three days later and gets a second message.
     s.e.ingest(event::message(a, "Mình quay lại nè").at_time(t0 + 72h)); // message 5
     s.dispatch_at(t0 + 72h + 1min);
 
-    s.order(a, 250000, t0 + 5 * 24h);         // attributed to message 5, not 1
-    s.order(a, 100000, t0 + 5 * 24h + 1h);    // also message 5: one message, two orders
-    s.order(b, 90000, t0 + 7 * 24h + 1min);   // 7 days and 1 minute after: not attributed
-    s.order(c, 120000, t0 + 7 * 24h);         // exactly 7 days: attributed
-    s.order(d, 50000, t0 - 1h);               // before anything was sent: not attributed
+    s.order(a, 250000, t0 + 5 * 24h);       // attributed to message 5, not 1
+    s.order(a, 100000, t0 + 5 * 24h + 1h);  // also message 5: one message, two orders
+    s.order(b, 90000, t0 + 7 * 24h + 1min); // 7 days and 1 minute after: not attributed
+    s.order(c, 120000, t0 + 7 * 24h);       // exactly 7 days: attributed
+    s.order(d, 50000, t0 - 1h);             // before anything was sent: not attributed
 
     const auto r = analyze(s.e);
     CHECK_FALSE(message(r, 1).converted);
@@ -231,7 +233,8 @@ TEST_CASE("broadcast outcomes: recipients, blocked by reason, deferred, receipts
     CHECK(b.counts.clicked == 1);
     CHECK(b.counts.converted == 1);
     CHECK(b.counts.blocked == 1);
-    CHECK(b.counts.blocked_by_reason == std::map<std::string, std::int64_t>{{"zalo.promotion_followers_only", 1}});
+    CHECK(b.counts.blocked_by_reason ==
+          std::map<std::string, std::int64_t>{{"zalo.promotion_followers_only", 1}});
     CHECK(b.counts.deferred == 0);
     CHECK(b.counts.cost == std::map<std::string, double>{{"VND", 1200}});
     const auto& n = r.broadcasts[1];
@@ -315,7 +318,8 @@ TEST_CASE("flow funnels follow the flow from its start block, with counts from t
     CHECK(f.blocks[2].entered == 1);
     CHECK(f.blocks[3].entered == 0);
     const auto text = format_tables(r, {"flow_blocks"});
-    CHECK_THAT(text, Catch::Contains("  checkout         2  address  ask         3        2          1    100.0%\n"));
+    CHECK_THAT(text, Catch::Contains(
+                         "  checkout         2  address  ask         3        2          1    100.0%\n"));
 }
 
 TEST_CASE("new and returning contacts per local day", "[analytics]") {
@@ -360,7 +364,8 @@ TEST_CASE("new and returning contacts per local day", "[analytics]") {
     REQUIRE(in_utc.daily.size() == 2);
     CHECK(in_utc.daily[0].date == local_date{2026, 1, 5});
     CHECK(in_utc.daily[0].new_contacts == 2);
-    CHECK(to_csv(in_utc, "daily") == "date,new,returning,conversations\r\n2026-01-05,2,0,2\r\n2026-01-08,0,2,2\r\n");
+    CHECK(to_csv(in_utc, "daily") ==
+          "date,new,returning,conversations\r\n2026-01-05,2,0,2\r\n2026-01-08,0,2,2\r\n");
 }
 
 TEST_CASE("CSV follows RFC 4180 and keeps UTF-8", "[analytics]") {
@@ -374,9 +379,10 @@ TEST_CASE("CSV follows RFC 4180 and keeps UTF-8", "[analytics]") {
     b.counts.cost["VND"] = 300;
     r.broadcasts.push_back(b);
     const auto csv = to_csv(r, "broadcasts");
-    CHECK(csv.rfind("broadcast,messages,recipients,sent,delivered,read,clicked,converted,orders,pending,deferred,"
-                    "blocked,failed,cancelled,blocked_by_reason,cost,revenue\r\n",
-                    0) == 0);
+    CHECK(csv.rfind(
+              "broadcast,messages,recipients,sent,delivered,read,clicked,converted,orders,pending,deferred,"
+              "blocked,failed,cancelled,blocked_by_reason,cost,revenue\r\n",
+              0) == 0);
     CHECK_THAT(csv, Catch::Contains("\r\n\"Khuyến mãi \"\"Tết\"\", 2026\nđợt 1\",2,0,0,0,0,0,0,0,0,0,1,0,0,"
                                     "zalo.promotion_followers_only=1,300 VND,\r\n"));
     CHECK_THROWS_AS(to_csv(r, "nope"), tagflow::error);
@@ -388,9 +394,11 @@ TEST_CASE("CSV follows RFC 4180 and keeps UTF-8", "[analytics]") {
 TEST_CASE("text tables align Vietnamese by code points", "[analytics]") {
     CHECK(display_width("Khách mới") == 9);
     // The same words decomposed (NFD): combining marks take no column.
-    CHECK(display_width("Kha\xCC\x81" "ch mo\xCC\x9B\xCC\x81i") == 9);
+    CHECK(display_width("Kha\xCC\x81"
+                        "ch mo\xCC\x9B\xCC\x81i") == 9);
     CHECK(display_width("abc") == 3);
-    CHECK(display_width("\xFF" "a") == 2);
+    CHECK(display_width("\xFF"
+                        "a") == 2);
 
     analytics_report r;
     for (const char* name : {"Khách mới", "vip"}) {
@@ -492,7 +500,8 @@ TEST_CASE("the HTML report is self-contained, escaped, and readable with no data
         CHECK_THAT(html, !Catch::Contains("<script"));
         CHECK_THAT(html, !Catch::Contains("<img"));
         CHECK_THAT(html, !Catch::Contains("http://") && !Catch::Contains("https://"));
-        CHECK_THAT(html, !Catch::Contains(" src=\"") && !Catch::Contains("@import") && !Catch::Contains("url("));
+        CHECK_THAT(html,
+                   !Catch::Contains(" src=\"") && !Catch::Contains("@import") && !Catch::Contains("url("));
         CHECK_THAT(html, Catch::Contains("<svg"));
         CHECK_THAT(html, Catch::Contains("Funnel of flow &lt;script&gt;"));
         CHECK_THAT(html, !Catch::Contains("No broadcast has been sent yet."));

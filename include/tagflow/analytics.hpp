@@ -31,43 +31,47 @@ struct analytics_options {
 
 /// One outbox row with its delivery stages and conversion.
 struct message_stats {
-    std::int64_t id = 0;        ///< Outbox id.
-    contact_id contact = 0;     ///< Recipient, after merges (the contact that survived).
-    std::string channel;        ///< Channel it went (or would go) to.
-    std::string cause;          ///< What decided it, e.g. "rule:welcome", "broadcast:tet".
-    std::string source;         ///< "rule", "flow", "sequence", "broadcast" or "other" (the cause's prefix).
-    std::string status;         ///< message_status name now, e.g. "read".
-    std::string reason;         ///< Policy rule of a block or deferral (else its reason in words); empty otherwise.
-    time_point created_at;      ///< When it was decided.
+    std::int64_t id = 0;    ///< Outbox id.
+    contact_id contact = 0; ///< Recipient, after merges (the contact that survived).
+    std::string channel;    ///< Channel it went (or would go) to.
+    std::string cause;      ///< What decided it, e.g. "rule:welcome", "broadcast:tet".
+    std::string source;     ///< "rule", "flow", "sequence", "broadcast" or "other" (the cause's prefix).
+    std::string status;     ///< message_status name now, e.g. "read".
+    /// Policy rule of a block or deferral (else its reason in words), or the last error of a
+    /// failed row; empty otherwise.
+    std::string reason;
+    time_point created_at;             ///< When it was decided.
     std::optional<time_point> sent_at; ///< When the channel accepted it.
-    bool sent = false;          ///< The channel accepted it (or a receipt proves it went out).
-    bool delivered = false;     ///< A delivered receipt, or a read/clicked one (which imply delivery).
-    bool read = false;          ///< A read receipt.
-    bool clicked = false;       ///< A clicked receipt.
-    bool converted = false;     ///< At least one order is attributed to it.
-    std::int64_t orders = 0;    ///< Orders attributed to it (the last message sent before each, within the window).
-    std::map<std::string, double> revenue; ///< Totals of those orders per currency ("" when the order named none).
-    double cost = 0;            ///< Price the policy expects, in `currency`.
-    std::string currency;       ///< Currency of `cost`; empty when free.
+    bool sent = false;                 ///< The channel accepted it (or a receipt proves it went out).
+    bool delivered = false;            ///< A delivered receipt, or a read/clicked one (which imply delivery).
+    bool read = false;                 ///< A read receipt.
+    bool clicked = false;              ///< A clicked receipt.
+    bool converted = false;            ///< At least one order is attributed to it.
+    /// Orders attributed to it (it was the last message sent before each, within the window).
+    std::int64_t orders = 0;
+    /// Totals of those orders per currency ("" when the order named none).
+    std::map<std::string, double> revenue;
+    double cost = 0;      ///< Price the policy expects, in `currency`.
+    std::string currency; ///< Currency of `cost`; empty when free.
 };
 
 /// Outcome counts of a group of messages (a broadcast, a sequence step, a cause). Each message
 /// counts once in `messages` and once in exactly one of pending, deferred, blocked, failed,
 /// cancelled or sent; sent >= delivered >= read.
 struct outcome_counts {
-    std::int64_t messages = 0;   ///< Outbox rows.
-    std::int64_t recipients = 0; ///< Distinct contacts among them.
-    std::int64_t sent = 0;       ///< Went out (sent, delivered or read now).
-    std::int64_t delivered = 0;  ///< Of those, delivered (or read/clicked).
-    std::int64_t read = 0;       ///< Of those, read.
-    std::int64_t clicked = 0;    ///< Of those, clicked.
-    std::int64_t converted = 0;  ///< Messages with an attributed order.
-    std::int64_t orders = 0;     ///< Orders attributed to these messages.
-    std::int64_t pending = 0;    ///< Waiting for dispatch.
-    std::int64_t deferred = 0;   ///< Held by a cap or channel policy until later.
-    std::int64_t blocked = 0;    ///< Refused by channel policy (or unreachable).
-    std::int64_t failed = 0;     ///< Refused by the channel, or dead-lettered.
-    std::int64_t cancelled = 0;  ///< Withdrawn before going out.
+    std::int64_t messages = 0;                             ///< Outbox rows.
+    std::int64_t recipients = 0;                           ///< Distinct contacts among them.
+    std::int64_t sent = 0;                                 ///< Went out (sent, delivered or read now).
+    std::int64_t delivered = 0;                            ///< Of those, delivered (or read/clicked).
+    std::int64_t read = 0;                                 ///< Of those, read.
+    std::int64_t clicked = 0;                              ///< Of those, clicked.
+    std::int64_t converted = 0;                            ///< Messages with an attributed order.
+    std::int64_t orders = 0;                               ///< Orders attributed to these messages.
+    std::int64_t pending = 0;                              ///< Waiting for dispatch.
+    std::int64_t deferred = 0;                             ///< Held by a cap or channel policy until later.
+    std::int64_t blocked = 0;                              ///< Refused by channel policy (or unreachable).
+    std::int64_t failed = 0;                               ///< Refused by the channel, or dead-lettered.
+    std::int64_t cancelled = 0;                            ///< Withdrawn before going out.
     std::map<std::string, std::int64_t> blocked_by_reason; ///< Blocked rows per policy rule (or reason).
     std::map<std::string, double> cost;    ///< Expected price of the rows that went out, per currency.
     std::map<std::string, double> revenue; ///< Attributed order totals, per currency.
@@ -100,7 +104,7 @@ struct cause_stats {
 struct funnel_step {
     std::string flow;           ///< Flow name.
     std::string block;          ///< Block id.
-    std::string kind;           ///< Block kind ("send", "form", ...); empty for a block the definitions no longer have.
+    std::string kind;           ///< Block kind ("send", "form", ...); empty when no longer defined.
     int position = 0;           ///< 1-based place in the flow order (see analyze()).
     std::int64_t entered = 0;   ///< Times a contact entered it.
     std::int64_t waiting = 0;   ///< Contacts waiting there now.
@@ -116,34 +120,36 @@ struct flow_funnel {
 
 /// New and returning contacts of one local day.
 struct daily_contacts {
-    local_date date;                 ///< The day, in analytics_options::time_zone.
-    std::int64_t new_contacts = 0;   ///< Contacts whose first conversation started that day.
-    std::int64_t returning = 0;      ///< Distinct contacts who started a returning conversation that day.
-    std::int64_t conversations = 0;  ///< Conversations started that day (first or returning).
+    local_date date;                ///< The day, in analytics_options::time_zone.
+    std::int64_t new_contacts = 0;  ///< Contacts whose first conversation started that day.
+    std::int64_t returning = 0;     ///< Distinct contacts who started a returning conversation that day.
+    std::int64_t conversations = 0; ///< Conversations started that day (first or returning).
 };
 
 /// Totals over the whole store.
 struct analytics_summary {
-    std::int64_t contacts = 0;        ///< Live contacts.
-    std::int64_t returning_contacts = 0; ///< Live contacts whose current conversation is a return (activity.returning).
-    std::int64_t orders = 0;          ///< order_placed inputs in the log.
-    std::int64_t attributed_orders = 0; ///< Of those, attributed to a message.
-    outcome_counts messages;          ///< Every outbox row.
+    std::int64_t contacts = 0; ///< Live contacts.
+    /// Live contacts whose current conversation is a return (activity.returning).
+    std::int64_t returning_contacts = 0;
+    std::int64_t orders = 0;               ///< order_placed inputs in the log.
+    std::int64_t attributed_orders = 0;    ///< Of those, attributed to a message.
+    outcome_counts messages;               ///< Every outbox row.
     std::optional<time_point> first_event; ///< Earliest event time in the log.
     std::optional<time_point> last_event;  ///< Latest event time in the log.
 };
 
 /// Everything analyze() computes. A plain value: copy it, keep it, render it later.
 struct analytics_report {
-    std::string time_zone;                         ///< Zone of the daily table.
-    duration conversion_window{};                  ///< Attribution window used.
-    analytics_summary summary;                     ///< Totals.
-    std::vector<message_stats> messages;           ///< Every outbox row, ascending by id.
-    std::vector<cause_stats> causes;               ///< Per cause, ascending by cause.
-    std::vector<broadcast_stats> broadcasts;       ///< Per broadcast, ascending by name.
+    std::string time_zone;                           ///< Zone of the daily table.
+    duration conversion_window{};                    ///< Attribution window used.
+    analytics_summary summary;                       ///< Totals.
+    std::vector<message_stats> messages;             ///< Every outbox row, ascending by id.
+    std::vector<cause_stats> causes;                 ///< Per cause, ascending by cause.
+    std::vector<broadcast_stats> broadcasts;         ///< Per broadcast, ascending by name.
     std::vector<sequence_step_stats> sequence_steps; ///< Per (sequence, step), ascending.
-    std::vector<flow_funnel> flows;                ///< Flows of the definitions in their order, then flows only the log knows.
-    std::vector<daily_contacts> daily;             ///< Days with at least one conversation started, ascending.
+    /// Flows of the definitions in their order, then flows only the log knows.
+    std::vector<flow_funnel> flows;
+    std::vector<daily_contacts> daily; ///< Days with at least one conversation started, ascending.
 };
 
 /// Computes every table from `e`'s outbox, log, block counters, definitions and contacts.
@@ -204,7 +210,8 @@ struct analytics_table {
 /// Vietnamese text lines up whether precomposed or not). The messages table is left out unless
 /// named, since it has a row per outbox row. Throws tagflow::error(errc::invalid_argument) for an
 /// unknown table name. Thread-safe.
-[[nodiscard]] std::string format_tables(const analytics_report& report, const std::vector<std::string>& tables = {});
+[[nodiscard]] std::string format_tables(const analytics_report& report,
+                                        const std::vector<std::string>& tables = {});
 
 /// Display width of UTF-8 `text` as format_tables() counts it: code points, with combining marks
 /// counted as zero. Invalid bytes count one each. Never fails; thread-safe.
@@ -225,6 +232,7 @@ struct report_options {
 /// day), the tables behind them, and an explicit empty state for every section without data.
 /// No scripts, no external fonts, images or style sheets; every piece of text is HTML-escaped;
 /// UTF-8 with <meta charset="utf-8">. Never fails except std::bad_alloc; thread-safe.
-[[nodiscard]] std::string render_html_report(const analytics_report& report, const report_options& options = {});
+[[nodiscard]] std::string render_html_report(const analytics_report& report,
+                                             const report_options& options = {});
 
 } // namespace tagflow
