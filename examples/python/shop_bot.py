@@ -6,7 +6,10 @@ visitor is welcomed, asks for a price, leaves a phone number on another channel 
 identities become one contact), orders, comes back days later to be greeted by name and last
 product, and presses a button whose flow asks the shop's CRM for loyalty points (a request block,
 answered here by a Python HttpClient) and reminds an hour later (a timer, fired by advance_to).
-Every step prints what the engine decided; the end reopens the file to show the state survived.
+The messages the engine decides go out through a Dispatcher and small Python channel adapters that
+print them (the first Messenger send meets a busy platform and is retried; Messenger's 24-hour
+window policy is checked again at dispatch), and a read receipt comes back as an event. The end
+reopens the file to show the state survived.
 
     PYTHONPATH=<build>/python /usr/bin/python3 examples/python/shop_bot.py [shop.db]
 
@@ -24,6 +27,7 @@ import tagflow
 
 DEFINITIONS = {
     "schema": 1,
+    "channels": {"messenger": {"policy": "messenger"}},
     "tags": ["Khách mới", "Khách cũ", "Hỏi giá", "Đã mua Áo A", "Khách VIP"],
     "fields": [{"name": "size", "type": "text"}, {"name": "points", "type": "number"}],
     "rules": [
@@ -69,34 +73,65 @@ class FakeCrm(tagflow.HttpClient):
         return tagflow.HttpResponse(200, json.dumps({"points": self.POINTS[phone]}))
 
 
+class ConsoleChannel(tagflow.Channel):
+    """A channel adapter that delivers by printing. A real one calls the platform's API and maps the
+    answer to a SendResult: ok with the platform's message id, or a failure the dispatcher retries
+    (Outcome.retry), records (failed) or treats as the platform's policy refusal (blocked)."""
+
+    def __init__(self, name: str, busy: int = 0):
+        super().__init__(name=name, capabilities=tagflow.ChannelCapabilities(max_text=640, max_quick_replies=13))
+        self.busy = busy  # how many first attempts the platform turns away
+        self.sent = []  # outbox ids, in the order they went out
+
+    def send(self, message: tagflow.OutboundMessage, recipient: tagflow.Contact) -> tagflow.SendResult:
+        if self.busy:
+            self.busy -= 1
+            print(f"{'':24}{self.name} is busy; message {message.id} will be retried")
+            return tagflow.SendResult.fail(tagflow.Outcome.retry, "-32", "rate limited")
+        # degrade() shapes the message for this channel: parts that fit, buttons as text if need be.
+        for part in tagflow.degrade(message, self.capabilities).parts:
+            retry = f" (attempt {message.attempts + 1})" if message.attempts else ""
+            print(f"{'':24}shop -> {message.to}: {part}{retry}")
+        self.sent.append(message.id)
+        return tagflow.SendResult.ok(f"{self.name}-{message.id}")
+
+
 class Bot:
-    """Feeds events to the engine and prints a transcript of what it decided."""
+    """Feeds events to the engine, delivers what it decided, and prints a transcript."""
 
     def __init__(self, engine: tagflow.Engine, clock: tagflow.VirtualClock):
         self.engine = engine
         self.clock = clock
-        self.last_message = 0
+        # sleep=False: channel rate limits cost no real time in a replay on a virtual clock.
+        self.dispatcher = tagflow.Dispatcher(engine, jitter_seed=1, sleep=False)
+        self.channels = {name: ConsoleChannel(name, busy=1 if name == "messenger" else 0)
+                         for name in ("messenger", "zalo")}
+        for channel in self.channels.values():
+            self.dispatcher.add_channel(channel)
 
     def stamp(self) -> str:
         local = self.clock.now().astimezone(VN)
         return f"D{(local.date() - START.date()).days} {local:%H:%M}"
 
     def wait(self, **delta) -> None:
-        """Moves the clock and fires the flow timers that came due meanwhile."""
+        """Moves the clock, fires the flow timers that came due meanwhile and delivers what is due."""
         now = self.clock.advance(dt.timedelta(**delta))
-        if self.engine.advance_to(now):
-            print(f"{self.stamp()}  (timer)")
-            self.show_messages()
+        fired = self.engine.advance_to(now)
+        due = self.dispatcher.next_due()  # a retry, or a message held by a cap or policy
+        if fired or (due and due <= now):
+            print(f"{self.stamp()}  ({'timer' if fired else 'retry'})")
+            self.deliver()
 
-    def show_messages(self) -> None:
-        for message in self.engine.outbox(after_id=self.last_message):
-            print(f"{'':24}shop -> {message.to}: {message.text}")
-            self.last_message = message.id
+    def deliver(self) -> None:
+        """What a runtime's dispatcher does: send every due outbox row through its channel."""
+        report = self.dispatcher.dispatch_due()
+        if report.blocked:
+            print(f"{'':24}({report.blocked} message(s) blocked by channel policy)")
 
     def perform_requests(self, client: tagflow.HttpClient) -> None:
         """What a runtime's request worker does: make the flows' pending requests."""
         if self.engine.perform_requests(client):
-            self.show_messages()
+            self.deliver()
 
     def handle(self, event: dict, says: str) -> tagflow.IngestResult:
         who = event.get("identity", f"contact {event.get('contact')}")
@@ -113,7 +148,7 @@ class Bot:
             print(f"{'':24}= merged contact(s) {result.merged} into {result.contact_id}")
         if result.lifecycle_now:
             print(f"{'':24}* now a {result.lifecycle_now}")
-        self.show_messages()
+        self.deliver()
         return result
 
 
@@ -139,6 +174,9 @@ def run(db_path: pathlib.Path) -> int:
         bot.handle(tagflow.order("zalo:8801", "SO-1", 350000, ["Áo A"]), "order SO-1: Áo A, 350.000đ")
         bot.wait(days=3)
         bot.handle(tagflow.message("messenger:3001", "Chào shop"), '"Chào shop" (three days later)')
+        # Messenger reports that the greeting was read; the engine finds it by the platform's id.
+        greeting = bot.channels["messenger"].sent[-2]
+        bot.handle(tagflow.receipt("messenger:3001", f"messenger-{greeting}", "read"), "(read receipt)")
         bot.wait(hours=1)
         bot.handle(tagflow.order("messenger:3001", "SO-2", 4800000, ["Đồng hồ"]), "order SO-2: Đồng hồ, 4.800.000đ")
         bot.wait(minutes=5)
@@ -152,6 +190,7 @@ def run(db_path: pathlib.Path) -> int:
             print(f"\nrefused as expected: field {e.field!r}: {e}")
         contact_count = len(engine.contacts())
         sent = len(engine.outbox())
+        adapter_calls = sum(len(c.sent) for c in bot.channels.values())
 
     # Everything is in the file: a new engine on it sees the same contact.
     with tagflow.Engine(db_path) as engine:
@@ -162,7 +201,9 @@ def run(db_path: pathlib.Path) -> int:
         print(f"  tags: {', '.join(sorted(minh.tags))}")
         print(f"  orders: {minh.orders}, spent {minh.total_spent:,.0f}đ, size {minh.fields.get('size')}")
         print(f"  notes: {[n.text for n in minh.notes]}")
-        print(f"  {contact_count} contact(s), {sent} message(s) decided")
+        print(f"  {contact_count} contact(s), {sent} message(s) decided, {adapter_calls} delivered")
+        rows = engine.outbox()
+        print(f"  statuses: {', '.join(f'{m.id}:{m.status}' for m in rows)}")
 
         problems = []
         if contact_count != 1:
@@ -181,6 +222,10 @@ def run(db_path: pathlib.Path) -> int:
             problems.append(f"the points flow did not run as expected: {texts[-2:]}")
         if minh.fields.get("points") != 120 or minh.run is not None:
             problems.append("the CRM's answer was not saved, or the flow did not end")
+        if adapter_calls != sent or any(m.status not in ("sent", "read") for m in rows):
+            problems.append("not every message was delivered exactly once")
+        if rows[0].attempts != 2 or sum(m.status == "read" for m in rows) != 1:
+            problems.append("the retried first message or the read receipt is missing")
     for p in problems:
         print(f"PROBLEM: {p}", file=sys.stderr)
     return 1 if problems else 0
