@@ -260,12 +260,14 @@ send_result http_channel::send(const outbound_message& message, const contact& r
                 }
             }
         }
+        if (count == 1) {
+            part.requests = requests;
+            return part; // keeps the adapter's detail, e.g. "duplicate: already accepted"
+        }
         if (i == 0) {
             first_id = part.external_id;
         }
-        if (count > 1) {
-            ids += (ids.empty() ? "" : ",") + part.external_id;
-        }
+        ids += (ids.empty() ? "" : ",") + part.external_id;
     }
     auto r = send_result::ok(first_id);
     r.requests = requests;

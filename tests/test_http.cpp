@@ -264,3 +264,124 @@ TEST_CASE("an answer for a run that moved on closes the request for good", "[htt
     CHECK(api.requests() == 2);
     CHECK(r.texts() == std::vector<std::string>{"Hạng Vàng, 120 điểm"});
 }
+
+// ----------------------------------------------------------------------------------------- HTTPS
+
+#include "platform_emulator.hpp"
+
+#include <tagflow/channels.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+TEST_CASE("the built-in client speaks https to a server whose certificate it trusts", "[http]") {
+    const auto cert = tagflow::testing::make_self_signed_certificate();
+    tagflow::testing::platform_emulator emu({.tls_cert_pem = cert.cert_pem, .tls_key_pem = cert.key_pem});
+    REQUIRE(emu.base_url().rfind("https://127.0.0.1:", 0) == 0);
+    http_client_options options;
+    options.ca_pem = cert.cert_pem;
+    auto client = make_http_client(options);
+    http_request r;
+    r.url = emu.base_url() + "/health";
+    const auto answer = client->send(r);
+    CHECK(answer.error.empty());
+    CHECK(answer.status == 200);
+    CHECK(answer.body == R"({"ok":true})");
+    // By name too: the certificate lists DNS:localhost, and SNI is sent for names.
+    r.url = "https://localhost:" + std::to_string(emu.port()) + "/health";
+    const auto by_name = client->send(r);
+    CHECK(by_name.error.empty());
+    CHECK(by_name.status == 200);
+}
+
+TEST_CASE("an untrusted certificate is a transport error unless verification is off", "[http]") {
+    const auto cert = tagflow::testing::make_self_signed_certificate();
+    tagflow::testing::platform_emulator emu({.tls_cert_pem = cert.cert_pem, .tls_key_pem = cert.key_pem});
+    http_request r;
+    r.url = emu.base_url() + "/health";
+    r.timeout = 2s;
+    const auto refused = make_http_client()->send(r);
+    CHECK(refused.status == 0);
+    CHECK(refused.error.find("TLS") != std::string::npos);
+    CHECK(refused.error.find("certificate verify failed") != std::string::npos);
+
+    http_client_options lax;
+    lax.verify_peer = false;
+    CHECK(make_http_client(lax)->send(r).status == 200);
+}
+
+TEST_CASE("a certificate for another host name is refused", "[http]") {
+    const auto cert = tagflow::testing::make_self_signed_certificate();
+    // 127.0.0.2 is loopback too on Linux, but not among the certificate's names.
+    std::unique_ptr<tagflow::testing::platform_emulator> emu;
+    try {
+        emu = std::make_unique<tagflow::testing::platform_emulator>(tagflow::testing::emulator_options{
+            .host = "127.0.0.2", .port = 0, .tls_cert_pem = cert.cert_pem, .tls_key_pem = cert.key_pem});
+    } catch (const std::exception&) {
+        WARN("cannot bind 127.0.0.2 here; skipping");
+        return;
+    }
+    http_client_options options;
+    options.ca_pem = cert.cert_pem;
+    http_request r;
+    r.url = emu->base_url() + "/health";
+    r.timeout = 2s;
+    const auto answer = make_http_client(options)->send(r);
+    CHECK(answer.status == 0);
+    CHECK(answer.error.find("TLS") != std::string::npos);
+}
+
+TEST_CASE("trusted certificates load from a file, and bad ones are refused up front", "[http]") {
+    const auto cert = tagflow::testing::make_self_signed_certificate();
+    tagflow::testing::platform_emulator emu({.tls_cert_pem = cert.cert_pem, .tls_key_pem = cert.key_pem});
+    const std::string path = "tagflow_test_ca.pem";
+    std::ofstream(path) << cert.cert_pem;
+    http_client_options options;
+    options.ca_file = path;
+    http_request r;
+    r.url = emu.base_url() + "/health";
+    CHECK(make_http_client(options)->send(r).status == 200);
+    std::remove(path.c_str());
+
+    http_client_options bad;
+    bad.ca_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+    CHECK_THROWS_AS(make_http_client(bad), error);
+    http_client_options missing;
+    missing.ca_file = "/nonexistent/ca.pem";
+    CHECK_THROWS_AS(make_http_client(missing), error);
+}
+
+TEST_CASE("a channel adapter sends over https", "[http][channels]") {
+    const auto cert = tagflow::testing::make_self_signed_certificate();
+    tagflow::testing::platform_emulator emu({.tls_cert_pem = cert.cert_pem, .tls_key_pem = cert.key_pem});
+    http_client_options options;
+    options.ca_pem = cert.cert_pem;
+    telegram_settings s;
+    s.bot_token = "123:ABC";
+    s.base_url = emu.base_url();
+    telegram_channel tg(s, make_http_client(options));
+    outbound_message m;
+    m.key = "k";
+    m.to = {"telegram", "555"};
+    m.text = "Chào qua TLS";
+    const auto r = tg.send(m, contact{});
+    CHECK(r.result == send_result::outcome::sent);
+    REQUIRE(emu.messages().size() == 1);
+    CHECK(emu.messages()[0].text == "Chào qua TLS");
+}
+
+TEST_CASE("URLs with ports, IPv6 literals and queries are split correctly", "[http]") {
+    tagflow::testing::platform_emulator emu;
+    auto client = make_http_client();
+    http_request r;
+    r.url = "http://127.0.0.1:" + std::to_string(emu.port()) + "?x=1";
+    CHECK(client->send(r).status == 405); // the emulator only takes POST there, but the request arrived
+    CHECK(emu.requests().at(0).target == "/?x=1");
+    CHECK(emu.requests().at(0).header("Host") == "127.0.0.1:" + std::to_string(emu.port()));
+    r.url = "http://127.0.0.1:99999/";
+    CHECK(client->send(r).error == "invalid URL: http://127.0.0.1:99999/");
+    r.url = "http://[::1/";
+    CHECK(client->send(r).error == "invalid URL: http://[::1/");
+    r.url = "ftp://example.com/";
+    CHECK(client->send(r).error == "invalid URL: ftp://example.com/");
+}

@@ -66,7 +66,8 @@ http_request webhook_channel::build_request(const outbound_message& message, con
 send_result webhook_channel::interpret(const http_response& response) const {
     if (response.status == 409) {
         // The receiver already accepted this key: the message went out on an earlier attempt.
-        auto r = send_result::ok({});
+        const auto body = detail::parse_json(response.body);
+        auto r = send_result::ok(body ? detail::scalar_text(detail::member(&*body, "id")) : std::string());
         r.detail = "duplicate: already accepted";
         return r;
     }
