@@ -85,7 +85,7 @@ std::vector<std::string> split(const std::string& text, std::size_t limit) {
         return parts;
     }
     const std::size_t window = limit - limit / 5; // the earliest code point index a soft cut may use
-    std::size_t start = 0;                         // in code points
+    std::size_t start = 0;                        // in code points
     while (total - start > limit) {
         const std::size_t hard = start + limit; // the first code point not in this part
         std::size_t end = hard;
@@ -161,10 +161,14 @@ rendered_message degrade(const outbound_message& m, const channel_capabilities& 
 
 std::string_view to_string(send_result::outcome o) noexcept {
     switch (o) {
-    case send_result::outcome::sent: return "sent";
-    case send_result::outcome::retry: return "retry";
-    case send_result::outcome::failed: return "failed";
-    case send_result::outcome::blocked: return "blocked";
+    case send_result::outcome::sent:
+        return "sent";
+    case send_result::outcome::retry:
+        return "retry";
+    case send_result::outcome::failed:
+        return "failed";
+    case send_result::outcome::blocked:
+        return "blocked";
     }
     return "failed";
 }
@@ -239,11 +243,13 @@ send_result http_channel::send(const outbound_message& message, const contact& r
         } catch (const std::exception& e) {
             part = send_result::fail(send_result::outcome::retry, "exception", e.what());
         } catch (...) {
-            part = send_result::fail(send_result::outcome::retry, "exception", "unknown exception from the client");
+            part = send_result::fail(send_result::outcome::retry, "exception",
+                                     "unknown exception from the client");
         }
         if (part.result != send_result::outcome::sent) {
             if (count > 1) {
-                part.detail = "part " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " + part.detail;
+                part.detail =
+                    "part " + std::to_string(i + 1) + " of " + std::to_string(count) + ": " + part.detail;
             }
             part.requests = requests;
             // The parts already delivered keep their id so the record says what the contact saw.

@@ -117,7 +117,8 @@ public:
                 tls_.load_verify_file(options.ca_file);
             }
         } catch (const std::exception& e) {
-            throw error(errc::invalid_argument, std::string("cannot load the trusted certificates: ") + e.what());
+            throw error(errc::invalid_argument,
+                        std::string("cannot load the trusted certificates: ") + e.what());
         }
         tls_.set_verify_mode(options.verify_peer ? ssl::verify_peer : ssl::verify_none);
         verify_ = options.verify_peer;
@@ -133,7 +134,8 @@ public:
         try {
             http::request<http::string_body> req{http::string_to_verb(request.method), url->target, 11};
             const bool default_port = url->port == (url->tls ? "443" : "80");
-            const std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
+            const std::string host =
+                url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
             req.set(http::field::host, default_port ? host : host + ":" + url->port);
             req.set(http::field::user_agent, "tagflow");
             for (const auto& [name, value] : request.headers) {
@@ -178,7 +180,8 @@ private:
                     failure = wec;
                     return;
                 }
-                http::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) { failure = rec; });
+                http::async_read(stream, buffer, res,
+                                 [&](beast::error_code rec, std::size_t) { failure = rec; });
             });
         });
         io.run();
@@ -258,7 +261,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<http_client> make_http_client() { return make_http_client(http_client_options{}); }
+std::unique_ptr<http_client> make_http_client() {
+    return make_http_client(http_client_options{});
+}
 
 std::unique_ptr<http_client> make_http_client(const http_client_options& options) {
     return std::make_unique<beast_client>(options);

@@ -168,7 +168,8 @@ TEST_CASE("splitting prefers a line break, then a space, in the last fifth of th
     }
 }
 
-TEST_CASE("limits count NFC code points and a hard cut keeps combining marks with their letter", "[channel]") {
+TEST_CASE("limits count NFC code points and a hard cut keeps combining marks with their letter",
+          "[channel]") {
     // "ệ" typed as e + circumflex + dot below is one character once composed.
     const std::string decomposed = repeat("e\xCC\x82\xCC\xA3", 10);
     const auto shaped = degrade(message_with(decomposed), caps(10));

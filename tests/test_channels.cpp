@@ -116,17 +116,19 @@ TEST_CASE("zalo OA carries buttons and quick replies as oa.query.show buttons", 
     m.buttons = {{"Xem đơn", "ORDER"}};
     m.quick_replies = {"Có"};
     CHECK(zalo.send(m, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"recipient":{"user_id":"1001"},"message":{"text":"Bạn muốn gì?","attachment":{"type":"template",)"
-          R"("payload":{"buttons":[{"title":"Xem đơn","type":"oa.query.show","payload":"ORDER"},)"
-          R"({"title":"Có","type":"oa.query.show","payload":"Có"}]}}}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"recipient":{"user_id":"1001"},"message":{"text":"Bạn muốn gì?","attachment":{"type":"template",)"
+        R"("payload":{"buttons":[{"title":"Xem đơn","type":"oa.query.show","payload":"ORDER"},)"
+        R"({"title":"Có","type":"oa.query.show","payload":"Có"}]}}}})");
     // Six choices do not fit in five places: they become numbered text, nothing is lost.
     m.buttons.clear();
     m.quick_replies = {"1", "2", "3", "4", "5", "6"};
     const auto requests = zalo.requests_for(m, f.lan);
     REQUIRE(requests.size() == 1);
-    CHECK(requests[0].body ==
-          R"({"recipient":{"user_id":"1001"},"message":{"text":"Bạn muốn gì?\n1. 1\n2. 2\n3. 3\n4. 4\n5. 5\n6. 6"}})");
+    CHECK(
+        requests[0].body ==
+        R"({"recipient":{"user_id":"1001"},"message":{"text":"Bạn muốn gì?\n1. 1\n2. 2\n3. 3\n4. 4\n5. 5\n6. 6"}})");
 }
 
 TEST_CASE("zalo OA sends request_user_info and ZBS templates by UID", "[channels]") {
@@ -154,13 +156,15 @@ TEST_CASE("zalo OA sends request_user_info and ZBS templates by UID", "[channels
     CHECK(r.result == outcome::sent);
     CHECK(r.external_id == "zmsg-2");
     CHECK(f.last_request().target == "/v3.0/oa/message/template");
-    CHECK(f.last_request().body ==
-          R"({"user_id":"1001","template_id":"tmpl-1","template_data":{"customer_name":"Lan","order_code":"DH01","p3":"extra"}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"user_id":"1001","template_id":"tmpl-1","template_data":{"customer_name":"Lan","order_code":"DH01","p3":"extra"}})");
 
     s.template_recipient_nested = true;
     zalo_oa_channel nested(s, f.client);
-    CHECK(nested.requests_for(zbs, f.lan)[0].body ==
-          R"({"recipient":{"user_id":"1001"},"template_id":"tmpl-1","template_data":{"customer_name":"Lan","order_code":"DH01","p3":"extra"}})");
+    CHECK(
+        nested.requests_for(zbs, f.lan)[0].body ==
+        R"({"recipient":{"user_id":"1001"},"template_id":"tmpl-1","template_data":{"customer_name":"Lan","order_code":"DH01","p3":"extra"}})");
 }
 
 TEST_CASE("zalo OA answers become blocked, retry or failed results", "[channels]") {
@@ -225,7 +229,8 @@ TEST_CASE("zalo OA answers become blocked, retry or failed results", "[channels]
 
 // ----------------------------------------------------------------------------------- Messenger
 
-TEST_CASE("messenger posts to the page with the token as a query parameter and the right messaging type", "[channels]") {
+TEST_CASE("messenger posts to the page with the token as a query parameter and the right messaging type",
+          "[channels]") {
     fixture f;
     messenger_settings s;
     s.page_id = "PAGE1";
@@ -250,8 +255,9 @@ TEST_CASE("messenger posts to the page with the token as a query parameter and t
     human.channel_tag = "HUMAN_AGENT";
     human.by_human = true;
     CHECK(fb.send(human, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body == R"({"recipient":{"id":"psid-1"},"messaging_type":"MESSAGE_TAG","tag":"HUMAN_AGENT",)"
-                                   R"("message":{"text":"Nhân viên trả lời"}})");
+    CHECK(f.last_request().body ==
+          R"({"recipient":{"id":"psid-1"},"messaging_type":"MESSAGE_TAG","tag":"HUMAN_AGENT",)"
+          R"("message":{"text":"Nhân viên trả lời"}})");
 }
 
 TEST_CASE("messenger sends quick replies and a button template", "[channels]") {
@@ -265,17 +271,19 @@ TEST_CASE("messenger sends quick replies and a button template", "[channels]") {
     auto q = msg("messenger", "psid-1", "Size nào?");
     q.quick_replies = {"S", "M"};
     CHECK(fb.send(q, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"recipient":{"id":"psid-1"},"messaging_type":"RESPONSE","message":{"text":"Size nào?","quick_replies":[)"
-          R"({"content_type":"text","title":"S","payload":"S"},{"content_type":"text","title":"M","payload":"M"}]}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"recipient":{"id":"psid-1"},"messaging_type":"RESPONSE","message":{"text":"Size nào?","quick_replies":[)"
+        R"({"content_type":"text","title":"S","payload":"S"},{"content_type":"text","title":"M","payload":"M"}]}})");
 
     auto b = msg("messenger", "psid-1", "Đơn DH01");
     b.buttons = {{"Xác nhận", "CONFIRM"}};
     CHECK(fb.send(b, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"recipient":{"id":"psid-1"},"messaging_type":"RESPONSE","message":{"attachment":{"type":"template",)"
-          R"("payload":{"template_type":"button","text":"Đơn DH01","buttons":[{"type":"postback","title":"Xác nhận",)"
-          R"("payload":"CONFIRM"}]}}}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"recipient":{"id":"psid-1"},"messaging_type":"RESPONSE","message":{"attachment":{"type":"template",)"
+        R"("payload":{"template_type":"button","text":"Đơn DH01","buttons":[{"type":"postback","title":"Xác nhận",)"
+        R"("payload":"CONFIRM"}]}}}})");
 
     // Longer than the button template's 640: two messages, the id of the first is kept.
     std::string long_text;
@@ -341,26 +349,29 @@ TEST_CASE("whatsapp sends text, reply buttons and templates with a bearer token"
     CHECK(r.external_id == "wamid.1");
     CHECK(f.last_request().target == "/v25.0/PN1/messages");
     CHECK(f.last_request().header("Authorization") == "Bearer wa-token");
-    CHECK(f.last_request().body == R"({"messaging_product":"whatsapp","recipient_type":"individual",)"
-                                   R"("to":"84912345678","type":"text","text":{"preview_url":false,"body":"Chào"}})");
+    CHECK(f.last_request().body ==
+          R"({"messaging_product":"whatsapp","recipient_type":"individual",)"
+          R"("to":"84912345678","type":"text","text":{"preview_url":false,"body":"Chào"}})");
 
     auto b = msg("whatsapp", "84912345678", "Nhận hàng chưa?");
     b.buttons = {{"Rồi", "YES"}};
     b.quick_replies = {"Chưa"};
     CHECK(wa.send(b, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"84912345678","type":"interactive",)"
-          R"("interactive":{"type":"button","body":{"text":"Nhận hàng chưa?"},"action":{"buttons":[)"
-          R"({"type":"reply","reply":{"id":"YES","title":"Rồi"}},{"type":"reply","reply":{"id":"Chưa","title":"Chưa"}}]}}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"84912345678","type":"interactive",)"
+        R"("interactive":{"type":"button","body":{"text":"Nhận hàng chưa?"},"action":{"buttons":[)"
+        R"({"type":"reply","reply":{"id":"YES","title":"Rồi"}},{"type":"reply","reply":{"id":"Chưa","title":"Chưa"}}]}}})");
 
     auto t = msg("whatsapp", "84912345678", "", "transactional");
     t.template_name = "order_update";
     t.template_params = {"DH01"};
     CHECK(wa.send(t, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"84912345678","type":"template",)"
-          R"("template":{"name":"order_update","language":{"code":"vi"},"components":[{"type":"body",)"
-          R"("parameters":[{"type":"text","text":"DH01"}]}]}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"84912345678","type":"template",)"
+        R"("template":{"name":"order_update","language":{"code":"vi"},"components":[{"type":"body",)"
+        R"("parameters":[{"type":"text","text":"DH01"}]}]}})");
 }
 
 TEST_CASE("whatsapp outside the 24 hour window is blocked, templates still go", "[channels]") {
@@ -400,14 +411,16 @@ TEST_CASE("telegram sends text with an inline keyboard or a reply keyboard", "[c
     auto b = msg("telegram", "555", "Chọn");
     b.buttons = {{"Mua", "BUY"}};
     CHECK(tg.send(b, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body ==
-          R"({"chat_id":555,"text":"Chọn","reply_markup":{"inline_keyboard":[[{"text":"Mua","callback_data":"BUY"}]]}})");
+    CHECK(
+        f.last_request().body ==
+        R"({"chat_id":555,"text":"Chọn","reply_markup":{"inline_keyboard":[[{"text":"Mua","callback_data":"BUY"}]]}})");
 
     auto q = msg("telegram", "@shopchannel", "Size?");
     q.quick_replies = {"S", "M"};
     CHECK(tg.send(q, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body == R"({"chat_id":"@shopchannel","text":"Size?","reply_markup":{"keyboard":[[{"text":"S"}],)"
-                                   R"([{"text":"M"}]],"one_time_keyboard":true,"resize_keyboard":true}})");
+    CHECK(f.last_request().body ==
+          R"({"chat_id":"@shopchannel","text":"Size?","reply_markup":{"keyboard":[[{"text":"S"}],)"
+          R"([{"text":"M"}]],"one_time_keyboard":true,"resize_keyboard":true}})");
 }
 
 TEST_CASE("telegram 429 is a retry after the platform's retry_after", "[channels]") {
@@ -436,7 +449,8 @@ TEST_CASE("telegram 429 is a retry after the platform's retry_after", "[channels
     CHECK(r.detail == "Forbidden: bot was blocked by the user");
 }
 
-TEST_CASE("telegram refuses a button payload longer than callback_data allows, without a request", "[channels]") {
+TEST_CASE("telegram refuses a button payload longer than callback_data allows, without a request",
+          "[channels]") {
     fixture f;
     telegram_settings s;
     s.bot_token = "t";
@@ -480,10 +494,11 @@ TEST_CASE("the webhook body is signed and a retried key is not a second message"
     CHECK(f.emu.requests().size() == 3);
 
     const auto req = f.last_request();
-    CHECK(req.body == R"({"id":"out-1","message_key":"out-1","contact":7,"to":"web:abc","channel":"web",)"
-                      R"("external_id":"abc","text":"Hi","buttons":[],"quick_replies":[],"purpose":"reply","cause":"",)"
-                      R"("form":"","template":"","template_params":[],"channel_tag":"","part":1,"parts":1,)"
-                      R"("timestamp":1767582000})");
+    CHECK(req.body ==
+          R"({"id":"out-1","message_key":"out-1","contact":7,"to":"web:abc","channel":"web",)"
+          R"("external_id":"abc","text":"Hi","buttons":[],"quick_replies":[],"purpose":"reply","cause":"",)"
+          R"("form":"","template":"","template_params":[],"channel_tag":"","part":1,"parts":1,)"
+          R"("timestamp":1767582000})");
     CHECK(req.header("X-Tagflow-Signature") == "sha256=" + hmac_hex("s3cret", req.body));
     CHECK(req.header("X-Tagflow-Timestamp") == "1767582000");
     CHECK(req.header("Idempotency-Key") == "out-1");
@@ -513,14 +528,16 @@ TEST_CASE("sms labels promotional texts [QC] and sends the outbox key as Request
     CHECK(r.result == outcome::sent);
     CHECK(r.external_id == "sms-1");
     CHECK(f.last_request().target == "/MainService.svc/json/SendMultipleMessage_V4_post_json/");
-    CHECK(f.last_request().body == R"({"ApiKey":"K","SecretKey":"S","Phone":"84912345678","Content":"[QC] Giảm 20% hôm nay",)"
-                                   R"("Brandname":"SHOP","SmsType":"2","IsUnicode":1,"Sandbox":0,"RequestId":"out-1"})");
+    CHECK(f.last_request().body ==
+          R"({"ApiKey":"K","SecretKey":"S","Phone":"84912345678","Content":"[QC] Giảm 20% hôm nay",)"
+          R"("Brandname":"SHOP","SmsType":"2","IsUnicode":1,"Sandbox":0,"RequestId":"out-1"})");
 
     auto labelled = msg("sms", "+84900000001", "[QC] Sale", "promotional");
     labelled.key = "out-2";
     CHECK(sms.send(labelled, f.lan).result == outcome::sent);
-    CHECK(f.last_request().body == R"({"ApiKey":"K","SecretKey":"S","Phone":"84900000001","Content":"[QC] Sale",)"
-                                   R"("Brandname":"SHOP","SmsType":"2","IsUnicode":0,"Sandbox":0,"RequestId":"out-2"})");
+    CHECK(f.last_request().body ==
+          R"({"ApiKey":"K","SecretKey":"S","Phone":"84900000001","Content":"[QC] Sale",)"
+          R"("Brandname":"SHOP","SmsType":"2","IsUnicode":0,"Sandbox":0,"RequestId":"out-2"})");
 
     auto otp = msg("zalo", "1001", "Ma OTP 1234", "transactional");
     otp.key = "out-3";
@@ -587,8 +604,9 @@ TEST_CASE("promotional e-mail carries one-click unsubscribe headers", "[channels
     CHECK(body.at("subject").as_string() == "Ưu đãi tháng 1");
     CHECK(body.at("text").as_string() == "Giảm 20%");
     const auto& headers = body.at("headers").as_object();
-    CHECK(headers.at("List-Unsubscribe").as_string() == "<https://shop.example/u/" + hmac_hex("us", "7").substr(0, 32) +
-                                                            "?c=7>, <mailto:unsub@shop.example?subject=unsubscribe>");
+    CHECK(headers.at("List-Unsubscribe").as_string() ==
+          "<https://shop.example/u/" + hmac_hex("us", "7").substr(0, 32) +
+              "?c=7>, <mailto:unsub@shop.example?subject=unsubscribe>");
     CHECK(headers.at("List-Unsubscribe-Post").as_string() == "List-Unsubscribe=One-Click");
 }
 
@@ -624,15 +642,22 @@ TEST_CASE("a channels file builds every adapter by name", "[channels]") {
     fixture f;
     const std::string base = f.emu.base_url();
     const auto set = load_channels(R"({
-      "zalo": {"type": "zalo_oa", "access_token": "t", "base_url": ")" + base + R"(", "timeout_ms": 2000,
+      "zalo": {"type": "zalo_oa", "access_token": "t", "base_url": ")" +
+                                       base + R"(", "timeout_ms": 2000,
                "template_params": {"tmpl-1": ["name"]}},
-      "fb": {"type": "messenger", "page_id": "P", "access_token": "t", "base_url": ")" + base + R"(", "version": "26.0"},
-      "wa": {"type": "whatsapp", "phone_number_id": "N", "access_token": "t", "base_url": ")" + base + R"("},
-      "tg": {"type": "telegram", "bot_token": "t", "base_url": ")" + base + R"("},
-      "hook": {"type": "webhook", "url": ")" + base + R"(/webhook", "secret": "s", "max_buttons": 3},
-      "sms": {"type": "sms", "api_key": "k", "secret_key": "s", "brandname": "SHOP", "base_url": ")" + base + R"(",
+      "fb": {"type": "messenger", "page_id": "P", "access_token": "t", "base_url": ")" +
+                                       base + R"(", "version": "26.0"},
+      "wa": {"type": "whatsapp", "phone_number_id": "N", "access_token": "t", "base_url": ")" +
+                                       base + R"("},
+      "tg": {"type": "telegram", "bot_token": "t", "base_url": ")" +
+                                       base + R"("},
+      "hook": {"type": "webhook", "url": ")" +
+                                       base + R"(/webhook", "secret": "s", "max_buttons": 3},
+      "sms": {"type": "sms", "api_key": "k", "secret_key": "s", "brandname": "SHOP", "base_url": ")" +
+                                       base + R"(",
               "sandbox": true},
-      "mail": {"type": "email", "base_url": ")" + base + R"(/email", "api_key": "k", "from": "a@b.c"},
+      "mail": {"type": "email", "base_url": ")" +
+                                       base + R"(/email", "api_key": "k", "from": "a@b.c"},
       "mem": {"type": "memory", "max_buttons": 3, "policy": "zalo-2026"},
       "out": {"type": "console"}
     })",
@@ -658,10 +683,11 @@ TEST_CASE("a channels file builds every adapter by name", "[channels]") {
 TEST_CASE("a channels file reads secrets from the environment", "[channels]") {
     fixture f;
     ::setenv("TAGFLOW_TEST_ZALO_TOKEN", "from-env", 1);
-    const auto set = load_channels(R"({"zalo": {"type": "zalo_oa", "access_token": {"env": "TAGFLOW_TEST_ZALO_TOKEN"},
+    const auto set =
+        load_channels(R"({"zalo": {"type": "zalo_oa", "access_token": {"env": "TAGFLOW_TEST_ZALO_TOKEN"},
                                                "base_url": ")" +
-                                       f.emu.base_url() + R"("}})",
-                                   f.client);
+                          f.emu.base_url() + R"("}})",
+                      f.client);
     CHECK(set.at("zalo")->send(msg("zalo", "1001", "Chào"), f.lan).result == outcome::sent);
     CHECK(f.last_request().header("access_token") == "from-env");
     ::unsetenv("TAGFLOW_TEST_ZALO_TOKEN");
@@ -676,21 +702,26 @@ TEST_CASE("channels file errors name the JSON path", "[channels]") {
     CHECK(refused_path(load(R"({"x": {"access_token": "t"}})")) == "$.x.type");
     CHECK(refused_path(load(R"({"x": {"type": "pigeon"}})")) == "$.x.type");
     CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa"}})")) == "$.zalo.access_token");
-    CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": ""}})")) == "$.zalo.access_token");
+    CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": ""}})")) ==
+          "$.zalo.access_token");
     CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": 7}})")) == "$.zalo.access_token");
     CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": "t", "acess_token": "t"}})")) ==
           "$.zalo.acess_token");
-    CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": {"env": "TAGFLOW_TEST_NOT_SET_123"}}})")) ==
+    CHECK(refused_path(load(
+              R"({"zalo": {"type": "zalo_oa", "access_token": {"env": "TAGFLOW_TEST_NOT_SET_123"}}})")) ==
           "$.zalo.access_token.env");
-    CHECK(refused_path(load(R"({"zalo": {"type": "zalo_oa", "access_token": "t", "template_params": {"a": [1]}}})")) ==
+    CHECK(refused_path(
+              load(R"({"zalo": {"type": "zalo_oa", "access_token": "t", "template_params": {"a": [1]}}})")) ==
           "$.zalo.template_params.a[0]");
     CHECK(refused_path(load(R"({"fb": {"type": "messenger", "access_token": "t"}})")) == "$.fb.page_id");
     CHECK(refused_path(load(R"({"tg": {"type": "telegram", "bot_token": "t", "timeout_ms": 0}})")) ==
           "$.tg.timeout_ms");
-    CHECK(refused_path(load(R"({"hook": {"type": "webhook", "url": "ftp://x", "secret": "s"}})")) == "$.hook.url");
+    CHECK(refused_path(load(R"({"hook": {"type": "webhook", "url": "ftp://x", "secret": "s"}})")) ==
+          "$.hook.url");
     CHECK(refused_path(load(R"({"sms": {"type": "sms", "api_key": "k", "secret_key": "s", "brandname": "B",
                                         "sandbox": "yes"}})")) == "$.sms.sandbox");
-    CHECK(refused_path(load(R"({"mail": {"type": "email", "base_url": "http://x", "api_key": "k", "from": "a@b.c",
+    CHECK(refused_path(
+              load(R"({"mail": {"type": "email", "base_url": "http://x", "api_key": "k", "from": "a@b.c",
                                          "unsubscribe_url": "https://x/u/{{token}}"}})")) ==
           "$.mail.unsubscribe_secret");
     CHECK(refused_path(load(R"({"mem": {"type": "memory", "max_text": -1}})")) == "$.mem.max_text");

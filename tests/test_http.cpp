@@ -2,13 +2,18 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include "platform_emulator.hpp"
 #include "support.hpp"
+
+#include <tagflow/channels.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 using namespace tagflow;
@@ -266,13 +271,6 @@ TEST_CASE("an answer for a run that moved on closes the request for good", "[htt
 }
 
 // ----------------------------------------------------------------------------------------- HTTPS
-
-#include "platform_emulator.hpp"
-
-#include <tagflow/channels.hpp>
-
-#include <cstdio>
-#include <fstream>
 
 TEST_CASE("the built-in client speaks https to a server whose certificate it trusts", "[http]") {
     const auto cert = tagflow::testing::make_self_signed_certificate();

@@ -25,9 +25,10 @@ namespace tagflow {
 
 /// Zalo Official Account settings (OpenAPI v3).
 struct zalo_oa_settings {
-    std::string name = "zalo";                        ///< Channel name identities use.
-    std::string access_token;                         ///< OA access token (required), sent as header `access_token`.
-    std::string app_secret;                           ///< When set, header `appsecret_proof` = hex HMAC-SHA256(app_secret, access_token).
+    std::string name = "zalo"; ///< Channel name identities use.
+    std::string access_token;  ///< OA access token (required), sent as header `access_token`.
+    std::string
+        app_secret; ///< When set, header `appsecret_proof` = hex HMAC-SHA256(app_secret, access_token).
     std::string base_url = "https://openapi.zalo.me"; ///< Scheme and host, no trailing slash.
     /// ZBS template sends put the recipient as top-level "user_id" (most implementations) or,
     /// when true, as "recipient": {"user_id": ...}.
@@ -60,13 +61,13 @@ private:
 
 /// Facebook Messenger Send API settings.
 struct messenger_settings {
-    std::string name = "messenger";                        ///< Channel name identities use.
-    std::string page_id;                                   ///< Page id (required).
-    std::string access_token;                              ///< Page access token (required), sent as query parameter.
-    std::string app_secret;                                ///< When set, adds the appsecret_proof query parameter.
-    std::string version = "25.0";                          ///< Graph API version, without "v".
-    std::string base_url = "https://graph.facebook.com";   ///< Scheme and host, no trailing slash.
-    duration timeout = std::chrono::seconds(10);           ///< Per request.
+    std::string name = "messenger"; ///< Channel name identities use.
+    std::string page_id;            ///< Page id (required).
+    std::string access_token;       ///< Page access token (required), sent as query parameter.
+    std::string app_secret;         ///< When set, adds the appsecret_proof query parameter.
+    std::string version = "25.0";   ///< Graph API version, without "v".
+    std::string base_url = "https://graph.facebook.com"; ///< Scheme and host, no trailing slash.
+    duration timeout = std::chrono::seconds(10);         ///< Per request.
 };
 
 /// Messenger: POST {base}/v{version}/{page_id}/messages?access_token=... with messaging_type
@@ -189,10 +190,10 @@ struct sms_gateway_settings {
     std::string base_url = "https://rest.esms.vn"; ///< Scheme and host, no trailing slash.
     /// Path of the single-recipient send API.
     std::string path = "/MainService.svc/json/SendMultipleMessage_V4_post_json/";
-    std::string sms_type = "2";             ///< SmsType of every send ("2": customer-care brandname).
-    std::string callback_url;               ///< Delivery report URL; omitted when empty.
-    bool sandbox = false;                   ///< Sandbox: 1, the gateway accepts but does not deliver.
-    std::size_t max_text = 480;             ///< Longest SMS part in code points, including the "[QC] " label.
+    std::string sms_type = "2"; ///< SmsType of every send ("2": customer-care brandname).
+    std::string callback_url;   ///< Delivery report URL; omitted when empty.
+    bool sandbox = false;       ///< Sandbox: 1, the gateway accepts but does not deliver.
+    std::size_t max_text = 480; ///< Longest SMS part in code points, including the "[QC] " label.
     duration timeout = std::chrono::seconds(10); ///< Per request.
 };
 
@@ -206,7 +207,8 @@ struct sms_gateway_settings {
 /// Policy "sms-vn-ads". Thread-safe.
 class sms_gateway_channel final : public http_channel {
 public:
-    /// Throws tagflow::error(errc::invalid_argument) when api_key, secret_key, brandname or base_url is empty.
+    /// Throws tagflow::error(errc::invalid_argument) when api_key, secret_key, brandname or base_url is
+    /// empty.
     sms_gateway_channel(sms_gateway_settings settings, std::shared_ptr<http_client> client);
     [[nodiscard]] std::string_view default_policy() const noexcept override { return "sms-vn-ads"; }
 
@@ -219,11 +221,11 @@ private:
 
 /// HTTP e-mail API settings (provider-neutral).
 struct email_gateway_settings {
-    std::string name = "email";   ///< Channel name identities use.
-    std::string base_url;         ///< Scheme and host of the API (required); the adapter POSTs to {base}/send.
-    std::string api_key;          ///< Bearer token (required).
-    std::string from;             ///< Sender address (required), e.g. "Shop <shop@example.com>".
-    std::string subject;          ///< Subject; when empty, the first line of the text (up to 78 code points).
+    std::string name = "email"; ///< Channel name identities use.
+    std::string base_url;       ///< Scheme and host of the API (required); the adapter POSTs to {base}/send.
+    std::string api_key;        ///< Bearer token (required).
+    std::string from;           ///< Sender address (required), e.g. "Shop <shop@example.com>".
+    std::string subject;        ///< Subject; when empty, the first line of the text (up to 78 code points).
     /// One-click unsubscribe URL for promotional mail; {{contact}}, {{email}} and {{token}} are
     /// replaced (token = first 32 hex digits of HMAC-SHA256(unsubscribe_secret, contact id)).
     std::string unsubscribe_url;

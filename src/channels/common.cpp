@@ -8,11 +8,13 @@ namespace json = boost::json;
 
 void require_setting(const std::string& value, std::string_view setting, std::string_view channel) {
     if (value.empty()) {
-        throw error(errc::invalid_argument, std::string(channel) + ": " + std::string(setting) + " is required");
+        throw error(errc::invalid_argument,
+                    std::string(channel) + ": " + std::string(setting) + " is required");
     }
 }
 
-const std::string& require_address(const std::string& address, std::string_view what, std::string_view channel) {
+const std::string& require_address(const std::string& address, std::string_view what,
+                                   std::string_view channel) {
     if (address.empty()) {
         throw error(errc::invalid_argument,
                     "cannot address the message on " + std::string(channel) + ": no " + std::string(what));
@@ -20,7 +22,9 @@ const std::string& require_address(const std::string& address, std::string_view 
     return address;
 }
 
-std::string to_json(const json::value& v) { return json::serialize(v); }
+std::string to_json(const json::value& v) {
+    return json::serialize(v);
+}
 
 std::optional<json::value> parse_json(std::string_view body) noexcept {
     try {
@@ -106,8 +110,8 @@ std::string url_encode(std::string_view s) {
     out.reserve(s.size());
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+            c == '_' || c == '.' || c == '~') {
             out += ch;
         } else {
             out += '%';

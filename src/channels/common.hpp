@@ -31,7 +31,8 @@ private:
 void require_setting(const std::string& value, std::string_view setting, std::string_view channel);
 
 // Throws error(invalid_argument) naming the channel when the message has no address.
-const std::string& require_address(const std::string& address, std::string_view what, std::string_view channel);
+const std::string& require_address(const std::string& address, std::string_view what,
+                                   std::string_view channel);
 
 // Compact JSON text of v.
 std::string to_json(const boost::json::value& v);
@@ -87,8 +88,12 @@ struct choice {
 std::vector<choice> merge_choices(const rendered_message& shaped, std::size_t max, std::string& text);
 
 // HTTP statuses.
-inline bool is_success(int status) noexcept { return status >= 200 && status < 300; }
-inline bool is_server_error(int status) noexcept { return status >= 500 && status < 600; }
+inline bool is_success(int status) noexcept {
+    return status >= 200 && status < 300;
+}
+inline bool is_server_error(int status) noexcept {
+    return status >= 500 && status < 600;
+}
 
 // A generic answer classification for APIs that only speak through the status.
 send_result by_status(const http_response& response, std::string_view what);

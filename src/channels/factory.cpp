@@ -15,14 +15,20 @@ namespace {
 
 std::string kind_of(const json::value& v) {
     switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a bool";
+    case json::kind::null:
+        return "null";
+    case json::kind::bool_:
+        return "a bool";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+        return "a number";
+    case json::kind::string:
+        return "a string";
+    case json::kind::array:
+        return "an array";
+    case json::kind::object:
+        return "an object";
     }
     return "a value";
 }
@@ -59,8 +65,8 @@ public:
             }
             const char* env_value = std::getenv(std::string(name.as_string()).c_str());
             if (env_value == nullptr || (required && *env_value == '\0')) {
-                throw definition_error(at(key) + ".env",
-                                       "environment variable " + std::string(name.as_string()) + " is not set");
+                throw definition_error(at(key) + ".env", "environment variable " +
+                                                             std::string(name.as_string()) + " is not set");
             }
             return env_value;
         }
@@ -147,7 +153,8 @@ std::unique_ptr<channel> build(const std::string& name, const json::object& obje
         s.template_recipient_nested = in.boolean("template_recipient_nested", false);
         if (const auto* params = in.raw("template_params")) {
             if (!params->is_object()) {
-                throw definition_error(in.at("template_params"), "must be an object of template id -> [names]");
+                throw definition_error(in.at("template_params"),
+                                       "must be an object of template id -> [names]");
             }
             for (const auto& [id, names] : params->as_object()) {
                 const std::string where = in.at("template_params") + "." + std::string(id);
@@ -158,7 +165,8 @@ std::unique_ptr<channel> build(const std::string& name, const json::object& obje
                 for (std::size_t i = 0; i < names.as_array().size(); ++i) {
                     const auto& n = names.as_array()[i];
                     if (!n.is_string() || n.as_string().empty()) {
-                        throw definition_error(where + "[" + std::to_string(i) + "]", "must be a non-empty string");
+                        throw definition_error(where + "[" + std::to_string(i) + "]",
+                                               "must be a non-empty string");
                     }
                     list.emplace_back(n.as_string());
                 }
@@ -235,7 +243,8 @@ std::unique_ptr<channel> build(const std::string& name, const json::object& obje
         s.unsubscribe_mailto = in.text("unsubscribe_mailto", false);
         s.unsubscribe_secret = in.text("unsubscribe_secret", false);
         if (s.unsubscribe_url.find("{{token}}") != std::string::npos && s.unsubscribe_secret.empty()) {
-            throw definition_error(in.at("unsubscribe_secret"), "required when unsubscribe_url uses {{token}}");
+            throw definition_error(in.at("unsubscribe_secret"),
+                                   "required when unsubscribe_url uses {{token}}");
         }
         s.timeout = in.timeout(s.timeout);
         in.finish();

@@ -25,7 +25,8 @@ channel_capabilities messenger_capabilities() {
 } // namespace
 
 messenger_channel::messenger_channel(messenger_settings settings, std::shared_ptr<http_client> client)
-    : http_channel(settings.name, messenger_capabilities(), std::move(client)), settings_(std::move(settings)) {
+    : http_channel(settings.name, messenger_capabilities(), std::move(client)),
+      settings_(std::move(settings)) {
     detail::require_setting(settings_.page_id, "page_id", settings_.name);
     detail::require_setting(settings_.access_token, "access_token", settings_.name);
     detail::require_setting(settings_.base_url, "base_url", settings_.name);
@@ -53,7 +54,8 @@ http_request messenger_channel::build_request(const outbound_message& message, c
         }
         msg["attachment"] = json::object{
             {"type", "template"},
-            {"payload", json::object{{"template_type", "button"}, {"text", text}, {"buttons", std::move(buttons)}}}};
+            {"payload",
+             json::object{{"template_type", "button"}, {"text", text}, {"buttons", std::move(buttons)}}}};
     } else {
         msg["text"] = text;
     }
@@ -65,7 +67,8 @@ http_request messenger_channel::build_request(const outbound_message& message, c
         msg["quick_replies"] = std::move(replies);
     }
     body["message"] = std::move(msg);
-    std::string url = settings_.base_url + "/v" + settings_.version + "/" + detail::url_encode(settings_.page_id) +
+    std::string url = settings_.base_url + "/v" + settings_.version + "/" +
+                      detail::url_encode(settings_.page_id) +
                       "/messages?access_token=" + detail::url_encode(settings_.access_token);
     if (!settings_.app_secret.empty()) {
         url += "&appsecret_proof=" + detail::hmac_sha256_hex(settings_.app_secret, settings_.access_token);
@@ -92,7 +95,8 @@ send_result messenger_channel::interpret(const http_response& response) const {
         if (detail::is_server_error(response.status) || response.status == 429) {
             return send_result::fail(outcome::retry, status, "Messenger answered HTTP " + status);
         }
-        return send_result::fail(outcome::failed, status, "Messenger answered HTTP " + status + " without a message id");
+        return send_result::fail(outcome::failed, status,
+                                 "Messenger answered HTTP " + status + " without a message id");
     }
     const auto subcode = detail::integer_of(detail::member(err, "error_subcode"));
     const std::string text_code = std::to_string(*code) + (subcode ? "/" + std::to_string(*subcode) : "");

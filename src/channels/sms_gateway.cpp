@@ -50,8 +50,9 @@ sms_gateway_channel::sms_gateway_channel(sms_gateway_settings settings, std::sha
     detail::require_setting(settings_.base_url, "base_url", settings_.name);
 }
 
-http_request sms_gateway_channel::build_request(const outbound_message& message, const rendered_message& shaped,
-                                                std::size_t index, const contact& recipient) const {
+http_request sms_gateway_channel::build_request(const outbound_message& message,
+                                                const rendered_message& shaped, std::size_t index,
+                                                const contact& recipient) const {
     std::string phone = message.to.channel == settings_.name && !message.to.external_id.empty()
                             ? message.to.external_id
                             : recipient.profile.phone;

@@ -35,7 +35,8 @@ json::value chat_id_of(const std::string& id) {
 } // namespace
 
 telegram_channel::telegram_channel(telegram_settings settings, std::shared_ptr<http_client> client)
-    : http_channel(settings.name, telegram_capabilities(), std::move(client)), settings_(std::move(settings)) {
+    : http_channel(settings.name, telegram_capabilities(), std::move(client)),
+      settings_(std::move(settings)) {
     detail::require_setting(settings_.bot_token, "bot_token", settings_.name);
     detail::require_setting(settings_.base_url, "base_url", settings_.name);
 }
@@ -50,8 +51,8 @@ http_request telegram_channel::build_request(const outbound_message& message, co
             for (const auto& b : shaped.buttons) {
                 const std::string data = b.payload.empty() ? b.title : b.payload;
                 if (data.size() > max_callback_bytes) {
-                    throw error(errc::invalid_argument, "telegram: the payload of button \"" + b.title + "\" is " +
-                                                            std::to_string(data.size()) +
+                    throw error(errc::invalid_argument, "telegram: the payload of button \"" + b.title +
+                                                            "\" is " + std::to_string(data.size()) +
                                                             " bytes; callback_data holds at most 64");
                 }
                 rows.push_back(json::array{json::object{{"text", b.title}, {"callback_data", data}}});
@@ -59,8 +60,8 @@ http_request telegram_channel::build_request(const outbound_message& message, co
             // An inline keyboard and a reply keyboard cannot share a message: quick replies join
             // the inline keyboard, answering with their title.
             for (const auto& q : shaped.quick_replies) {
-                rows.push_back(
-                    json::array{json::object{{"text", q}, {"callback_data", detail::cut_bytes(q, max_callback_bytes)}}});
+                rows.push_back(json::array{
+                    json::object{{"text", q}, {"callback_data", detail::cut_bytes(q, max_callback_bytes)}}});
             }
             body["reply_markup"] = json::object{{"inline_keyboard", std::move(rows)}};
         } else if (!shaped.quick_replies.empty()) {
@@ -68,8 +69,8 @@ http_request telegram_channel::build_request(const outbound_message& message, co
             for (const auto& q : shaped.quick_replies) {
                 rows.push_back(json::array{json::object{{"text", q}}});
             }
-            body["reply_markup"] =
-                json::object{{"keyboard", std::move(rows)}, {"one_time_keyboard", true}, {"resize_keyboard", true}};
+            body["reply_markup"] = json::object{
+                {"keyboard", std::move(rows)}, {"one_time_keyboard", true}, {"resize_keyboard", true}};
         }
     }
     auto request = detail::json_post(settings_.base_url + "/bot" + settings_.bot_token + "/sendMessage", body,
@@ -84,7 +85,8 @@ send_result telegram_channel::interpret(const http_response& response) const {
     const json::value* root = body ? &*body : nullptr;
     const auto* ok = detail::member(root, "ok");
     if (ok != nullptr && ok->is_bool() && ok->as_bool()) {
-        return send_result::ok(detail::scalar_text(detail::member(detail::member(root, "result"), "message_id")));
+        return send_result::ok(
+            detail::scalar_text(detail::member(detail::member(root, "result"), "message_id")));
     }
     // error_code repeats the HTTP status; trust it when present (a proxy may have rewritten the status).
     int status = response.status;

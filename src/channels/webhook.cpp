@@ -16,8 +16,9 @@ webhook_channel::webhook_channel(webhook_settings settings, std::shared_ptr<http
 
 http_request webhook_channel::build_request(const outbound_message& message, const rendered_message& shaped,
                                             std::size_t index, const contact& /*recipient*/) const {
-    const time_point now = settings_.clock ? settings_.clock()
-                                           : std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
+    const time_point now = settings_.clock
+                               ? settings_.clock()
+                               : std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
     const std::string key = detail::part_key(message, index);
     const bool last = detail::is_last_part(shaped, index);
@@ -57,7 +58,8 @@ http_request webhook_channel::build_request(const outbound_message& message, con
     body["timestamp"] = seconds;
     auto request = detail::json_post(settings_.url, body, settings_.timeout);
     request.contact = message.contact;
-    request.headers.emplace_back("X-Tagflow-Signature", "sha256=" + detail::hmac_sha256_hex(settings_.secret, request.body));
+    request.headers.emplace_back("X-Tagflow-Signature",
+                                 "sha256=" + detail::hmac_sha256_hex(settings_.secret, request.body));
     request.headers.emplace_back("X-Tagflow-Timestamp", std::to_string(seconds));
     request.headers.emplace_back("Idempotency-Key", key);
     return request;

@@ -25,7 +25,8 @@ channel_capabilities whatsapp_capabilities() {
 } // namespace
 
 whatsapp_channel::whatsapp_channel(whatsapp_settings settings, std::shared_ptr<http_client> client)
-    : http_channel(settings.name, whatsapp_capabilities(), std::move(client)), settings_(std::move(settings)) {
+    : http_channel(settings.name, whatsapp_capabilities(), std::move(client)),
+      settings_(std::move(settings)) {
     detail::require_setting(settings_.phone_number_id, "phone_number_id", settings_.name);
     detail::require_setting(settings_.access_token, "access_token", settings_.name);
     detail::require_setting(settings_.base_url, "base_url", settings_.name);
@@ -47,7 +48,8 @@ http_request whatsapp_channel::build_request(const outbound_message& message, co
             for (const auto& p : message.template_params) {
                 parameters.push_back(json::object{{"type", "text"}, {"text", p}});
             }
-            tmpl["components"] = json::array{json::object{{"type", "body"}, {"parameters", std::move(parameters)}}};
+            tmpl["components"] =
+                json::array{json::object{{"type", "body"}, {"parameters", std::move(parameters)}}};
         }
         body["type"] = "template";
         body["template"] = std::move(tmpl);
@@ -63,8 +65,8 @@ http_request whatsapp_channel::build_request(const outbound_message& message, co
         } else {
             json::array buttons;
             for (const auto& c : choices) {
-                buttons.push_back(
-                    json::object{{"type", "reply"}, {"reply", json::object{{"id", c.payload}, {"title", c.title}}}});
+                buttons.push_back(json::object{
+                    {"type", "reply"}, {"reply", json::object{{"id", c.payload}, {"title", c.title}}}});
             }
             body["type"] = "interactive";
             body["interactive"] = json::object{{"type", "button"},
@@ -100,7 +102,8 @@ send_result whatsapp_channel::interpret(const http_response& response) const {
         if (detail::is_server_error(response.status) || response.status == 429) {
             return send_result::fail(outcome::retry, status, "WhatsApp answered HTTP " + status);
         }
-        return send_result::fail(outcome::failed, status, "WhatsApp answered HTTP " + status + " without a message id");
+        return send_result::fail(outcome::failed, status,
+                                 "WhatsApp answered HTTP " + status + " without a message id");
     }
     const std::string text_code = std::to_string(*code);
     std::string why = detail::scalar_text(detail::member(err, "message"));

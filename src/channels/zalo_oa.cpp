@@ -68,9 +68,9 @@ http_request zalo_oa_channel::build_request(const outbound_message& message, con
             if (message.template_params.size() > 1 && !message.template_params[1].empty()) {
                 element["image_url"] = message.template_params[1];
             }
-            msg["attachment"] = json::object{
-                {"type", "template"},
-                {"payload", json::object{{"template_type", request_user_info}, {"elements", json::array{element}}}}};
+            msg["attachment"] = json::object{{"type", "template"},
+                                             {"payload", json::object{{"template_type", request_user_info},
+                                                                      {"elements", json::array{element}}}}};
         } else {
             std::string text = detail::part_text(shaped, index);
             std::vector<detail::choice> choices;
@@ -81,10 +81,11 @@ http_request zalo_oa_channel::build_request(const outbound_message& message, con
             if (!choices.empty()) {
                 json::array buttons;
                 for (const auto& c : choices) {
-                    buttons.push_back(json::object{{"title", c.title}, {"type", "oa.query.show"}, {"payload", c.payload}});
+                    buttons.push_back(
+                        json::object{{"title", c.title}, {"type", "oa.query.show"}, {"payload", c.payload}});
                 }
-                msg["attachment"] =
-                    json::object{{"type", "template"}, {"payload", json::object{{"buttons", std::move(buttons)}}}};
+                msg["attachment"] = json::object{{"type", "template"},
+                                                 {"payload", json::object{{"buttons", std::move(buttons)}}}};
             }
         }
         body["message"] = std::move(msg);
@@ -110,14 +111,16 @@ send_result zalo_oa_channel::interpret(const http_response& response) const {
                                      "Zalo answered HTTP " + std::to_string(response.status));
         }
         return send_result::fail(outcome::failed, std::to_string(response.status),
-                                 "Zalo answered HTTP " + std::to_string(response.status) + " without an error envelope");
+                                 "Zalo answered HTTP " + std::to_string(response.status) +
+                                     " without an error envelope");
     }
     const std::string message = detail::scalar_text(detail::member(&*body, "message"));
     if (*code == 0) {
         if (detail::is_server_error(response.status)) {
             return send_result::fail(outcome::retry, std::to_string(response.status), message);
         }
-        return send_result::ok(detail::scalar_text(detail::member(detail::member(&*body, "data"), "message_id")));
+        return send_result::ok(
+            detail::scalar_text(detail::member(detail::member(&*body, "data"), "message_id")));
     }
     const std::string text_code = std::to_string(*code);
     switch (*code) {

@@ -30,7 +30,9 @@ namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-void on_signal(int) { stop_requested = 1; }
+void on_signal(int) {
+    stop_requested = 1;
+}
 
 [[noreturn]] void usage(const std::string& problem) {
     std::cerr << "tagflow_emulator: " << problem << "\n"

@@ -38,15 +38,16 @@ using response_t = http::response<http::string_body>;
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
            });
 }
 
 std::string hmac_hex(std::string_view key, std::string_view message) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int size = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-         message.size(), digest.data(), &size);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest.data(), &size);
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;
     for (unsigned int i = 0; i < size; ++i) {
@@ -57,8 +58,8 @@ std::string hmac_hex(std::string_view key, std::string_view message) {
 }
 
 std::size_t code_points(std::string_view s) {
-    return static_cast<std::size_t>(
-        std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 int hex_digit(char c) {
@@ -133,7 +134,9 @@ std::string text_of(const json::value* v) {
     return {};
 }
 
-std::size_t array_size(const json::value* v) { return v != nullptr && v->is_array() ? v->as_array().size() : 0; }
+std::size_t array_size(const json::value* v) {
+    return v != nullptr && v->is_array() ? v->as_array().size() : 0;
+}
 
 } // namespace
 
@@ -278,7 +281,8 @@ void platform_emulator::impl::accept() {
         }
         if (tls) {
             using stream_t = beast::ssl_stream<beast::tcp_stream>;
-            std::make_shared<session<stream_t>>(stream_t(beast::tcp_stream(std::move(socket)), *tls), *this)->run();
+            std::make_shared<session<stream_t>>(stream_t(beast::tcp_stream(std::move(socket)), *tls), *this)
+                ->run();
         } else {
             std::make_shared<session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *this)->run();
         }
@@ -342,7 +346,8 @@ response_t platform_emulator::impl::zalo(const recorded_request& r, bool is_temp
     if (token.empty() || (!config.zalo_access_token.empty() && token != config.zalo_access_token)) {
         return zalo_error(-216, "Access token is invalid");
     }
-    if (!config.zalo_app_secret.empty() && r.header("appsecret_proof") != hmac_hex(config.zalo_app_secret, token)) {
+    if (!config.zalo_app_secret.empty() &&
+        r.header("appsecret_proof") != hmac_hex(config.zalo_app_secret, token)) {
         return zalo_error(-242, "Invalid appsecret_proof provided in the API argument");
     }
     boost::system::error_code ec;
@@ -368,7 +373,9 @@ response_t platform_emulator::impl::zalo(const recorded_request& r, bool is_temp
         }
         if (config.zalo_night_block) {
             const auto local = now() + std::chrono::hours(7); // Vietnam has no daylight saving
-            const auto hour = std::chrono::floor<std::chrono::hours>(local - std::chrono::floor<std::chrono::days>(local)).count();
+            const auto hour =
+                std::chrono::floor<std::chrono::hours>(local - std::chrono::floor<std::chrono::days>(local))
+                    .count();
             if (hour >= 22 || hour < 6) {
                 return zalo_error(-234, "This message cannot be sent at night (10:00PM - 6:00AM)");
             }
@@ -411,14 +418,16 @@ response_t platform_emulator::impl::zalo(const recorded_request& r, bool is_temp
     if (!is_template) {
         data["quota"] = json::object{{"quota_type", "reply"}};
     }
-    return json_reply(http::status::ok, json::object{{"data", std::move(data)}, {"error", 0}, {"message", "Success"}});
+    return json_reply(http::status::ok,
+                      json::object{{"data", std::move(data)}, {"error", 0}, {"message", "Success"}});
 }
 
 response_t platform_emulator::impl::meta(const recorded_request& r) {
     boost::system::error_code ec;
     const auto body = json::parse(r.body, ec);
     if (ec || !body.is_object()) {
-        return graph_error(http::status::bad_request, 100, std::nullopt, "Invalid parameter: body is not JSON");
+        return graph_error(http::status::bad_request, 100, std::nullopt,
+                           "Invalid parameter: body is not JSON");
     }
     if (member(&body, "messaging_product") != nullptr) {
         return whatsapp(r, body);
@@ -433,7 +442,8 @@ response_t platform_emulator::impl::messenger(const recorded_request& r, const j
     }
     const std::string psid = text_of(member(member(&body, "recipient"), "id"));
     if (psid.empty()) {
-        return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) The parameter recipient is required");
+        return graph_error(http::status::bad_request, 100, std::nullopt,
+                           "(#100) The parameter recipient is required");
     }
     const std::string type = text_of(member(&body, "messaging_type"));
     if (type != "RESPONSE" && type != "UPDATE" && type != "MESSAGE_TAG") {
@@ -445,18 +455,21 @@ response_t platform_emulator::impl::messenger(const recorded_request& r, const j
     }
     const auto* msg = member(&body, "message");
     if (msg == nullptr || !msg->is_object()) {
-        return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) The parameter message is required");
+        return graph_error(http::status::bad_request, 100, std::nullopt,
+                           "(#100) The parameter message is required");
     }
     std::string shown = text_of(member(msg, "text"));
     if (const auto* payload = member(member(msg, "attachment"), "payload")) {
         shown = text_of(member(payload, "text"));
         const auto buttons = array_size(member(payload, "buttons"));
         if (shown.empty() || code_points(shown) > 640 || buttons < 1 || buttons > 3) {
-            return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) Invalid button template");
+            return graph_error(http::status::bad_request, 100, std::nullopt,
+                               "(#100) Invalid button template");
         }
         for (const auto& b : member(payload, "buttons")->as_array()) {
             if (code_points(text_of(member(&b, "title"))) > 20) {
-                return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) Button title too long");
+                return graph_error(http::status::bad_request, 100, std::nullopt,
+                                   "(#100) Button title too long");
             }
         }
     } else if (shown.empty() || code_points(shown) > 2000) {
@@ -496,18 +509,22 @@ response_t platform_emulator::impl::whatsapp(const recorded_request& r, const js
     if (type == "text") {
         shown = text_of(member(member(&body, "text"), "body"));
         if (shown.empty() || code_points(shown) > 4096) {
-            return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) Invalid parameter: text.body");
+            return graph_error(http::status::bad_request, 100, std::nullopt,
+                               "(#100) Invalid parameter: text.body");
         }
     } else if (type == "interactive") {
         const auto* interactive = member(&body, "interactive");
         shown = text_of(member(member(interactive, "body"), "text"));
         const auto* buttons = member(member(interactive, "action"), "buttons");
-        if (shown.empty() || code_points(shown) > 1024 || array_size(buttons) < 1 || array_size(buttons) > 3) {
-            return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) Invalid interactive message");
+        if (shown.empty() || code_points(shown) > 1024 || array_size(buttons) < 1 ||
+            array_size(buttons) > 3) {
+            return graph_error(http::status::bad_request, 100, std::nullopt,
+                               "(#100) Invalid interactive message");
         }
         for (const auto& b : buttons->as_array()) {
             if (code_points(text_of(member(member(&b, "reply"), "title"))) > 20) {
-                return graph_error(http::status::bad_request, 100, std::nullopt, "(#100) Button title too long");
+                return graph_error(http::status::bad_request, 100, std::nullopt,
+                                   "(#100) Button title too long");
             }
         }
     } else if (type == "template") {
@@ -518,10 +535,11 @@ response_t platform_emulator::impl::whatsapp(const recorded_request& r, const js
     if (type != "template" && config.whatsapp_outside_window.count(to) != 0) {
         return graph_error(
             http::status::bad_request, 131047, std::nullopt, "Re-engagement message",
-            json::object{{"error_data",
-                          json::object{{"messaging_product", "whatsapp"},
-                                       {"details", "Message failed to send because more than 24 hours have passed "
-                                                   "since the customer last replied to this number."}}}});
+            json::object{
+                {"error_data",
+                 json::object{{"messaging_product", "whatsapp"},
+                              {"details", "Message failed to send because more than 24 hours have passed "
+                                          "since the customer last replied to this number."}}}});
     }
     const std::string id = next_id("wamid.");
     accept_message("whatsapp", to, id, shown, r.body);
@@ -557,7 +575,8 @@ response_t platform_emulator::impl::telegram(const recorded_request& r, std::str
     if (code_points(text) > 4096) {
         return telegram_error(http::status::bad_request, "Bad Request: message is too long");
     }
-    if (const auto* rows = member(member(&body, "reply_markup"), "inline_keyboard"); rows != nullptr && rows->is_array()) {
+    if (const auto* rows = member(member(&body, "reply_markup"), "inline_keyboard");
+        rows != nullptr && rows->is_array()) {
         for (const auto& row : rows->as_array()) {
             for (const auto& b : row.as_array()) {
                 const auto data = text_of(member(&b, "callback_data"));
@@ -574,14 +593,16 @@ response_t platform_emulator::impl::telegram(const recorded_request& r, std::str
     const int id = counter;
     accept_message("telegram", chat, std::to_string(id), text, r.body);
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now().time_since_epoch()).count();
-    return json_reply(http::status::ok,
-                      json::object{{"ok", true},
-                                   {"result", json::object{{"message_id", id},
-                                                           {"chat", json::object{{"id", member(&body, "chat_id")->is_string()
-                                                                                            ? json::value(chat)
-                                                                                            : *member(&body, "chat_id")}}},
-                                                           {"date", seconds},
-                                                           {"text", text}}}});
+    return json_reply(
+        http::status::ok,
+        json::object{
+            {"ok", true},
+            {"result", json::object{{"message_id", id},
+                                    {"chat", json::object{{"id", member(&body, "chat_id")->is_string()
+                                                                     ? json::value(chat)
+                                                                     : *member(&body, "chat_id")}}},
+                                    {"date", seconds},
+                                    {"text", text}}}});
 }
 
 response_t platform_emulator::impl::webhook(const recorded_request& r) {
@@ -613,7 +634,8 @@ response_t platform_emulator::impl::sms(const recorded_request& r) {
     boost::system::error_code ec;
     const auto body = json::parse(r.body, ec);
     if (ec || !body.is_object()) {
-        return json_reply(http::status::ok, json::object{{"CodeResult", "99"}, {"ErrorMessage", "body is not JSON"}});
+        return json_reply(http::status::ok,
+                          json::object{{"CodeResult", "99"}, {"ErrorMessage", "body is not JSON"}});
     }
     if ((!config.sms_api_key.empty() && text_of(member(&body, "ApiKey")) != config.sms_api_key) ||
         (!config.sms_secret_key.empty() && text_of(member(&body, "SecretKey")) != config.sms_secret_key)) {
@@ -632,8 +654,8 @@ response_t platform_emulator::impl::sms(const recorded_request& r) {
     const std::string phone = text_of(member(&body, "Phone"));
     const std::string content = text_of(member(&body, "Content"));
     if (phone.empty() || content.empty()) {
-        return json_reply(http::status::ok,
-                          json::object{{"CodeResult", "99"}, {"ErrorMessage", "Phone and Content are required"}});
+        return json_reply(http::status::ok, json::object{{"CodeResult", "99"},
+                                                         {"ErrorMessage", "Phone and Content are required"}});
     }
     const std::string id = next_id("sms-");
     if (!request_id.empty()) {
@@ -658,7 +680,8 @@ response_t platform_emulator::impl::email(const recorded_request& r) {
     const auto body = json::parse(r.body, ec);
     const std::string to = ec ? std::string() : text_of(member(&body, "to"));
     if (to.empty() || to.find('@') == std::string::npos || text_of(member(&body, "from")).empty()) {
-        return json_reply(http::status::unprocessable_entity, json::object{{"error", "from and to are required"}});
+        return json_reply(http::status::unprocessable_entity,
+                          json::object{{"error", "from and to are required"}});
     }
     const std::string id = next_id("email-");
     if (!key.empty()) {
@@ -688,7 +711,9 @@ platform_emulator::platform_emulator(emulator_options options) : impl_(std::make
     impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
-platform_emulator::~platform_emulator() { stop(); }
+platform_emulator::~platform_emulator() {
+    stop();
+}
 
 void platform_emulator::stop() {
     std::call_once(impl_->stopped, [this] {
@@ -704,7 +729,8 @@ void platform_emulator::stop() {
 }
 
 std::string platform_emulator::base_url() const {
-    return std::string(impl_->tls ? "https" : "http") + "://" + impl_->options.host + ":" + std::to_string(port());
+    return std::string(impl_->tls ? "https" : "http") + "://" + impl_->options.host + ":" +
+           std::to_string(port());
 }
 
 unsigned short platform_emulator::port() const {
@@ -783,7 +809,8 @@ self_signed_certificate make_self_signed_certificate() {
     X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
     check(X509_set_pubkey(cert.get(), key.get()) == 1, "X509_set_pubkey failed");
     X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"),
+                               -1, -1, 0);
     check(X509_set_issuer_name(cert.get(), name) == 1, "X509_set_issuer_name failed");
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);

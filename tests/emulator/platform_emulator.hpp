@@ -46,7 +46,8 @@ struct emulator_config {
     std::function<time_point()> clock;
 
     std::string zalo_access_token; ///< When set, another `access_token` header answers -216.
-    std::string zalo_app_secret;   ///< When set, `appsecret_proof` must be HMAC-SHA256(secret, token), else -242.
+    std::string
+        zalo_app_secret; ///< When set, `appsecret_proof` must be HMAC-SHA256(secret, token), else -242.
     /// Last interaction per Zalo user id: a user listed here whose last interaction is more
     /// than 7 days before the clock answers -230 to consultation messages. Users not listed
     /// may always be messaged.
@@ -58,8 +59,9 @@ struct emulator_config {
     std::set<std::string> messenger_outside_window; ///< PSIDs answered 10/2018278.
     std::set<std::string> messenger_unavailable;    ///< PSIDs answered 551/1545041.
 
-    std::string whatsapp_access_token;             ///< When set, another bearer token answers 401/190.
-    std::set<std::string> whatsapp_outside_window; ///< Numbers (no '+') answered 131047 unless it is a template.
+    std::string whatsapp_access_token; ///< When set, another bearer token answers 401/190.
+    std::set<std::string>
+        whatsapp_outside_window; ///< Numbers (no '+') answered 131047 unless it is a template.
 
     std::string telegram_token;             ///< When set, another bot token answers 401.
     int telegram_rate_limited = 0;          ///< The next N sendMessage calls answer 429.
@@ -73,8 +75,8 @@ struct emulator_config {
 
     std::string email_api_key; ///< When set, another bearer token answers 401.
 
-    int fail_next = 0;       ///< The next N requests, whatever the platform, answer fail_status.
-    int fail_status = 503;   ///< Status of those answers.
+    int fail_next = 0;     ///< The next N requests, whatever the platform, answer fail_status.
+    int fail_status = 503; ///< Status of those answers.
 };
 
 /// Where and how the emulator listens.
