@@ -339,7 +339,9 @@ std::unique_ptr<channel> make_channel(std::string_view name, std::string_view se
 ///
 /// Every string setting may be written as {"env": "NAME"} to read it from the environment
 /// (an unset variable is an error). Keys per type (required ones marked *):
-/// - common: "type"*, "base_url", "timeout_ms" (integer > 0)
+/// - every type: "type"*
+/// - every HTTP type: "timeout_ms" (integer > 0, default 10000); "base_url" (scheme and host,
+///   default the real API host) for all but "webhook", which takes a full "url" instead
 /// - "zalo_oa": "access_token"*, "app_secret", "template_recipient_nested" (bool),
 ///   "template_params" ({"<template id>": ["name", ...]})
 /// - "messenger": "page_id"*, "access_token"*, "app_secret", "version"
@@ -352,7 +354,10 @@ std::unique_ptr<channel> make_channel(std::string_view name, std::string_view se
 /// - "email": "base_url"*, "api_key"*, "from"*, "subject", "unsubscribe_url",
 ///   "unsubscribe_mailto", "unsubscribe_secret"
 /// - "memory": "max_text", "max_buttons", "max_quick_replies", "max_button_title", "policy"
-/// - "console": the same as "memory"; it prints to standard output
+/// - "console": "max_text", "max_buttons", "max_quick_replies", "max_button_title"; it prints
+///   to standard output
+///
+/// A key not listed for the type is an error, so a misspelt setting is never silently ignored.
 ///
 /// The channel's name is its key. `client` is shared by the HTTP adapters (a built-in client
 /// when null). Throws tagflow::definition_error naming the JSON path, e.g.

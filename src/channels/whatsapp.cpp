@@ -114,7 +114,8 @@ send_result whatsapp_channel::interpret(const http_response& response) const {
     if (*code == 131047) {
         return send_result::fail(outcome::blocked, text_code, why); // outside the 24 h window
     }
-    if (*code == 130429 || *code == 131056 || detail::is_server_error(response.status)) {
+    if (*code == 130429 || *code == 131056 || response.status == 429 ||
+        detail::is_server_error(response.status)) {
         return send_result::fail(outcome::retry, text_code, why); // throughput or pair rate
     }
     return send_result::fail(outcome::failed, text_code, why);
