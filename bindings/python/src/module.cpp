@@ -636,8 +636,8 @@ bool is_channel_name(std::string_view s) {
 class py_channel : public tagflow::channel {
 public:
     py_channel(std::string name, tagflow::channel_capabilities caps, std::string policy)
-        : given_name_(std::move(name)), given_caps_(caps), given_policy_(std::move(policy)), name_(given_name_),
-          caps_(caps), policy_(given_policy_) {}
+        : given_name_(std::move(name)), given_caps_(caps), given_policy_(std::move(policy)),
+          name_(given_name_), caps_(caps), policy_(given_policy_) {}
 
     // The dispatcher reads these without the GIL, so they are plain C++ values: what the
     // constructor was given until attach() copies what the Python object says.
@@ -662,13 +662,16 @@ public:
         };
         py::object name = read("name");
         if (!PyUnicode_Check(name.ptr()) || !is_channel_name(utf8_of(name))) {
-            throw py::value_error("a Channel's name must be a channel name such as \"zalo\" (lowercase a-z, 0-9, _ "
-                                  "or -), not " + std::string(py::repr(name)) +
-                                  "; pass name= to Channel.__init__ or define `name` in the subclass");
+            throw py::value_error(
+                "a Channel's name must be a channel name such as \"zalo\" (lowercase a-z, 0-9, _ "
+                "or -), not " +
+                std::string(py::repr(name)) +
+                "; pass name= to Channel.__init__ or define `name` in the subclass");
         }
         py::object caps = read("capabilities");
         if (!py::isinstance<tagflow::channel_capabilities>(caps)) {
-            throw py::type_error("Channel.capabilities must be a tagflow.ChannelCapabilities, not " + type_name(caps));
+            throw py::type_error("Channel.capabilities must be a tagflow.ChannelCapabilities, not " +
+                                 type_name(caps));
         }
         py::object policy = read("default_policy");
         if (!PyUnicode_Check(policy.ptr())) {
@@ -679,8 +682,9 @@ public:
         const std::string p = utf8_of(policy);
         if (attached_) {
             if (n != name_ || !(c == caps_) || p != policy_) {
-                throw py::value_error("a Channel's name, capabilities and default_policy cannot change once it was "
-                                      "added to a Dispatcher");
+                throw py::value_error(
+                    "a Channel's name, capabilities and default_policy cannot change once it was "
+                    "added to a Dispatcher");
             }
             return;
         }
@@ -690,7 +694,8 @@ public:
         attached_ = true;
     }
 
-    tagflow::send_result send(const tagflow::outbound_message& message, const tagflow::contact& recipient) override {
+    tagflow::send_result send(const tagflow::outbound_message& message,
+                              const tagflow::contact& recipient) override {
         std::string problem;
         {
             py::gil_scoped_acquire gil;
@@ -758,7 +763,8 @@ public:
         if (!settings_.sleep) {
             options.wait = [](tagflow::duration) {}; // simulations: rate limits cost no time
         }
-        engine_->run([&](tagflow::engine& e) { dispatcher_ = std::make_unique<tagflow::dispatcher>(e, options); });
+        engine_->run(
+            [&](tagflow::engine& e) { dispatcher_ = std::make_unique<tagflow::dispatcher>(e, options); });
     }
 
     py_dispatcher(const py_dispatcher&) = delete;
@@ -800,7 +806,8 @@ private:
 // is still pending).
 void refuse_reentry(const char* what, const py_dispatcher* only = nullptr) {
     if (active_dispatch && (!only || active_dispatch == only)) {
-        throw std::runtime_error(std::string(what) + " cannot be called from a Channel.send while a Dispatcher is "
+        throw std::runtime_error(std::string(what) +
+                                 " cannot be called from a Channel.send while a Dispatcher is "
                                  "dispatching on this thread");
     }
 }
@@ -812,7 +819,8 @@ tagflow::send_result::outcome outcome_of(std::string_view verdict) {
             return v;
         }
     }
-    throw py::value_error("unknown send outcome \"" + std::string(verdict) + "\"; expected sent, retry, failed or "
+    throw py::value_error("unknown send outcome \"" + std::string(verdict) +
+                          "\"; expected sent, retry, failed or "
                           "blocked");
 }
 
@@ -992,9 +1000,10 @@ PYBIND11_MODULE(_core, m) {
             return "Button(" + quote(b.title) + ", " + quote(b.payload) + ")";
         });
 
-    py::class_<tagflow::channel_state>(m, "ChannelState",
-                                       "What one of a contact's channels allows: the facts channel policies read. "
-                                       "Build one to try evaluate_policy().")
+    py::class_<tagflow::channel_state>(
+        m, "ChannelState",
+        "What one of a contact's channels allows: the facts channel policies read. "
+        "Build one to try evaluate_policy().")
         .def(py::init([](py::object last_inbound, int replies_since_inbound, std::optional<bool> follower,
                          py::object sends) {
                  tagflow::channel_state st;
@@ -1016,50 +1025,57 @@ PYBIND11_MODULE(_core, m) {
              }),
              py::kw_only(), py::arg("last_inbound") = py::none(), py::arg("replies_since_inbound") = 0,
              py::arg("follower") = py::none(), py::arg("sends") = py::none())
-        .def_property_readonly("last_inbound", [](const tagflow::channel_state& st) { return to_py(st.last_inbound); },
-                               "Last message, button press or form on this channel.")
+        .def_property_readonly(
+            "last_inbound", [](const tagflow::channel_state& st) { return to_py(st.last_inbound); },
+            "Last message, button press or form on this channel.")
         .def_readonly("replies_since_inbound", &tagflow::channel_state::replies_since_inbound,
                       "Messages decided on this channel since then.")
         .def_readonly("follower", &tagflow::channel_state::follower,
                       "Follows the account (Zalo OA); None when unknown.")
-        .def_property_readonly("sends",
-                               [](const tagflow::channel_state& st) {
-                                   py::dict out;
-                                   for (const auto& [purpose, times] : st.sends) {
-                                       py::list at;
-                                       for (const auto& t : times) {
-                                           at.append(to_py(t));
-                                       }
-                                       out[text(purpose)] = at;
-                                   }
-                                   return out;
-                               },
-                               "When messages went or will go out here, by purpose, within the policy windows.")
+        .def_property_readonly(
+            "sends",
+            [](const tagflow::channel_state& st) {
+                py::dict out;
+                for (const auto& [purpose, times] : st.sends) {
+                    py::list at;
+                    for (const auto& t : times) {
+                        at.append(to_py(t));
+                    }
+                    out[text(purpose)] = at;
+                }
+                return out;
+            },
+            "When messages went or will go out here, by purpose, within the policy windows.")
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::channel_state& st) {
-            std::string s = "<ChannelState last_inbound=" +
-                            (st.last_inbound ? quote(tagflow::format_time(*st.last_inbound)) : std::string("None")) +
-                            " replies_since_inbound=" + std::to_string(st.replies_since_inbound);
+            std::string s =
+                "<ChannelState last_inbound=" +
+                (st.last_inbound ? quote(tagflow::format_time(*st.last_inbound)) : std::string("None")) +
+                " replies_since_inbound=" + std::to_string(st.replies_since_inbound);
             if (st.follower) {
                 s += std::string(" follower=") + (*st.follower ? "True" : "False");
             }
             return s + ">";
         });
 
-    py::class_<tagflow::sequence_state>(m, "SequenceState",
-                                        "A contact's place in one sequence; kept after leaving, for re-entry.")
-        .def_property_readonly("entered", [](const tagflow::sequence_state& st) { return to_py(st.entered); },
-                               "When the contact entered (this time).")
+    py::class_<tagflow::sequence_state>(
+        m, "SequenceState", "A contact's place in one sequence; kept after leaving, for re-entry.")
+        .def_property_readonly(
+            "entered", [](const tagflow::sequence_state& st) { return to_py(st.entered); },
+            "When the contact entered (this time).")
         .def_readonly("next_step", &tagflow::sequence_state::next_step, "Index of the step to run next.")
-        .def_property_readonly("last_step_at", [](const tagflow::sequence_state& st) { return to_py(st.last_step_at); })
-        .def_property_readonly("timer", [](const tagflow::sequence_state& st) { return optional_id(st.timer); },
-                               "The pending timer's id, or None.")
+        .def_property_readonly("last_step_at",
+                               [](const tagflow::sequence_state& st) { return to_py(st.last_step_at); })
+        .def_property_readonly(
+            "timer", [](const tagflow::sequence_state& st) { return optional_id(st.timer); },
+            "The pending timer's id, or None.")
         .def_readonly("sends", &tagflow::sequence_state::sends, "Messages sent in this subscription.")
         .def_readonly("active", &tagflow::sequence_state::active,
                       "A member: still carries the tag / matches the segment.")
         .def_readonly("completed", &tagflow::sequence_state::completed, "Nothing left to run.")
-        .def_property_readonly("left_at", [](const tagflow::sequence_state& st) { return to_py(st.left_at); },
-                               "When it last left, or None.")
+        .def_property_readonly(
+            "left_at", [](const tagflow::sequence_state& st) { return to_py(st.left_at); },
+            "When it last left, or None.")
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::sequence_state& st) {
             return "<SequenceState next_step=" + std::to_string(st.next_step) + (st.active ? " active" : "") +
@@ -1077,14 +1093,18 @@ PYBIND11_MODULE(_core, m) {
                                    return out;
                                })
         .def_property_readonly("name", [](const tagflow::contact& c) { return text_or_none(c.profile.name); })
-        .def_property_readonly("phone", [](const tagflow::contact& c) { return text_or_none(c.profile.phone); })
-        .def_property_readonly("email", [](const tagflow::contact& c) { return text_or_none(c.profile.email); })
+        .def_property_readonly("phone",
+                               [](const tagflow::contact& c) { return text_or_none(c.profile.phone); })
+        .def_property_readonly("email",
+                               [](const tagflow::contact& c) { return text_or_none(c.profile.email); })
         .def_property_readonly("time_zone",
                                [](const tagflow::contact& c) { return text_or_none(c.profile.time_zone); })
-        .def_property_readonly("locale", [](const tagflow::contact& c) { return text_or_none(c.profile.locale); })
+        .def_property_readonly("locale",
+                               [](const tagflow::contact& c) { return text_or_none(c.profile.locale); })
         .def_property_readonly("customer_id",
                                [](const tagflow::contact& c) { return text_or_none(c.profile.customer_id); })
-        .def_property_readonly("lifecycle", [](const tagflow::contact& c) { return text(tagflow::to_string(c.stage)); })
+        .def_property_readonly("lifecycle",
+                               [](const tagflow::contact& c) { return text(tagflow::to_string(c.stage)); })
         .def_property_readonly("fields",
                                [](const tagflow::contact& c) {
                                    py::dict out;
@@ -1118,20 +1138,24 @@ PYBIND11_MODULE(_core, m) {
                                    return out;
                                })
         .def_property_readonly("notes", [](const tagflow::contact& c) { return c.notes; })
-        .def_property_readonly("first_seen", [](const tagflow::contact& c) { return to_py(c.activity.first_seen); })
+        .def_property_readonly("first_seen",
+                               [](const tagflow::contact& c) { return to_py(c.activity.first_seen); })
         .def_property_readonly("last_inbound",
                                [](const tagflow::contact& c) { return to_py(c.activity.last_inbound); })
         .def_property_readonly("last_message",
                                [](const tagflow::contact& c) { return to_py(c.activity.last_message); })
-        .def_property_readonly("last_order", [](const tagflow::contact& c) { return to_py(c.activity.last_order); })
-        .def_property_readonly("conversations", [](const tagflow::contact& c) { return c.activity.conversations; })
+        .def_property_readonly("last_order",
+                               [](const tagflow::contact& c) { return to_py(c.activity.last_order); })
+        .def_property_readonly("conversations",
+                               [](const tagflow::contact& c) { return c.activity.conversations; })
         .def_property_readonly("orders", [](const tagflow::contact& c) { return c.activity.orders; })
-        .def_property_readonly("total_spent", [](const tagflow::contact& c) { return c.activity.total_spent; })
+        .def_property_readonly("total_spent",
+                               [](const tagflow::contact& c) { return c.activity.total_spent; })
         .def_property_readonly("returning", [](const tagflow::contact& c) { return c.activity.returning; })
-        .def_property_readonly("last_channel",
-                               [](const tagflow::contact& c) { return text_or_none(c.activity.last_channel); })
-        .def_property_readonly("last_product",
-                               [](const tagflow::contact& c) { return text_or_none(c.activity.last_product); })
+        .def_property_readonly(
+            "last_channel", [](const tagflow::contact& c) { return text_or_none(c.activity.last_channel); })
+        .def_property_readonly(
+            "last_product", [](const tagflow::contact& c) { return text_or_none(c.activity.last_product); })
         .def_property_readonly("fired_rules",
                                [](const tagflow::contact& c) {
                                    py::set out;
@@ -1140,26 +1164,33 @@ PYBIND11_MODULE(_core, m) {
                                    }
                                    return out;
                                })
-        .def_property_readonly("run", [](const tagflow::contact& c) { return c.run; },
-                               "The flow the contact is in (a FlowRun), or None.")
-        .def_property_readonly("paused", [](const tagflow::contact& c) { return c.paused_until.has_value(); },
-                               "True while a handoff block has paused automation for the contact.")
-        .def_property_readonly("paused_until",
-                               [](const tagflow::contact& c) {
-                                   if (!c.paused_until || *c.paused_until == time_point::max()) {
-                                       return py::object(py::none());
-                                   }
-                                   return to_py(*c.paused_until);
-                               },
-                               "When a timed handoff ends; None when not paused or paused until resumed.")
-        .def_property_readonly("open_form", [](const tagflow::contact& c) { return text_or_none(c.open_form); },
-                               "'flow/block' of the last form sent and not yet completed, or None.")
-        .def_property_readonly("channels", [](const tagflow::contact& c) { return c.channels; },
-                               "Per channel name: a ChannelState (windows, replies, follower), what channel "
-                               "policies read.")
-        .def_property_readonly("sequences", [](const tagflow::contact& c) { return c.sequences; },
-                               "Per sequence name: a SequenceState (kept after leaving, for re-entry).")
-        .def("has_tag", &tagflow::contact::has_tag, py::arg("tag"), "True when the contact carries `tag` (exact).")
+        .def_property_readonly(
+            "run", [](const tagflow::contact& c) { return c.run; },
+            "The flow the contact is in (a FlowRun), or None.")
+        .def_property_readonly(
+            "paused", [](const tagflow::contact& c) { return c.paused_until.has_value(); },
+            "True while a handoff block has paused automation for the contact.")
+        .def_property_readonly(
+            "paused_until",
+            [](const tagflow::contact& c) {
+                if (!c.paused_until || *c.paused_until == time_point::max()) {
+                    return py::object(py::none());
+                }
+                return to_py(*c.paused_until);
+            },
+            "When a timed handoff ends; None when not paused or paused until resumed.")
+        .def_property_readonly(
+            "open_form", [](const tagflow::contact& c) { return text_or_none(c.open_form); },
+            "'flow/block' of the last form sent and not yet completed, or None.")
+        .def_property_readonly(
+            "channels", [](const tagflow::contact& c) { return c.channels; },
+            "Per channel name: a ChannelState (windows, replies, follower), what channel "
+            "policies read.")
+        .def_property_readonly(
+            "sequences", [](const tagflow::contact& c) { return c.sequences; },
+            "Per sequence name: a SequenceState (kept after leaving, for re-entry).")
+        .def("has_tag", &tagflow::contact::has_tag, py::arg("tag"),
+             "True when the contact carries `tag` (exact).")
         .def(
             "has_identity",
             [](const tagflow::contact& c, const std::string& who) {
@@ -1224,56 +1255,69 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("id", &tagflow::outbound_message::id)
         .def_property_readonly("key", [](const tagflow::outbound_message& o) { return text(o.key); })
         .def_readonly("contact_id", &tagflow::outbound_message::contact)
-        .def_property_readonly("to", [](const tagflow::outbound_message& o) { return text(o.to.to_string()); })
-        .def_property_readonly("channel", [](const tagflow::outbound_message& o) { return text(o.to.channel); })
+        .def_property_readonly("to",
+                               [](const tagflow::outbound_message& o) { return text(o.to.to_string()); })
+        .def_property_readonly("channel",
+                               [](const tagflow::outbound_message& o) { return text(o.to.channel); })
         .def_property_readonly("text", [](const tagflow::outbound_message& o) { return text(o.text); })
         .def_property_readonly("quick_replies",
                                [](const tagflow::outbound_message& o) { return strings(o.quick_replies); })
         .def_property_readonly("buttons", [](const tagflow::outbound_message& o) { return o.buttons; })
-        .def_property_readonly("form", [](const tagflow::outbound_message& o) { return text_or_none(o.form); },
-                               "The form this message asks the contact to fill, or None.")
+        .def_property_readonly(
+            "form", [](const tagflow::outbound_message& o) { return text_or_none(o.form); },
+            "The form this message asks the contact to fill, or None.")
         .def_property_readonly("purpose", [](const tagflow::outbound_message& o) { return text(o.purpose); })
-        .def_property_readonly("created_at", [](const tagflow::outbound_message& o) { return to_py(o.created_at); })
+        .def_property_readonly("created_at",
+                               [](const tagflow::outbound_message& o) { return to_py(o.created_at); })
         .def_readonly("cause_event", &tagflow::outbound_message::cause_event)
         .def_property_readonly("cause", [](const tagflow::outbound_message& o) { return text(o.cause); })
-        .def_property_readonly("status", [](const tagflow::outbound_message& o) { return text(tagflow::to_string(o.status)); },
-                               "pending, sent, failed, blocked, deferred, delivered, read, dead_letter or cancelled.")
-        .def_property_readonly("not_before", [](const tagflow::outbound_message& o) { return to_py(o.not_before); },
-                               "Held by a frequency cap or channel policy until then, or None.")
-        .def_property_readonly("channel_tag",
-                               [](const tagflow::outbound_message& o) { return text_or_none(o.channel_tag); },
-                               "Platform message tag, e.g. Messenger 'HUMAN_AGENT', or None.")
+        .def_property_readonly(
+            "status", [](const tagflow::outbound_message& o) { return text(tagflow::to_string(o.status)); },
+            "pending, sent, failed, blocked, deferred, delivered, read, dead_letter or cancelled.")
+        .def_property_readonly(
+            "not_before", [](const tagflow::outbound_message& o) { return to_py(o.not_before); },
+            "Held by a frequency cap or channel policy until then, or None.")
+        .def_property_readonly(
+            "channel_tag", [](const tagflow::outbound_message& o) { return text_or_none(o.channel_tag); },
+            "Platform message tag, e.g. Messenger 'HUMAN_AGENT', or None.")
         .def_readonly("by_human", &tagflow::outbound_message::by_human)
-        .def_property_readonly("template_name",
-                               [](const tagflow::outbound_message& o) { return text_or_none(o.template_name); },
-                               "Pre-approved platform template (WhatsApp, Zalo ZBS), or None for free-form text.")
+        .def_property_readonly(
+            "template_name", [](const tagflow::outbound_message& o) { return text_or_none(o.template_name); },
+            "Pre-approved platform template (WhatsApp, Zalo ZBS), or None for free-form text.")
         .def_property_readonly("template_params",
                                [](const tagflow::outbound_message& o) { return strings(o.template_params); })
-        .def_readonly("cost", &tagflow::outbound_message::cost, "Price the channel policy expects, in `currency`.")
-        .def_property_readonly("currency", [](const tagflow::outbound_message& o) { return text_or_none(o.currency); },
-                               "Currency of `cost`; None when free.")
-        .def_property_readonly("policy_rule",
-                               [](const tagflow::outbound_message& o) { return text_or_none(o.policy_rule); },
-                               "Policy rule that billed, deferred or blocked it, e.g. 'messenger.window_24h'.")
-        .def_property_readonly("reason", [](const tagflow::outbound_message& o) { return text_or_none(o.reason); },
-                               "Why it was blocked or deferred, in words.")
+        .def_readonly("cost", &tagflow::outbound_message::cost,
+                      "Price the channel policy expects, in `currency`.")
+        .def_property_readonly(
+            "currency", [](const tagflow::outbound_message& o) { return text_or_none(o.currency); },
+            "Currency of `cost`; None when free.")
+        .def_property_readonly(
+            "policy_rule", [](const tagflow::outbound_message& o) { return text_or_none(o.policy_rule); },
+            "Policy rule that billed, deferred or blocked it, e.g. 'messenger.window_24h'.")
+        .def_property_readonly(
+            "reason", [](const tagflow::outbound_message& o) { return text_or_none(o.reason); },
+            "Why it was blocked or deferred, in words.")
         .def_readonly("attempts", &tagflow::outbound_message::attempts, "Adapter calls made so far.")
-        .def_property_readonly("next_attempt", [](const tagflow::outbound_message& o) { return to_py(o.next_attempt); },
-                               "After a temporary failure: when the dispatcher tries again.")
-        .def_property_readonly("external_id",
-                               [](const tagflow::outbound_message& o) { return text_or_none(o.external_id); },
-                               "The platform's id once sent.")
-        .def_property_readonly("last_error",
-                               [](const tagflow::outbound_message& o) { return text_or_none(o.last_error); },
-                               "Error of the last failed attempt.")
+        .def_property_readonly(
+            "next_attempt", [](const tagflow::outbound_message& o) { return to_py(o.next_attempt); },
+            "After a temporary failure: when the dispatcher tries again.")
+        .def_property_readonly(
+            "external_id", [](const tagflow::outbound_message& o) { return text_or_none(o.external_id); },
+            "The platform's id once sent.")
+        .def_property_readonly(
+            "last_error", [](const tagflow::outbound_message& o) { return text_or_none(o.last_error); },
+            "Error of the last failed attempt.")
         .def_property_readonly("sent_at", [](const tagflow::outbound_message& o) { return to_py(o.sent_at); })
-        .def_property_readonly("delivered_at", [](const tagflow::outbound_message& o) { return to_py(o.delivered_at); })
+        .def_property_readonly("delivered_at",
+                               [](const tagflow::outbound_message& o) { return to_py(o.delivered_at); })
         .def_property_readonly("read_at", [](const tagflow::outbound_message& o) { return to_py(o.read_at); })
-        .def_property_readonly("clicked_at", [](const tagflow::outbound_message& o) { return to_py(o.clicked_at); })
+        .def_property_readonly("clicked_at",
+                               [](const tagflow::outbound_message& o) { return to_py(o.clicked_at); })
         .def_property_readonly("waiting", &tagflow::outbound_message::waiting,
                                "True while the dispatcher still has to act on it (pending or deferred).")
-        .def_property_readonly("due", [](const tagflow::outbound_message& o) { return to_py(o.due()); },
-                               "Earliest time the dispatcher may try it.")
+        .def_property_readonly(
+            "due", [](const tagflow::outbound_message& o) { return to_py(o.due()); },
+            "Earliest time the dispatcher may try it.")
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::outbound_message& o) {
             return "<OutboundMessage " + std::to_string(o.id) + " to " + quote(o.to.to_string()) + " " +
@@ -1472,10 +1516,12 @@ PYBIND11_MODULE(_core, m) {
         .def("__repr__", [](const tagflow::expression& e) { return "Expression(" + quote(e.source()) + ")"; });
 
     // ----- Engine
-    py::class_<py_engine>(m, "Engine",
-                          "The tagflow engine over a SQLite file (or in memory). Thread-safe; closes with close() "
-                          "or a `with` block.")
-        .def(py::init(&make_engine), py::arg("path") = py::none(), py::kw_only(), py::arg("clock") = py::none(),
+    py::class_<py_engine>(
+        m, "Engine",
+        "The tagflow engine over a SQLite file (or in memory). Thread-safe; closes with close() "
+        "or a `with` block.")
+        .def(py::init(&make_engine), py::arg("path") = py::none(), py::kw_only(),
+             py::arg("clock") = py::none(),
              py::arg("returning_gap") = refs().timedelta_type(py::arg("hours") = 24),
              py::arg("default_time_zone") = "Asia/Ho_Chi_Minh", py::arg("max_cascade_depth") = 8,
              py::arg("durability") = "full")
@@ -1495,11 +1541,15 @@ PYBIND11_MODULE(_core, m) {
              })
         .def_property_readonly("path", &py_engine::path, "The SQLite file, or None in memory.")
         .def_property_readonly("clock", &py_engine::clock, "The clock given to the constructor, or None.")
-        .def_property_readonly("returning_gap", [](const py_engine& e) { return to_py(e.options().returning_gap); })
-        .def_property_readonly("default_time_zone", [](const py_engine& e) { return text(e.options().default_time_zone); })
-        .def_property_readonly("max_cascade_depth", [](const py_engine& e) { return e.options().max_cascade_depth; })
+        .def_property_readonly("returning_gap",
+                               [](const py_engine& e) { return to_py(e.options().returning_gap); })
+        .def_property_readonly("default_time_zone",
+                               [](const py_engine& e) { return text(e.options().default_time_zone); })
+        .def_property_readonly("max_cascade_depth",
+                               [](const py_engine& e) { return e.options().max_cascade_depth; })
         .def_property_readonly(
-            "now", [](const py_engine& self) { return to_py(self.run([](tagflow::engine& e) { return e.now(); })); },
+            "now",
+            [](const py_engine& self) { return to_py(self.run([](tagflow::engine& e) { return e.now(); })); },
             "The engine clock's current time (aware, UTC).")
         .def(
             "load_definitions",
@@ -1514,7 +1564,8 @@ PYBIND11_MODULE(_core, m) {
                 });
             },
             py::arg("doc"),
-            "Loads a definitions document (a dict, a JSON string or a path) and returns the version in force.")
+            "Loads a definitions document (a dict, a JSON string or a path) and returns the version in "
+            "force.")
         .def_property_readonly("definitions_version",
                                [](const py_engine& self) {
                                    return self.run([](tagflow::engine& e) { return e.definitions_version(); });
@@ -1560,9 +1611,10 @@ PYBIND11_MODULE(_core, m) {
                 return self.run([&](tagflow::engine& e) { return e.get_contact(id); });
             },
             py::arg("contact_id"), "A contact by id; raises NotFoundError when unknown.")
-        .def("contacts",
-             [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.contacts(); }); },
-             "Every contact, ascending by id.")
+        .def(
+            "contacts",
+            [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.contacts(); }); },
+            "Every contact, ascending by id.")
         .def(
             "outbox",
             [](const py_engine& self, std::int64_t after_id) {
@@ -1615,7 +1667,9 @@ PYBIND11_MODULE(_core, m) {
             "8601 string, each in its own transaction; returns how many fired.")
         .def_property_readonly(
             "next_timer",
-            [](const py_engine& self) { return to_py(self.run([](tagflow::engine& e) { return e.next_timer(); })); },
+            [](const py_engine& self) {
+                return to_py(self.run([](tagflow::engine& e) { return e.next_timer(); }));
+            },
             "When the next timer is due (aware, UTC), or None.")
         .def(
             "perform_requests",
@@ -1632,7 +1686,8 @@ PYBIND11_MODULE(_core, m) {
                 return made;
             },
             py::arg("client"), py::arg("limit") = 100,
-            "Makes up to `limit` pending requests of flows' request blocks through `client` (an HttpClient) and "
+            "Makes up to `limit` pending requests of flows' request blocks through `client` (an HttpClient) "
+            "and "
             "ingests each answer; returns how many were made.")
         .def(
             "due_messages",
@@ -1641,10 +1696,12 @@ PYBIND11_MODULE(_core, m) {
                 if (!until.is_none()) {
                     t = to_time(until, "until");
                 }
-                return self.run([&](tagflow::engine& e) { return e.due_messages(t.value_or(e.now()), limit); });
+                return self.run(
+                    [&](tagflow::engine& e) { return e.due_messages(t.value_or(e.now()), limit); });
             },
             py::arg("until") = py::none(), py::arg("limit") = 100,
-            "Outbox rows a Dispatcher must act on (pending or deferred) due at or before `until` (the engine clock "
+            "Outbox rows a Dispatcher must act on (pending or deferred) due at or before `until` (the engine "
+            "clock "
             "when None), by (due, id), at most `limit`.")
         .def_property_readonly(
             "next_message_due",
@@ -1659,10 +1716,12 @@ PYBIND11_MODULE(_core, m) {
                 if (!at.is_none()) {
                     t = to_time(at, "at");
                 }
-                return self.run([&](tagflow::engine& e) { return e.check_policy(message, t.value_or(e.now())); });
+                return self.run(
+                    [&](tagflow::engine& e) { return e.check_policy(message, t.value_or(e.now())); });
             },
             py::arg("message"), py::arg("at") = py::none(),
-            "Checks an outbox message against its channel's policy at `at` (the engine clock when None) with the "
+            "Checks an outbox message against its channel's policy at `at` (the engine clock when None) with "
+            "the "
             "contact's current state, as the dispatcher does just before sending; returns a PolicyDecision.")
         .def(
             "explain",
@@ -1670,29 +1729,36 @@ PYBIND11_MODULE(_core, m) {
                 return self.run([&](tagflow::engine& e) { return e.explain(message_id); });
             },
             py::arg("message_id"), "Why outbox message `message_id` was sent; NotFoundError when unknown.")
-        .def("block_counters",
-             [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.block_counters(); }); },
-             "Counters per flow block, ordered by flow then block.")
-        .def("migrate_runs",
-             [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.migrate_runs(); }); },
-             "Moves runs in progress to the current definitions where their flow and block still exist.")
+        .def(
+            "block_counters",
+            [](const py_engine& self) {
+                return self.run([](tagflow::engine& e) { return e.block_counters(); });
+            },
+            "Counters per flow block, ordered by flow then block.")
+        .def(
+            "migrate_runs",
+            [](const py_engine& self) {
+                return self.run([](tagflow::engine& e) { return e.migrate_runs(); });
+            },
+            "Moves runs in progress to the current definitions where their flow and block still exist.")
         .def("__repr__", [](const py_engine& self) {
             std::string where = self.path().is_none() ? std::string("memory") : quote(self.path().cast<std::string>());
             return "<tagflow.Engine " + where + (self.closed() ? " closed>" : ">");
         });
 
     // ----- Channels, dispatch and policy
-    py::class_<tagflow::channel_capabilities>(
-        m, "ChannelCapabilities",
-        "What a channel can show. Content beyond it is degraded, never dropped: buttons and quick replies become "
-        "numbered text, long text is split.")
+    py::class_<tagflow::channel_capabilities>(m, "ChannelCapabilities",
+                                              "What a channel can show. Content beyond it is degraded, never "
+                                              "dropped: buttons and quick replies become "
+                                              "numbered text, long text is split.")
         .def(py::init([](std::size_t max_text, std::size_t max_buttons, std::size_t max_quick_replies,
                          std::size_t max_button_title, bool media, bool templates) {
-                 return tagflow::channel_capabilities{max_text, max_buttons, max_quick_replies, max_button_title, media,
-                                                      templates};
+                 return tagflow::channel_capabilities{max_text,         max_buttons, max_quick_replies,
+                                                      max_button_title, media,       templates};
              }),
-             py::kw_only(), py::arg("max_text") = 2000, py::arg("max_buttons") = 0, py::arg("max_quick_replies") = 0,
-             py::arg("max_button_title") = 20, py::arg("media") = false, py::arg("templates") = false)
+             py::kw_only(), py::arg("max_text") = 2000, py::arg("max_buttons") = 0,
+             py::arg("max_quick_replies") = 0, py::arg("max_button_title") = 20, py::arg("media") = false,
+             py::arg("templates") = false)
         .def_readwrite("max_text", &tagflow::channel_capabilities::max_text,
                        "Longest text part, in code points (0: no limit).")
         .def_readwrite("max_buttons", &tagflow::channel_capabilities::max_buttons,
@@ -1709,12 +1775,14 @@ PYBIND11_MODULE(_core, m) {
                    ", max_buttons=" + std::to_string(c.max_buttons) +
                    ", max_quick_replies=" + std::to_string(c.max_quick_replies) +
                    ", max_button_title=" + std::to_string(c.max_button_title) +
-                   ", media=" + (c.media ? "True" : "False") + ", templates=" + (c.templates ? "True" : "False") + ")";
+                   ", media=" + (c.media ? "True" : "False") +
+                   ", templates=" + (c.templates ? "True" : "False") + ")";
         });
 
-    py::class_<tagflow::rendered_message>(m, "RenderedMessage",
-                                          "A message shaped for one channel by degrade(): text parts that fit, and "
-                                          "the buttons and quick replies it can carry (with the last part).")
+    py::class_<tagflow::rendered_message>(
+        m, "RenderedMessage",
+        "A message shaped for one channel by degrade(): text parts that fit, and "
+        "the buttons and quick replies it can carry (with the last part).")
         .def_property_readonly("parts", [](const tagflow::rendered_message& r) { return strings(r.parts); })
         .def_property_readonly("buttons", [](const tagflow::rendered_message& r) { return r.buttons; })
         .def_property_readonly("quick_replies",
@@ -1732,9 +1800,10 @@ PYBIND11_MODULE(_core, m) {
         .value("failed", tagflow::send_result::outcome::failed, "Permanent failure for this message.")
         .value("blocked", tagflow::send_result::outcome::blocked, "The platform refused it by policy.");
 
-    py::class_<tagflow::send_result>(m, "SendResult",
-                                     "What a Channel.send returns: sent with the platform's id, or a failure. Build "
-                                     "with SendResult.ok(external_id) or SendResult.fail(outcome, code, detail).")
+    py::class_<tagflow::send_result>(
+        m, "SendResult",
+        "What a Channel.send returns: sent with the platform's id, or a failure. Build "
+        "with SendResult.ok(external_id) or SendResult.fail(outcome, code, detail).")
         .def(py::init([](py::object outcome, py::object external_id, py::object error_code, py::object detail,
                          py::object retry_after, int requests) {
                  tagflow::send_result r;
@@ -1746,27 +1815,32 @@ PYBIND11_MODULE(_core, m) {
                  r.requests = requests;
                  return r;
              }),
-             py::arg("outcome") = tagflow::send_result::outcome::sent, py::kw_only(), py::arg("external_id") = "",
-             py::arg("error_code") = "", py::arg("detail") = "", py::arg("retry_after") = py::none(),
-             py::arg("requests") = 0)
+             py::arg("outcome") = tagflow::send_result::outcome::sent, py::kw_only(),
+             py::arg("external_id") = "", py::arg("error_code") = "", py::arg("detail") = "",
+             py::arg("retry_after") = py::none(), py::arg("requests") = 0)
         .def_static(
             "ok",
-            [](py::object external_id) { return tagflow::send_result::ok(text_argument(external_id, "external_id")); },
+            [](py::object external_id) {
+                return tagflow::send_result::ok(text_argument(external_id, "external_id"));
+            },
             py::arg("external_id"), "Accepted by the platform, which knows it as `external_id`.")
         .def_static(
             "fail",
             [](py::object outcome, py::object code, py::object detail, py::object retry_after) {
                 const auto kind = outcome_from_py(outcome);
                 if (kind == tagflow::send_result::outcome::sent) {
-                    throw py::value_error("SendResult.fail needs retry, failed or blocked; use SendResult.ok for sent");
+                    throw py::value_error(
+                        "SendResult.fail needs retry, failed or blocked; use SendResult.ok for sent");
                 }
-                auto r = tagflow::send_result::fail(kind, text_argument(code, "code"), text_argument(detail, "detail"));
+                auto r = tagflow::send_result::fail(kind, text_argument(code, "code"),
+                                                    text_argument(detail, "detail"));
                 r.retry_after = retry_after_from_py(retry_after);
                 return r;
             },
             py::arg("outcome"), py::arg("code") = "", py::arg("detail") = "", py::kw_only(),
             py::arg("retry_after") = py::none(),
-            "A failure: Outcome.retry (temporary; `retry_after` is the platform's own wait), failed or blocked.")
+            "A failure: Outcome.retry (temporary; `retry_after` is the platform's own wait), failed or "
+            "blocked.")
         .def_readwrite("outcome", &tagflow::send_result::result)
         .def_property(
             "external_id", [](const tagflow::send_result& r) { return text(r.external_id); },
@@ -1780,10 +1854,13 @@ PYBIND11_MODULE(_core, m) {
             [](tagflow::send_result& r, py::object v) { r.detail = text_argument(v, "detail"); })
         .def_property(
             "retry_after",
-            [](const tagflow::send_result& r) { return r.retry_after ? to_py(*r.retry_after) : py::object(py::none()); },
+            [](const tagflow::send_result& r) {
+                return r.retry_after ? to_py(*r.retry_after) : py::object(py::none());
+            },
             [](tagflow::send_result& r, py::object v) { r.retry_after = retry_after_from_py(v); },
             "The platform's own wait before a retry (a timedelta), or None.")
-        .def_readwrite("requests", &tagflow::send_result::requests, "HTTP requests made (parts of a split message).")
+        .def_readwrite("requests", &tagflow::send_result::requests,
+                       "HTTP requests made (parts of a split message).")
         .def("__eq__",
              [](const tagflow::send_result& a, py::object other) -> py::object {
                  if (!py::isinstance<tagflow::send_result>(other)) {
@@ -1798,15 +1875,17 @@ PYBIND11_MODULE(_core, m) {
             if (r.result == tagflow::send_result::outcome::sent) {
                 return "SendResult.ok(" + quote(r.external_id) + ")";
             }
-            return "SendResult.fail(Outcome." + std::string(tagflow::to_string(r.result)) + ", " + quote(r.error_code) +
-                   ", " + quote(r.detail) + ")";
+            return "SendResult.fail(Outcome." + std::string(tagflow::to_string(r.result)) + ", " +
+                   quote(r.error_code) + ", " + quote(r.detail) + ")";
         });
 
     py::class_<tagflow::channel, py_channel, std::shared_ptr<tagflow::channel>>(
         m, "Channel",
         "A channel adapter: delivers outbox messages to one platform for a Dispatcher. Subclass it, call "
-        "super().__init__(name=..., capabilities=..., default_policy=...) (or define those as attributes) and "
-        "define send(self, message, recipient) -> SendResult. An exception raised by send counts as a temporary "
+        "super().__init__(name=..., capabilities=..., default_policy=...) (or define those as attributes) "
+        "and "
+        "define send(self, message, recipient) -> SendResult. An exception raised by send counts as a "
+        "temporary "
         "failure (a retry).")
         .def(py::init([](std::string name, py::object caps, std::string default_policy) {
                  tagflow::channel_capabilities c;
@@ -1847,8 +1926,9 @@ PYBIND11_MODULE(_core, m) {
                const tagflow::contact& recipient) -> tagflow::send_result {
                 if (dynamic_cast<py_channel*>(&c)) {
                     // Reached only through super().send() or a subclass without send().
-                    PyErr_SetString(PyExc_NotImplementedError,
-                                    "tagflow.Channel.send is abstract: define send(self, message, recipient)");
+                    PyErr_SetString(
+                        PyExc_NotImplementedError,
+                        "tagflow.Channel.send is abstract: define send(self, message, recipient)");
                     throw py::error_already_set();
                 }
                 py::gil_scoped_release nogil;
@@ -1865,7 +1945,8 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("sent", &tagflow::dispatch_report::sent, "Accepted by the channel.")
         .def_readonly("retried", &tagflow::dispatch_report::retried, "Temporary failures, scheduled again.")
         .def_readonly("failed", &tagflow::dispatch_report::failed, "Permanent failures.")
-        .def_readonly("dead_lettered", &tagflow::dispatch_report::dead_lettered, "Given up after max_attempts.")
+        .def_readonly("dead_lettered", &tagflow::dispatch_report::dead_lettered,
+                      "Given up after max_attempts.")
         .def_readonly("blocked", &tagflow::dispatch_report::blocked,
                       "Refused by policy at dispatch, or by the platform's policy.")
         .def_readonly("deferred", &tagflow::dispatch_report::deferred, "Held by policy until later.")
@@ -1873,15 +1954,17 @@ PYBIND11_MODULE(_core, m) {
                       "No adapter for the channel: recorded as failed.")
         .def_property_readonly("total", &tagflow::dispatch_report::total, "Rows acted on.")
         .def("__repr__", [](const tagflow::dispatch_report& r) {
-            return "DispatchReport(sent=" + std::to_string(r.sent) + ", retried=" + std::to_string(r.retried) +
-                   ", failed=" + std::to_string(r.failed) + ", dead_lettered=" + std::to_string(r.dead_lettered) +
+            return "DispatchReport(sent=" + std::to_string(r.sent) +
+                   ", retried=" + std::to_string(r.retried) + ", failed=" + std::to_string(r.failed) +
+                   ", dead_lettered=" + std::to_string(r.dead_lettered) +
                    ", blocked=" + std::to_string(r.blocked) + ", deferred=" + std::to_string(r.deferred) +
                    ", unroutable=" + std::to_string(r.unroutable) + ")";
         });
 
-    py::class_<py_dispatcher>(m, "Dispatcher",
-                              "Delivers due outbox rows of an Engine through Channel adapters and records each "
-                              "result as a delivery_update event. Thread-safe; dispatch_due() runs without the GIL.")
+    py::class_<py_dispatcher>(
+        m, "Dispatcher",
+        "Delivers due outbox rows of an Engine through Channel adapters and records each "
+        "result as a delivery_update event. Thread-safe; dispatch_due() runs without the GIL.")
         .def(py::init([](py::object engine, int max_attempts, py::object base_backoff, py::object max_backoff,
                          std::uint64_t jitter_seed, std::size_t batch, bool sleep) {
                  if (!py::isinstance<py_engine>(engine)) {
@@ -1904,15 +1987,18 @@ PYBIND11_MODULE(_core, m) {
              py::arg("max_backoff") = refs().timedelta_type(py::arg("hours") = 1), py::arg("jitter_seed") = 0,
              py::arg("batch") = 100, py::arg("sleep") = true)
         .def_property_readonly("engine", &py_dispatcher::engine)
-        .def_property_readonly("max_attempts", [](const py_dispatcher& d) { return d.settings().options.max_attempts; })
-        .def_property_readonly("base_backoff",
-                               [](const py_dispatcher& d) { return to_py(d.settings().options.base_backoff); })
+        .def_property_readonly("max_attempts",
+                               [](const py_dispatcher& d) { return d.settings().options.max_attempts; })
+        .def_property_readonly(
+            "base_backoff", [](const py_dispatcher& d) { return to_py(d.settings().options.base_backoff); })
         .def_property_readonly("max_backoff",
                                [](const py_dispatcher& d) { return to_py(d.settings().options.max_backoff); })
-        .def_property_readonly("jitter_seed", [](const py_dispatcher& d) { return d.settings().options.jitter_seed; })
+        .def_property_readonly("jitter_seed",
+                               [](const py_dispatcher& d) { return d.settings().options.jitter_seed; })
         .def_property_readonly("batch", [](const py_dispatcher& d) { return d.settings().options.batch; })
-        .def_property_readonly("sleep", [](const py_dispatcher& d) { return d.settings().sleep; },
-                               "False: rate-limit waits are skipped (simulations).")
+        .def_property_readonly(
+            "sleep", [](const py_dispatcher& d) { return d.settings().sleep; },
+            "False: rate-limit waits are skipped (simulations).")
         .def(
             "add_channel",
             [](py_dispatcher& self, py::object adapter) {
@@ -1920,10 +2006,12 @@ PYBIND11_MODULE(_core, m) {
                     throw py::type_error("add_channel needs a tagflow.Channel, not " + type_name(adapter));
                 }
                 if (auto* p = dynamic_cast<py_channel*>(&adapter.cast<tagflow::channel&>())) {
-                    if (py::reinterpret_borrow<py::function>(py::getattr(adapter, "send")).is_cpp_function()) {
-                        throw py::type_error(type_name(adapter) +
-                                             " does not define send(self, message, recipient); a Channel subclass "
-                                             "must");
+                    if (py::reinterpret_borrow<py::function>(py::getattr(adapter, "send"))
+                            .is_cpp_function()) {
+                        throw py::type_error(
+                            type_name(adapter) +
+                            " does not define send(self, message, recipient); a Channel subclass "
+                            "must");
                     }
                     p->attach(adapter);
                 }
@@ -1931,7 +2019,8 @@ PYBIND11_MODULE(_core, m) {
                 auto kept = keep_alive(adapter);
                 self.run([&](tagflow::dispatcher& d) { d.add_channel(std::move(kept)); });
             },
-            py::arg("channel"), "Routes messages for channel.name through `channel`, replacing any earlier one.")
+            py::arg("channel"),
+            "Routes messages for channel.name through `channel`, replacing any earlier one.")
         .def(
             "find_channel",
             [](py_dispatcher& self, const std::string& name) {
@@ -1960,7 +2049,8 @@ PYBIND11_MODULE(_core, m) {
                 return report;
             },
             py::arg("now") = py::none(),
-            "Delivers every row due at `now` (an aware datetime or ISO 8601 string; the engine clock when None): "
+            "Delivers every row due at `now` (an aware datetime or ISO 8601 string; the engine clock when "
+            "None): "
             "checks the channel policy again, calls the adapter, records the result. Releases the GIL.")
         .def(
             "next_due",
@@ -1974,10 +2064,12 @@ PYBIND11_MODULE(_core, m) {
                 return to_py(tagflow::retry_delay(self.settings().options, key, attempt));
             },
             py::arg("key"), py::arg("attempt"),
-            "The wait after `attempt` temporary failures of the message keyed `key`, with this dispatcher's backoff "
+            "The wait after `attempt` temporary failures of the message keyed `key`, with this dispatcher's "
+            "backoff "
             "and jitter seed.")
         .def("__repr__", [](const py_dispatcher& d) {
-            return "<tagflow.Dispatcher max_attempts=" + std::to_string(d.settings().options.max_attempts) + ">";
+            return "<tagflow.Dispatcher max_attempts=" + std::to_string(d.settings().options.max_attempts) +
+                   ">";
         });
 
     py::enum_<tagflow::delivery_status>(m, "DeliveryStatus",
@@ -1994,21 +2086,25 @@ PYBIND11_MODULE(_core, m) {
         .value("cancelled", tagflow::delivery_status::cancelled);
 
     py::class_<tagflow::policy_decision>(m, "PolicyDecision", "What a channel policy says about one send.")
-        .def_property_readonly("outcome",
-                               [](const tagflow::policy_decision& d) { return text(tagflow::to_string(d.outcome)); },
-                               "'allow', 'defer' or 'block'.")
+        .def_property_readonly(
+            "outcome", [](const tagflow::policy_decision& d) { return text(tagflow::to_string(d.outcome)); },
+            "'allow', 'defer' or 'block'.")
         .def_readonly("cost", &tagflow::policy_decision::cost, "allow: the expected price.")
-        .def_property_readonly("currency", [](const tagflow::policy_decision& d) { return text_or_none(d.currency); },
-                               "allow: the currency of cost; None when free.")
-        .def_property_readonly("until", [](const tagflow::policy_decision& d) { return to_py(d.until); },
-                               "defer: when it may go.")
-        .def_property_readonly("rule", [](const tagflow::policy_decision& d) { return text_or_none(d.rule); },
-                               "The deciding rule's id (for a cost, the billing rule).")
-        .def_property_readonly("reason", [](const tagflow::policy_decision& d) { return text_or_none(d.reason); },
-                               "block/defer: why, in words.")
-        .def_property_readonly("text_prefix",
-                               [](const tagflow::policy_decision& d) { return text_or_none(d.text_prefix); },
-                               "A label to put before the text, e.g. '[QC] '.")
+        .def_property_readonly(
+            "currency", [](const tagflow::policy_decision& d) { return text_or_none(d.currency); },
+            "allow: the currency of cost; None when free.")
+        .def_property_readonly(
+            "until", [](const tagflow::policy_decision& d) { return to_py(d.until); },
+            "defer: when it may go.")
+        .def_property_readonly(
+            "rule", [](const tagflow::policy_decision& d) { return text_or_none(d.rule); },
+            "The deciding rule's id (for a cost, the billing rule).")
+        .def_property_readonly(
+            "reason", [](const tagflow::policy_decision& d) { return text_or_none(d.reason); },
+            "block/defer: why, in words.")
+        .def_property_readonly(
+            "text_prefix", [](const tagflow::policy_decision& d) { return text_or_none(d.text_prefix); },
+            "A label to put before the text, e.g. '[QC] '.")
         .def_readonly("needs_unsubscribe", &tagflow::policy_decision::needs_unsubscribe)
         .def("__repr__", [](const tagflow::policy_decision& d) {
             std::string s = "<PolicyDecision " + std::string(tagflow::to_string(d.outcome));
@@ -2068,7 +2164,8 @@ PYBIND11_MODULE(_core, m) {
             return tagflow::degrade(message, capabilities);
         },
         py::arg("message"), py::arg("capabilities"),
-        "Shapes an outbox message for a channel: buttons and quick replies beyond its capabilities become numbered "
+        "Shapes an outbox message for a channel: buttons and quick replies beyond its capabilities become "
+        "numbered "
         "lines, long text is split into parts. Returns a RenderedMessage.");
     m.def(
         "builtin_policy_names", [] { return strings(tagflow::builtin_policy_names()); },
@@ -2076,21 +2173,24 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "evaluate_policy",
         [](py::object profile, py::object at, std::string purpose, const tagflow::channel_state* state,
-           std::string time_zone, std::string channel_tag, bool by_human, bool is_template, bool at_dispatch) {
+           std::string time_zone, std::string channel_tag, bool by_human, bool is_template,
+           bool at_dispatch) {
             tagflow::policy_profile parsed;
             const tagflow::policy_profile* chosen = nullptr;
             if (PyUnicode_Check(profile.ptr())) {
                 const std::string name = utf8_of(profile);
                 chosen = tagflow::builtin_policy(name);
                 if (!chosen) {
-                    throw tagflow::error(tagflow::errc::not_found, "no built-in policy profile \"" + name + "\"");
+                    throw tagflow::error(tagflow::errc::not_found,
+                                         "no built-in policy profile \"" + name + "\"");
                 }
             } else if (is_mapping(profile)) {
-                parsed = tagflow::parse_policy_profile(json::serialize(to_json(profile, "$", json_target::document)),
-                                                       "custom");
+                parsed = tagflow::parse_policy_profile(
+                    json::serialize(to_json(profile, "$", json_target::document)), "custom");
                 chosen = &parsed;
             } else {
-                throw py::type_error("profile must be a built-in profile name or a dict, not " + type_name(profile));
+                throw py::type_error("profile must be a built-in profile name or a dict, not " +
+                                     type_name(profile));
             }
             tagflow::send_context context;
             context.now = to_time(at, "at");
@@ -2108,7 +2208,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("state") = static_cast<const tagflow::channel_state*>(nullptr),
         py::arg("time_zone") = "Asia/Ho_Chi_Minh", py::arg("channel_tag") = "", py::arg("by_human") = false,
         py::arg("template") = false, py::arg("at_dispatch") = false,
-        "Evaluates a channel policy profile (a built-in name, or a profile dict) for one send described by the "
+        "Evaluates a channel policy profile (a built-in name, or a profile dict) for one send described by "
+        "the "
         "arguments; `state` is the contact's ChannelState (None: never seen on the channel).");
     m.def(
         "make_http_client", [] { return tagflow::make_http_client(); },
