@@ -261,7 +261,7 @@ struct webhook_server::impl {
         std::vector<ingest_result> results;
         try {
             results = sink(all);
-        } catch (const std::exception&) {
+        } catch (...) {
             // One request's bad event refuses the whole transaction; redo them one request at a
             // time so only that request fails.
             for (const auto& j : jobs) {
@@ -294,6 +294,8 @@ struct webhook_server::impl {
             r = error_reply(http::status::bad_request, e.what(), e.field());
         } catch (const std::exception& e) {
             r = error_reply(http::status::internal_server_error, e.what());
+        } catch (...) {
+            r = error_reply(http::status::internal_server_error, "the sink failed");
         }
         j.done(std::move(r));
     }

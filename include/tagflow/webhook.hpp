@@ -112,7 +112,7 @@ bool verify_generic_signature(std::string_view secret, std::string_view raw_body
 struct webhook_settings {
     std::string address = "127.0.0.1"; ///< Address to bind (IPv4 or IPv6 literal).
     std::uint16_t port = 0;            ///< Port to bind; 0 picks a free one (see webhook_server::port).
-    std::size_t threads = 2;           ///< Threads doing network I/O, parsing and signature checks (>= 1).
+    std::size_t threads = 1; ///< Threads doing network I/O, parsing and signature checks (>= 1); see docs/webhooks.md.
     std::size_t max_body = 1024 * 1024; ///< Larger bodies are refused with 413 before they are read.
     std::size_t max_batch = 1024;      ///< Most events committed in one transaction by the writer.
     std::chrono::seconds idle_timeout{30}; ///< A keep-alive connection idle this long is closed.
