@@ -639,6 +639,11 @@ webhook_server::webhook_server(engine& e, webhook_settings settings)
     impl_->target = &e;
 }
 
+webhook_server::webhook_server(engine& e, webhook_sink sink, webhook_settings settings)
+    : impl_(std::make_unique<impl>(std::move(settings), std::move(sink))) {
+    impl_->target = &e;
+}
+
 webhook_server::webhook_server(webhook_sink sink, webhook_settings settings)
     : impl_(std::make_unique<impl>(std::move(settings), std::move(sink))) {}
 

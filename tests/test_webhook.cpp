@@ -631,6 +631,37 @@ TEST_CASE("Zalo's address is kept when the definitions declare it and dropped ot
         CHECK(contact->profile.phone == "+84912345678");
         CHECK(e.contact_json(contact->id).find("12 Nguyễn Trãi, Phường Bến Thành") != std::string::npos);
     }
+    SECTION("declared, through a runtime on the engine") {
+        auto e = memory_engine(R"({"schema": 1, "fields": [{"name": "address", "type": "text"}]})");
+        runtime live(e);
+        webhook_server server(e, [&live](std::span<const event> events) { return live.ingest_batch(events); },
+                              settings);
+        server.start();
+        client c(server.port());
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        const auto contact = e.find_contact({"zalo", "8443512356789012345"});
+        REQUIRE(contact);
+        CHECK(e.contact_json(contact->id).find("12 Nguyễn Trãi") != std::string::npos);
+    }
+    SECTION("not declared, through a runtime on the engine") {
+        auto e = memory_engine();
+        runtime live(e);
+        webhook_server server(e, [&live](std::span<const event> events) { return live.ingest_batch(events); },
+                              settings);
+        server.start();
+        client c(server.port());
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        CHECK(e.find_contact({"zalo", "8443512356789012345"}));
+    }
+    SECTION("not declared, through a bare sink: refused") {
+        auto e = memory_engine();
+        webhook_server server([&e](std::span<const event> events) { return e.ingest_batch(events); }, settings);
+        server.start();
+        client c(server.port());
+        const auto res = c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body));
+        REQUIRE(status_of(res) == 400);
+        CHECK(json_of(res).at("field").as_string() == "[0].profile.fields.address");
+    }
     SECTION("not declared") {
         auto e = memory_engine();
         webhook_server server(e, settings);

@@ -185,8 +185,13 @@ public:
     /// ask for; generic events are ingested as given. Throws tagflow::error(errc::invalid_argument)
     /// for threads == 0, max_body == 0 or max_batch == 0. Nothing is bound until start().
     webhook_server(engine& e, webhook_settings settings);
-    /// A server handing batches to `sink` instead (e.g. a runtime, so its timers are woken). Events
-    /// are passed as parsed. Throws like the engine overload, and for an empty sink.
+    /// A server handing batches to `sink` (e.g. runtime::ingest_batch of a runtime on `e`, so its
+    /// timers are woken) while looking up declared fields in `e` as the engine overload does.
+    /// Throws like the engine overload, and for an empty sink.
+    webhook_server(engine& e, webhook_sink sink, webhook_settings settings);
+    /// A server handing batches to `sink`, events passed exactly as parsed (no field is dropped,
+    /// so a Zalo form answer with an address is refused unless the sink's definitions declare
+    /// `address`). Throws like the engine overload, and for an empty sink.
     webhook_server(webhook_sink sink, webhook_settings settings);
     /// Calls stop(); never throws.
     ~webhook_server();
