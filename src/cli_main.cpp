@@ -1,6 +1,8 @@
 // The `tagflow` command line: check definitions, run scenario files, ingest events into a
 // SQLite file and inspect what it holds; lint flows and draw them.
+#include <tagflow/channels.hpp>
 #include <tagflow/graph.hpp>
+#include <tagflow/webhook.hpp>
 #include <tagflow/lint.hpp>
 #include <tagflow/tagflow.hpp>
 
@@ -11,8 +13,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include <pthread.h>
 
 namespace {
 
@@ -122,6 +128,169 @@ int broadcast(const broadcast_args& a) {
     }
     print_broadcast(a.action == "plan" ? tagflow::plan_broadcast(e, spec) : tagflow::send_broadcast(e, spec),
                     a.recipients);
+    return 0;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw tagflow::error(tagflow::errc::not_found, "cannot read " + path);
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// The "webhooks" entry of a channels file: secrets for verifying inbound webhooks. The other
+// entries are adapters (load_channels).
+void read_webhook_secrets(const json::object& o, tagflow::webhook_settings& w) {
+    auto text = [&](const json::object& from, const char* key, std::string& out) {
+        if (const auto* v = from.if_contains(key)) {
+            if (!v->is_string()) {
+                throw tagflow::definition_error(std::string("$.webhooks.") + key, "expected a string");
+            }
+            out = std::string(v->get_string());
+        }
+    };
+    auto section = [&](const char* name) -> const json::object* {
+        const auto* v = o.if_contains(name);
+        if (!v) {
+            return nullptr;
+        }
+        if (!v->is_object()) {
+            throw tagflow::definition_error(std::string("$.webhooks.") + name, "expected an object");
+        }
+        return &v->get_object();
+    };
+    for (const auto& [k, v] : o) {
+        if (k != "zalo" && k != "messenger" && k != "whatsapp" && k != "telegram" && k != "generic") {
+            throw tagflow::definition_error("$.webhooks." + std::string(k),
+                                            "unknown key; expected one of: zalo, messenger, whatsapp, telegram, generic");
+        }
+    }
+    if (const auto* z = section("zalo")) {
+        text(*z, "app_id", w.zalo.app_id);
+        text(*z, "oa_secret", w.zalo.oa_secret);
+    }
+    if (const auto* m = section("messenger")) {
+        text(*m, "app_secret", w.messenger.app_secret);
+        text(*m, "verify_token", w.messenger.verify_token);
+    }
+    if (const auto* m = section("whatsapp")) {
+        text(*m, "app_secret", w.whatsapp.app_secret);
+        text(*m, "verify_token", w.whatsapp.verify_token);
+    }
+    if (const auto* t = section("telegram")) {
+        text(*t, "secret_token", w.telegram.secret_token);
+    }
+    if (const auto* g = section("generic")) {
+        text(*g, "secret", w.generic.secret);
+    }
+}
+
+struct stats_args {
+    std::string db, tz = "Asia/Ho_Chi_Minh", csv;
+    std::vector<std::string> tables;
+    bool as_json = false;
+};
+
+int stats(const stats_args& a) {
+    const auto e = tagflow::engine::open(a.db);
+    tagflow::analytics_options options;
+    options.time_zone = a.tz;
+    const auto report = tagflow::analyze(e, options);
+    if (a.as_json) {
+        fmt::print("{}\n", tagflow::to_json(report));
+    } else if (!a.csv.empty()) {
+        fmt::print("{}", tagflow::to_csv(report, a.csv));
+    } else {
+        fmt::print("{}", tagflow::format_tables(report, a.tables));
+    }
+    return 0;
+}
+
+int report(const std::string& db, const std::string& out, const std::string& title, const std::string& tz) {
+    const auto e = tagflow::engine::open(db);
+    tagflow::analytics_options options;
+    options.time_zone = tz;
+    tagflow::report_options ropts;
+    if (!title.empty()) {
+        ropts.title = title;
+    }
+    ropts.subtitle = db;
+    const auto html = tagflow::render_html_report(tagflow::analyze(e, options), ropts);
+    std::ofstream file(out, std::ios::binary);
+    file << html;
+    file.close();
+    if (!file) {
+        throw tagflow::error(tagflow::errc::invalid_argument, "cannot write " + out);
+    }
+    fmt::print("wrote {} ({} bytes)\n", out, html.size());
+    return 0;
+}
+
+struct serve_args {
+    std::string db, defs, channels, bind = "127.0.0.1", port_file;
+    std::uint16_t port = 8080;
+};
+
+// Runtime (timers), dispatcher (adapters) and webhook server together until SIGINT/SIGTERM.
+int serve(const serve_args& a) {
+    // Block the stop signals before any thread starts, so every thread inherits the mask and
+    // only sigwait below receives them.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    auto e = tagflow::engine::open(a.db);
+    if (!a.defs.empty()) {
+        e.load_definitions(tagflow::definitions::load_file(a.defs));
+    }
+    tagflow::webhook_settings hooks;
+    hooks.address = a.bind;
+    hooks.port = a.port;
+    tagflow::channel_set adapters;
+    if (!a.channels.empty()) {
+        boost::system::error_code ec;
+        auto doc = json::parse(read_text(a.channels), ec);
+        if (ec || !doc.is_object()) {
+            throw tagflow::definition_error("$", "a channels file is a JSON object");
+        }
+        auto& o = doc.as_object();
+        if (const auto* w = o.if_contains("webhooks")) {
+            if (!w->is_object()) {
+                throw tagflow::definition_error("$.webhooks", "expected an object");
+            }
+            read_webhook_secrets(w->get_object(), hooks);
+            o.erase("webhooks");
+        }
+        adapters = tagflow::load_channels(json::serialize(o), std::shared_ptr<tagflow::http_client>(tagflow::make_http_client()));
+    }
+    tagflow::dispatcher d(e);
+    for (const auto& [name, adapter] : adapters) {
+        d.add_channel(adapter);
+    }
+    tagflow::runtime_options ropts;
+    ropts.dispatcher = &d;
+    ropts.on_error = [](const std::exception& ex) { fmt::print(stderr, "tagflow serve: {}\n", ex.what()); };
+    tagflow::runtime rt(e, ropts);
+    rt.start();
+    tagflow::webhook_server server(
+        [&rt](std::span<const tagflow::event> events) { return rt.ingest_batch(events); }, hooks);
+    server.start();
+    fmt::print("tagflow serve: listening on http://{}:{}/webhooks/ ({} channel adapters)\n", a.bind, server.port(),
+               adapters.size());
+    std::fflush(stdout);
+    if (!a.port_file.empty()) {
+        std::ofstream(a.port_file) << server.port() << "\n";
+    }
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    fmt::print("tagflow serve: stopping\n");
+    server.stop();
+    rt.stop();
     return 0;
 }
 
@@ -314,6 +483,31 @@ int main(int argc, char** argv) {
     broadcast_cmd->add_option("--channel", bc.channels, "Channels to try in order (repeatable)");
     broadcast_cmd->add_flag("--recipients", bc.recipients, "Also print one line per recipient");
 
+    stats_args st;
+    auto* stats_cmd = app.add_subcommand("stats", "Print delivery, conversion and audience tables");
+    stats_cmd->add_option("--db", st.db, "SQLite file")->required();
+    stats_cmd->add_option("--tz", st.tz, "Time zone of the daily counts (default Asia/Ho_Chi_Minh)");
+    stats_cmd->add_option("--table", st.tables, "Only these tables (repeatable): summary, messages, causes, "
+                                                 "broadcasts, sequence_steps, flow_blocks, daily");
+    stats_cmd->add_option("--csv", st.csv, "Print one table as CSV");
+    stats_cmd->add_flag("--json", st.as_json, "Print everything as JSON");
+
+    std::string report_out, report_title, report_tz = "Asia/Ho_Chi_Minh";
+    auto* report_cmd = app.add_subcommand("report", "Write a self-contained HTML report");
+    report_cmd->add_option("--db", db, "SQLite file")->required();
+    report_cmd->add_option("--out", report_out, "HTML file to write")->required();
+    report_cmd->add_option("--title", report_title, "Page title");
+    report_cmd->add_option("--tz", report_tz, "Time zone of the daily counts");
+
+    serve_args sv;
+    auto* serve_cmd = app.add_subcommand("serve", "Run the webhook server, timers and dispatcher on a SQLite file");
+    serve_cmd->add_option("--db", sv.db, "SQLite file")->required();
+    serve_cmd->add_option("--defs", sv.defs, "Load this definitions file first");
+    serve_cmd->add_option("--channels", sv.channels, "Channels file: adapters, and webhook secrets under \"webhooks\"");
+    serve_cmd->add_option("--port", sv.port, "Port to listen on (0 picks a free one)");
+    serve_cmd->add_option("--bind", sv.bind, "Address to listen on (default 127.0.0.1)");
+    serve_cmd->add_option("--port-file", sv.port_file, "Write the port to this file once listening");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*check_cmd) {
@@ -349,6 +543,15 @@ int main(int argc, char** argv) {
         }
         if (*broadcast_cmd) {
             return broadcast(bc);
+        }
+        if (*serve_cmd) {
+            return serve(sv);
+        }
+        if (*stats_cmd) {
+            return stats(st);
+        }
+        if (*report_cmd) {
+            return report(db, report_out, report_title, report_tz);
         }
     } catch (const tagflow::error& e) {
         fmt::print(stderr, "tagflow: {} ({})\n", e.what(), tagflow::to_string(e.code()));

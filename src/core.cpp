@@ -862,8 +862,12 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
         case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
         case action::kind::send:
             send(c,
-                 message_parts{a.text, a.purpose, {}, {}, {}, a.template_name, a.template_params, a.channel_tag,
-                               a.channels},
+                 message_parts{.text = a.text,
+                               .purpose = a.purpose,
+                               .template_name = a.template_name,
+                               .template_params = a.template_params,
+                               .channel_tag = a.channel_tag,
+                               .channels = a.channels},
                  cause, origin, key_part, env);
             break;
         case action::kind::start_flow: env.flow_starts.push_back({a.flow, cause, depth}); break;

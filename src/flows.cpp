@@ -123,13 +123,19 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
         const std::string key_part = run.flow + "." + run.block;
         switch (b->kind) {
         case block_kind::send:
-            send(c, message_parts{b->text, b->purpose, b->quick_replies, b->buttons, {}, b->template_name,
-                                  b->template_params, b->channel_tag, b->channels},
+            send(c, message_parts{.text = b->text,
+                                  .purpose = b->purpose,
+                                  .quick_replies = b->quick_replies,
+                                  .buttons = b->buttons,
+                                  .template_name = b->template_name,
+                                  .template_params = b->template_params,
+                                  .channel_tag = b->channel_tag,
+                                  .channels = b->channels},
                  cause, origin, key_part, env);
             go(c, b->next, cause, env);
             break;
         case block_kind::ask:
-            send(c, message_parts{b->text, "reply", b->quick_replies, {}, {}}, cause, origin, key_part, env);
+            send(c, message_parts{.text = b->text, .quick_replies = b->quick_replies}, cause, origin, key_part, env);
             run.waiting = "reply";
             run.retries = 0;
             if (b->timeout) {
@@ -137,7 +143,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
             }
             break;
         case block_kind::form:
-            send(c, message_parts{b->text, "reply", {}, {}, b->form}, cause, origin, key_part, env);
+            send(c, message_parts{.text = b->text, .form = b->form}, cause, origin, key_part, env);
             run.waiting = "form";
             c.open_form = run.flow + "/" + run.block;
             if (b->timeout) {
@@ -359,7 +365,7 @@ void answer(contact& c, const block& b, const event& e, std::int64_t cause, core
         return;
     }
     const std::string retry = b.retry_text.empty() ? "Câu trả lời chưa hợp lệ, bạn vui lòng nhập lại: " + b.text : b.retry_text;
-    send(c, message_parts{retry, "reply", b.quick_replies, {}, {}}, cause, origin, run.flow + "." + run.block, env);
+    send(c, message_parts{.text = retry, .quick_replies = b.quick_replies}, cause, origin, run.flow + "." + run.block, env);
 }
 
 void submit(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
@@ -396,7 +402,7 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
             text.replace(pos, 11, invalid);
             pos += invalid.size();
         }
-        send(c, message_parts{text, "reply", {}, {}, b.form}, cause, origin, run.flow + "." + run.block, env);
+        send(c, message_parts{.text = text, .form = b.form}, cause, origin, run.flow + "." + run.block, env);
         return;
     }
     // Values were checked against their types above; set them on a copy so that a field that

@@ -144,12 +144,12 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
             break;
         }
         if (step.what == sequence_step::kind::send) {
-            send(c, message_parts{step.text, step.purpose, {}, {}, {}}, cause, origin, key_part, env);
+            send(c, message_parts{.text = step.text, .purpose = step.purpose}, cause, origin, key_part, env);
         } else {
             const auto* f = env.defs.find_flow(step.flow);
             const auto* b = f ? f->find(step.block) : nullptr;
             if (b) {
-                send(c, message_parts{b->text, step.purpose, {}, {}, b->form}, cause, origin, key_part, env);
+                send(c, message_parts{.text = b->text, .purpose = step.purpose, .form = b->form}, cause, origin, key_part, env);
             }
         }
         ++st.sends;

@@ -469,7 +469,7 @@ TEST_CASE("telegram refuses a button payload longer than callback_data allows, w
 
 TEST_CASE("the webhook body is signed and a retried key is not a second message", "[channels]") {
     fixture f;
-    webhook_settings s;
+    webhook_channel_settings s;
     s.url = f.emu.base_url() + "/webhook";
     s.secret = "s3cret";
     s.clock = [] { return parse_time("2026-01-05T03:00:00Z"); };
@@ -736,7 +736,7 @@ TEST_CASE("adapters refuse settings without their credentials", "[channels]") {
     CHECK_THROWS_AS(messenger_channel(messenger_settings{}, client), error);
     CHECK_THROWS_AS(whatsapp_channel(whatsapp_settings{}, client), error);
     CHECK_THROWS_AS(telegram_channel(telegram_settings{}, client), error);
-    CHECK_THROWS_AS(webhook_channel(webhook_settings{}, client), error);
+    CHECK_THROWS_AS(webhook_channel(webhook_channel_settings{}, client), error);
     CHECK_THROWS_AS(sms_gateway_channel(sms_gateway_settings{}, client), error);
     CHECK_THROWS_AS(email_gateway_channel(email_gateway_settings{}, client), error);
     telegram_settings ok;

@@ -149,7 +149,7 @@ private:
 };
 
 /// Generic webhook settings.
-struct webhook_settings {
+struct webhook_channel_settings {
     std::string name = "webhook";        ///< Channel name identities use.
     std::string url;                     ///< Where to POST (required), http:// or https://.
     std::string secret;                  ///< HMAC key for X-Tagflow-Signature (required).
@@ -171,14 +171,14 @@ struct webhook_settings {
 class webhook_channel final : public http_channel {
 public:
     /// Throws tagflow::error(errc::invalid_argument) when url or secret is empty.
-    webhook_channel(webhook_settings settings, std::shared_ptr<http_client> client);
+    webhook_channel(webhook_channel_settings settings, std::shared_ptr<http_client> client);
     [[nodiscard]] std::string_view default_policy() const noexcept override { return ""; }
 
 private:
     [[nodiscard]] http_request build_request(const outbound_message& message, const rendered_message& shaped,
                                              std::size_t index, const contact& recipient) const override;
     [[nodiscard]] send_result interpret(const http_response& response) const override;
-    webhook_settings settings_;
+    webhook_channel_settings settings_;
 };
 
 /// SMS gateway settings (eSMS.vn JSON API shape).

@@ -206,7 +206,7 @@ std::unique_ptr<channel> build(const std::string& name, const json::object& obje
         in.finish();
         out = std::make_unique<telegram_channel>(std::move(s), client_or_default(client));
     } else if (type == "webhook") {
-        webhook_settings s;
+        webhook_channel_settings s;
         s.name = name;
         s.url = in.text("url", true);
         if (s.url.rfind("http://", 0) != 0 && s.url.rfind("https://", 0) != 0) {

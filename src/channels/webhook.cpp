@@ -8,7 +8,7 @@ namespace tagflow {
 
 namespace json = boost::json;
 
-webhook_channel::webhook_channel(webhook_settings settings, std::shared_ptr<http_client> client)
+webhook_channel::webhook_channel(webhook_channel_settings settings, std::shared_ptr<http_client> client)
     : http_channel(settings.name, settings.capabilities, std::move(client)), settings_(std::move(settings)) {
     detail::require_setting(settings_.url, "url", settings_.name);
     detail::require_setting(settings_.secret, "secret", settings_.name);
