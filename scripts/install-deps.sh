@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libboost-json1.81-dev
-  libsqlite3-dev sqlite3 libfmt-dev libutf8proc-dev libssl-dev libroaring-dev
+  libsqlite3-dev sqlite3 libfmt-dev libutf8proc-dev libssl-dev libroaring-dev curl openssl
   libhowardhinnant-date-dev tzdata libkainjow-mustache-dev libcli11-dev
   catch2 chromium
   python3 python3-pybind11 python3-pytest python3-setuptools
