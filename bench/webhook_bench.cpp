@@ -109,23 +109,27 @@ std::vector<std::string> make_requests(std::size_t n, std::size_t contacts, bool
     std::vector<std::string> out;
     out.reserve(n);
     const auto stamp = std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     for (std::size_t i = 0; i < n; ++i) {
         const auto who = std::to_string(i % contacts);
         const char* text = i % 3 ? "Shop ơi, áo này còn size M không ạ?" : "Cho mình hỏi giá váy hoa nhí";
-        http::request<http::string_body> req{http::verb::post, generic ? "/webhooks/generic" : "/webhooks/messenger", 11};
+        http::request<http::string_body> req{http::verb::post,
+                                             generic ? "/webhooks/generic" : "/webhooks/messenger", 11};
         req.set(http::field::host, "127.0.0.1");
         req.set(http::field::content_type, "application/json");
         if (generic) {
-            req.body() = fmt::format(R"({{"kind":"message_received","identity":"web:{}","text":"{}","key":"bench-{}"}})",
-                                     who, text, i);
+            req.body() = fmt::format(
+                R"({{"kind":"message_received","identity":"web:{}","text":"{}","key":"bench-{}"}})", who,
+                text, i);
             req.set("X-Tagflow-Timestamp", stamp);
             req.set("X-Tagflow-Signature", tagflow::generic_signature(generic_secret, stamp, req.body()));
         } else {
-            req.body() = fmt::format(R"({{"object":"page","entry":[{{"id":"104857600123456","time":{0},"messaging":[)"
-                                     R"({{"sender":{{"id":"{1}"}},"recipient":{{"id":"104857600123456"}},)"
-                                     R"("timestamp":{0},"message":{{"mid":"m_bench_{2}","text":"{3}"}}}}]}}]}})",
-                                     1767582000000 + i, who, i, text);
+            req.body() =
+                fmt::format(R"({{"object":"page","entry":[{{"id":"104857600123456","time":{0},"messaging":[)"
+                            R"({{"sender":{{"id":"{1}"}},"recipient":{{"id":"104857600123456"}},)"
+                            R"("timestamp":{0},"message":{{"mid":"m_bench_{2}","text":"{3}"}}}}]}}]}})",
+                            1767582000000 + i, who, i, text);
             req.set("X-Hub-Signature-256", tagflow::meta_signature(app_secret, req.body()));
         }
         req.prepare_payload();
@@ -157,27 +161,29 @@ private:
             socket_.shutdown(tcp::socket::shutdown_both, ignored);
             return;
         }
-        asio::async_write(socket_, asio::buffer(requests_[i]), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) {
-                fmt::print(stderr, "write: {}\n", ec.message());
-                return;
-            }
-            self->response_ = {};
-            http::async_read(self->socket_, self->buffer_, self->response_,
-                             [self](beast::error_code rec, std::size_t) {
-                                 if (rec) {
-                                     fmt::print(stderr, "read: {}\n", rec.message());
-                                     return;
-                                 }
-                                 if (self->response_.result() == http::status::ok) {
-                                     ++self->ok_;
-                                 } else {
-                                     fmt::print(stderr, "status {}: {}\n", self->response_.result_int(),
-                                                self->response_.body());
-                                 }
-                                 self->send();
-                             });
-        });
+        asio::async_write(socket_, asio::buffer(requests_[i]),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) {
+                                  fmt::print(stderr, "write: {}\n", ec.message());
+                                  return;
+                              }
+                              self->response_ = {};
+                              http::async_read(self->socket_, self->buffer_, self->response_,
+                                               [self](beast::error_code rec, std::size_t) {
+                                                   if (rec) {
+                                                       fmt::print(stderr, "read: {}\n", rec.message());
+                                                       return;
+                                                   }
+                                                   if (self->response_.result() == http::status::ok) {
+                                                       ++self->ok_;
+                                                   } else {
+                                                       fmt::print(stderr, "status {}: {}\n",
+                                                                  self->response_.result_int(),
+                                                                  self->response_.body());
+                                                   }
+                                                   self->send();
+                                               });
+                          });
     }
 
     tcp::socket socket_;
@@ -195,7 +201,8 @@ struct server_run {
     std::size_t largest = 0;
 };
 
-server_run run_server(const std::vector<std::string>& requests, std::size_t connections, std::size_t threads) {
+server_run run_server(const std::vector<std::string>& requests, std::size_t connections,
+                      std::size_t threads) {
     const auto path = fresh_file("server");
     tagflow::engine engine = tagflow::engine::open(path.string());
     engine.load_definitions(definitions_json);
@@ -225,7 +232,8 @@ server_run run_server(const std::vector<std::string>& requests, std::size_t conn
     server.stop();
     out.ok = ok;
     if (engine.input_events().size() != out.ok) {
-        fmt::print(stderr, "stored {} events for {} acknowledged requests\n", engine.input_events().size(), out.ok);
+        fmt::print(stderr, "stored {} events for {} acknowledged requests\n", engine.input_events().size(),
+                   out.ok);
     }
     fresh_file("server");
     return out;
@@ -237,7 +245,8 @@ std::vector<tagflow::event> events_of(const std::vector<std::string>& requests, 
     out.reserve(requests.size());
     for (const auto& r : requests) {
         const auto body = std::string_view(r).substr(r.find("\r\n\r\n") + 4);
-        for (auto& e : generic ? tagflow::parse_generic_webhook(body) : tagflow::parse_messenger_webhook(body)) {
+        for (auto& e :
+             generic ? tagflow::parse_generic_webhook(body) : tagflow::parse_messenger_webhook(body)) {
             out.push_back(std::move(e));
         }
     }
@@ -285,8 +294,9 @@ int main(int argc, char** argv) {
         } else if (arg == "--json") {
             json = true;
         } else {
-            fmt::print(stderr, "usage: webhook_bench [--requests N] [--connections C] [--threads T] [--contacts K] "
-                               "[--platform messenger|generic] [--json]\n");
+            fmt::print(stderr,
+                       "usage: webhook_bench [--requests N] [--connections C] [--threads T] [--contacts K] "
+                       "[--platform messenger|generic] [--json]\n");
             return 2;
         }
     }
@@ -296,7 +306,8 @@ int main(int argc, char** argv) {
     }
     const auto input = make_requests(requests, contacts, generic);
     const auto served = run_server(input, connections, threads);
-    const auto group = std::max<std::size_t>(1, (requests + served.transactions / 2) / std::max<std::size_t>(1, served.transactions));
+    const auto group = std::max<std::size_t>(1, (requests + served.transactions / 2) /
+                                                    std::max<std::size_t>(1, served.transactions));
     const double raw_grouped = raw_sqlite(requests, group);
     const double engine_only = engine_grouped(events_of(input, generic), group);
     const std::size_t single_rows = std::min<std::size_t>(requests, 2000);
@@ -308,26 +319,28 @@ int main(int argc, char** argv) {
     const double engine_rate = static_cast<double>(requests) / engine_only;
     const char* platform = generic ? "generic" : "messenger";
     if (json) {
-        fmt::print(R"({{"platform":"{}","requests":{},"connections":{},"threads":{},"acknowledged":{},)"
-                   R"("transactions":{},"average_group":{},"largest_group":{},"server_per_s":{:.0f},)"
-                   R"("raw_grouped_per_s":{:.0f},"raw_single_per_s":{:.0f},"server_vs_raw_grouped":{:.3f},)"
-                   R"("server_vs_raw_single":{:.2f},"engine_grouped_per_s":{:.0f},"server_vs_engine_grouped":{:.3f}}})"
-                   "\n",
-                   platform, requests, connections, threads, served.ok, served.transactions, group, served.largest,
-                   server_rate, grouped_rate, single_rate, server_rate / grouped_rate, server_rate / single_rate,
-                   engine_rate, server_rate / engine_rate);
+        fmt::print(
+            R"({{"platform":"{}","requests":{},"connections":{},"threads":{},"acknowledged":{},)"
+            R"("transactions":{},"average_group":{},"largest_group":{},"server_per_s":{:.0f},)"
+            R"("raw_grouped_per_s":{:.0f},"raw_single_per_s":{:.0f},"server_vs_raw_grouped":{:.3f},)"
+            R"("server_vs_raw_single":{:.2f},"engine_grouped_per_s":{:.0f},"server_vs_engine_grouped":{:.3f}}})"
+            "\n",
+            platform, requests, connections, threads, served.ok, served.transactions, group, served.largest,
+            server_rate, grouped_rate, single_rate, server_rate / grouped_rate, server_rate / single_rate,
+            engine_rate, server_rate / engine_rate);
         return served.ok == requests ? 0 : 1;
     }
-    fmt::print("{} {} webhooks over {} keep-alive connections, {} server I/O thread(s), {} contacts\n", requests,
-               platform, connections, threads, contacts);
-    fmt::print("  webhook server, durable 200s:        {:>9.0f}/s ({} of {} acknowledged)\n", server_rate, served.ok,
-               requests);
-    fmt::print("  transactions: {}, average group {}, largest {}\n", served.transactions, group, served.largest);
-    fmt::print("  raw SQLite, {} rows per transaction:  {:>9.0f}/s   server / raw = {:.3f}\n", group, grouped_rate,
-               server_rate / grouped_rate);
+    fmt::print("{} {} webhooks over {} keep-alive connections, {} server I/O thread(s), {} contacts\n",
+               requests, platform, connections, threads, contacts);
+    fmt::print("  webhook server, durable 200s:        {:>9.0f}/s ({} of {} acknowledged)\n", server_rate,
+               served.ok, requests);
+    fmt::print("  transactions: {}, average group {}, largest {}\n", served.transactions, group,
+               served.largest);
+    fmt::print("  raw SQLite, {} rows per transaction:  {:>9.0f}/s   server / raw = {:.3f}\n", group,
+               grouped_rate, server_rate / grouped_rate);
     fmt::print("  raw SQLite, 1 row per transaction:   {:>9.0f}/s   server / raw = {:.2f}\n", single_rate,
                server_rate / single_rate);
-    fmt::print("  engine::ingest_batch, {} per call:     {:>9.0f}/s   server / engine = {:.3f}\n", group, engine_rate,
-               server_rate / engine_rate);
+    fmt::print("  engine::ingest_batch, {} per call:     {:>9.0f}/s   server / engine = {:.3f}\n", group,
+               engine_rate, server_rate / engine_rate);
     return served.ok == requests ? 0 : 1;
 }

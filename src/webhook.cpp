@@ -22,7 +22,9 @@ std::string join(const std::string& path, std::string_view key) {
     return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string index(const std::string& path, std::size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+}
 
 json::value parse_body(std::string_view body) {
     boost::system::error_code ec;
@@ -102,7 +104,8 @@ std::string require_string(const json::object& o, std::string_view key, const st
     return std::string(v.get_string());
 }
 
-std::optional<std::string> optional_string(const json::object& o, std::string_view key, const std::string& path) {
+std::optional<std::string> optional_string(const json::object& o, std::string_view key,
+                                           const std::string& path) {
     const auto* v = o.if_contains(key);
     if (!v || v->is_null()) {
         return std::nullopt;
@@ -152,7 +155,9 @@ time_point seconds(const json::object& o, std::string_view key, const std::strin
     return time_point(std::chrono::milliseconds(s * 1000));
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
 
 // ---- Zalo -----------------------------------------------------------------------------------------
 
@@ -185,7 +190,8 @@ std::optional<std::string> zalo_address(const json::object& info, const std::str
 std::string zalo_receipt_user(const json::object& o) {
     for (const char* side : {"recipient", "sender"}) {
         if (const auto* v = o.if_contains(side); v && v->is_object()) {
-            if (const auto* id = v->get_object().if_contains("id"); id && (id->is_string() || id->is_int64())) {
+            if (const auto* id = v->get_object().if_contains("id");
+                id && (id->is_string() || id->is_int64())) {
                 auto text = id_text(*id, side);
                 if (!text.empty()) {
                     return text;
@@ -199,7 +205,8 @@ std::string zalo_receipt_user(const json::object& o) {
 // ---- Meta -----------------------------------------------------------------------------------------
 
 void messenger_event(const json::object& m, const std::string& path, std::vector<event>& out) {
-    const identity who{"messenger", require_id(require_object(m, "sender", path), "id", join(path, "sender"))};
+    const identity who{"messenger",
+                       require_id(require_object(m, "sender", path), "id", join(path, "sender"))};
     if (const auto* message = optional_object(m, "message", path)) {
         const auto mpath = join(path, "message");
         if (const auto* echo = message->if_contains("is_echo"); echo && echo->is_bool() && echo->get_bool()) {
@@ -208,15 +215,17 @@ void messenger_event(const json::object& m, const std::string& path, std::vector
         const auto at = millis(m, "timestamp", path);
         const auto mid = require_id(*message, "mid", mpath);
         if (const auto* quick = optional_object(*message, "quick_reply", mpath)) {
-            out.push_back(event::postback_of(who, require_string(*quick, "payload", join(mpath, "quick_reply")))
-                              .with_key("messenger:" + mid)
-                              .at_time(at));
+            out.push_back(
+                event::postback_of(who, require_string(*quick, "payload", join(mpath, "quick_reply")))
+                    .with_key("messenger:" + mid)
+                    .at_time(at));
             return;
         }
         auto e = event::message(who, optional_string(*message, "text", mpath).value_or(""))
                      .with_key("messenger:" + mid)
                      .at_time(at);
-        if (const auto* attachments = optional_array(*message, "attachments", mpath); attachments && !attachments->empty()) {
+        if (const auto* attachments = optional_array(*message, "attachments", mpath);
+            attachments && !attachments->empty()) {
             const auto apath = index(join(mpath, "attachments"), 0);
             const auto& first = as_object((*attachments)[0], apath);
             e.data["attachment"] = optional_string(first, "type", apath).value_or("file");
@@ -245,10 +254,12 @@ void messenger_event(const json::object& m, const std::string& path, std::vector
         const auto dpath = join(path, "delivery");
         // Only the listed mids are receipts; a delivery with just a watermark names no message.
         if (const auto* mids = optional_array(*delivery, "mids", dpath)) {
-            const auto at = m.contains("timestamp") ? std::optional(millis(m, "timestamp", path)) : std::nullopt;
+            const auto at =
+                m.contains("timestamp") ? std::optional(millis(m, "timestamp", path)) : std::nullopt;
             for (std::size_t i = 0; i < mids->size(); ++i) {
                 const auto mid = id_text((*mids)[i], index(join(dpath, "mids"), i));
-                auto e = event::receipt_of(who, mid, delivery_status::delivered).with_key("messenger:delivered:" + mid);
+                auto e = event::receipt_of(who, mid, delivery_status::delivered)
+                             .with_key("messenger:delivered:" + mid);
                 e.at = at;
                 out.push_back(std::move(e));
             }
@@ -285,13 +296,15 @@ void whatsapp_value(const json::object& value, const std::string& path, std::vec
                 if (!reply) {
                     continue; // flows' nfm_reply and future kinds
                 }
-                out.push_back(event::postback_of(who, require_id(*reply, "id", rpath)).with_key(key).at_time(at));
+                out.push_back(
+                    event::postback_of(who, require_id(*reply, "id", rpath)).with_key(key).at_time(at));
             } else if (type == "button") {
                 // A quick-reply button of a template message.
                 const auto& button = require_object(m, "button", mpath);
-                out.push_back(event::postback_of(who, require_string(button, "payload", join(mpath, "button")))
-                                  .with_key(key)
-                                  .at_time(at));
+                out.push_back(
+                    event::postback_of(who, require_string(button, "payload", join(mpath, "button")))
+                        .with_key(key)
+                        .at_time(at));
             } else if (type == "image" || type == "audio" || type == "video" || type == "document" ||
                        type == "sticker" || type == "location" || type == "contacts") {
                 auto e = event::message(who, "").with_key(key).at_time(at);
@@ -537,14 +550,17 @@ std::vector<event> parse_telegram_webhook(std::string_view body) {
         if (const auto* from = optional_object(*message, "from", "message")) {
             user = require_id(*from, "id", "message.from");
         }
-        auto e = event::message({"telegram", user}, "").with_key("telegram:" + chat_id + ":" + message_id).at_time(at);
+        auto e = event::message({"telegram", user}, "")
+                     .with_key("telegram:" + chat_id + ":" + message_id)
+                     .at_time(at);
         if (auto text = optional_string(*message, "text", "message")) {
             e.text = *text;
         } else {
             if (auto caption = optional_string(*message, "caption", "message")) {
                 e.text = *caption;
             }
-            for (const char* kind : {"photo", "video", "voice", "audio", "document", "sticker", "location", "contact"}) {
+            for (const char* kind :
+                 {"photo", "video", "voice", "audio", "document", "sticker", "location", "contact"}) {
                 if (message->contains(kind)) {
                     e.data["attachment"] = kind;
                     break;
@@ -557,7 +573,8 @@ std::vector<event> parse_telegram_webhook(std::string_view body) {
         out.push_back(std::move(e));
     } else if (const auto* callback = optional_object(o, "callback_query", "")) {
         const auto id = require_id(*callback, "id", "callback_query");
-        const auto user = require_id(require_object(*callback, "from", "callback_query"), "id", "callback_query.from");
+        const auto user =
+            require_id(require_object(*callback, "from", "callback_query"), "id", "callback_query.from");
         auto data = optional_string(*callback, "data", "callback_query");
         if (!data || data->empty()) {
             return out; // game callbacks carry no data
@@ -612,7 +629,8 @@ bool verify_zalo_signature(std::string_view app_id, std::string_view oa_secret, 
         if (oa_secret.empty() || given.empty() || !timestamp) {
             return false;
         }
-        return detail::constant_time_equal(zalo_signature(app_id, raw_body, *timestamp, oa_secret), lower(given));
+        return detail::constant_time_equal(zalo_signature(app_id, raw_body, *timestamp, oa_secret),
+                                           lower(given));
     } catch (...) {
         return false; // only allocation can fail here
     }
@@ -639,16 +657,17 @@ bool verify_telegram_secret(std::string_view expected, std::string_view header_v
     return !expected.empty() && detail::constant_time_equal(expected, trim(header_value));
 }
 
-std::string generic_signature(std::string_view secret, std::string_view timestamp, std::string_view raw_body) {
+std::string generic_signature(std::string_view secret, std::string_view timestamp,
+                              std::string_view raw_body) {
     std::string text;
     text.reserve(timestamp.size() + 1 + raw_body.size());
     text.append(timestamp).append(".").append(raw_body);
     return "sha256=" + detail::hmac_sha256_hex(secret, text);
 }
 
-bool verify_generic_signature(std::string_view secret, std::string_view raw_body, std::string_view signature_header,
-                              std::string_view timestamp_header, time_point now,
-                              std::chrono::seconds tolerance) noexcept {
+bool verify_generic_signature(std::string_view secret, std::string_view raw_body,
+                              std::string_view signature_header, std::string_view timestamp_header,
+                              time_point now, std::chrono::seconds tolerance) noexcept {
     try {
         const auto stamp = trim(timestamp_header);
         std::int64_t when = 0;
@@ -658,12 +677,14 @@ bool verify_generic_signature(std::string_view secret, std::string_view raw_body
         }
         const auto now_s = std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
         // Compare without overflowing on absurd timestamps.
-        const auto distance = when > now_s ? static_cast<std::uint64_t>(when) - static_cast<std::uint64_t>(now_s)
-                                           : static_cast<std::uint64_t>(now_s) - static_cast<std::uint64_t>(when);
+        const auto distance = when > now_s
+                                  ? static_cast<std::uint64_t>(when) - static_cast<std::uint64_t>(now_s)
+                                  : static_cast<std::uint64_t>(now_s) - static_cast<std::uint64_t>(when);
         if (distance > static_cast<std::uint64_t>(tolerance.count())) {
             return false;
         }
-        return detail::constant_time_equal(generic_signature(secret, stamp, raw_body), lower(trim(signature_header)));
+        return detail::constant_time_equal(generic_signature(secret, stamp, raw_body),
+                                           lower(trim(signature_header)));
     } catch (...) {
         return false;
     }

@@ -83,7 +83,8 @@ reply ok_reply(const std::vector<ingest_result>& results, bool detailed) {
     for (const auto& r : results) {
         duplicates += r.duplicate ? 1 : 0;
         if (detailed) {
-            list.push_back(json::object{{"event_id", r.event_id}, {"contact", r.contact}, {"duplicate", r.duplicate}});
+            list.push_back(
+                json::object{{"event_id", r.event_id}, {"contact", r.contact}, {"duplicate", r.duplicate}});
         }
     }
     o["duplicates"] = duplicates;
@@ -189,7 +190,8 @@ struct webhook_server::impl {
 
     impl(webhook_settings s, webhook_sink k) : settings(std::move(s)), sink(std::move(k)) {
         if (settings.threads == 0 || settings.max_body == 0 || settings.max_batch == 0) {
-            throw error(errc::invalid_argument, "webhook_settings: threads, max_body and max_batch must be positive");
+            throw error(errc::invalid_argument,
+                        "webhook_settings: threads, max_body and max_batch must be positive");
         }
         if (!sink) {
             throw error(errc::invalid_argument, "webhook_server needs a sink");
@@ -198,7 +200,8 @@ struct webhook_server::impl {
 
     [[nodiscard]] time_point now() const {
         return settings.clock ? settings.clock()
-                              : std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+                              : std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now());
     }
 
     [[nodiscard]] bool enabled(platform p) const {
@@ -206,11 +209,16 @@ struct webhook_server::impl {
             return true;
         }
         switch (p) {
-        case platform::zalo: return !settings.zalo.oa_secret.empty();
-        case platform::messenger: return !settings.messenger.app_secret.empty();
-        case platform::whatsapp: return !settings.whatsapp.app_secret.empty();
-        case platform::telegram: return !settings.telegram.secret_token.empty();
-        case platform::generic: return !settings.generic.secret.empty();
+        case platform::zalo:
+            return !settings.zalo.oa_secret.empty();
+        case platform::messenger:
+            return !settings.messenger.app_secret.empty();
+        case platform::whatsapp:
+            return !settings.whatsapp.app_secret.empty();
+        case platform::telegram:
+            return !settings.telegram.secret_token.empty();
+        case platform::generic:
+            return !settings.generic.secret.empty();
         }
         return false;
     }
@@ -271,7 +279,8 @@ struct webhook_server::impl {
         }
         if (results.size() != all.size()) {
             for (const auto& j : jobs) {
-                j->done(error_reply(http::status::internal_server_error, "the sink returned the wrong number of results"));
+                j->done(error_reply(http::status::internal_server_error,
+                                    "the sink returned the wrong number of results"));
             }
             return;
         }
@@ -289,7 +298,8 @@ struct webhook_server::impl {
             auto results = sink(j.events);
             r = results.size() == j.events.size()
                     ? ok_reply(results, j.detailed)
-                    : error_reply(http::status::internal_server_error, "the sink returned the wrong number of results");
+                    : error_reply(http::status::internal_server_error,
+                                  "the sink returned the wrong number of results");
         } catch (const event_error& e) {
             r = error_reply(http::status::bad_request, e.what(), e.field());
         } catch (const std::exception& e) {
@@ -320,7 +330,8 @@ struct webhook_server::impl {
     }
 
     // Returns a reply now, or nullopt when the request went to the writer, which calls `later`.
-    std::optional<reply> handle(const http::request<http::string_body>& req, std::function<void(reply)> later) {
+    std::optional<reply> handle(const http::request<http::string_body>& req,
+                                std::function<void(reply)> later) {
         const std::string_view target_text(req.target().data(), req.target().size());
         const auto path = target_text.substr(0, target_text.find('?'));
         if (path == "/healthz") {
@@ -351,11 +362,21 @@ struct webhook_server::impl {
         std::vector<event> events;
         try {
             switch (*which) {
-            case platform::zalo: events = parse_zalo_webhook(body); break;
-            case platform::messenger: events = parse_messenger_webhook(body); break;
-            case platform::whatsapp: events = parse_whatsapp_webhook(body); break;
-            case platform::telegram: events = parse_telegram_webhook(body); break;
-            case platform::generic: events = parse_generic_webhook(body); break;
+            case platform::zalo:
+                events = parse_zalo_webhook(body);
+                break;
+            case platform::messenger:
+                events = parse_messenger_webhook(body);
+                break;
+            case platform::whatsapp:
+                events = parse_whatsapp_webhook(body);
+                break;
+            case platform::telegram:
+                events = parse_telegram_webhook(body);
+                break;
+            case platform::generic:
+                events = parse_generic_webhook(body);
+                break;
             }
         } catch (const event_error& e) {
             return error_reply(http::status::bad_request, e.what(), e.field());
@@ -389,7 +410,8 @@ struct webhook_server::impl {
     [[nodiscard]] bool signature_ok(platform which, const http::request<http::string_body>& req) const {
         const auto header = [&](std::string_view name) {
             const auto it = req.find(name);
-            return it == req.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+            return it == req.end() ? std::string_view{}
+                                   : std::string_view(it->value().data(), it->value().size());
         };
         const auto& body = req.body();
         switch (which) {
@@ -405,7 +427,8 @@ struct webhook_server::impl {
                    verify_meta_signature(settings.whatsapp.app_secret, body, header("X-Hub-Signature-256"));
         case platform::telegram:
             return settings.telegram.secret_token.empty() ||
-                   verify_telegram_secret(settings.telegram.secret_token, header("X-Telegram-Bot-Api-Secret-Token"));
+                   verify_telegram_secret(settings.telegram.secret_token,
+                                          header("X-Telegram-Bot-Api-Secret-Token"));
         case platform::generic:
             return settings.generic.secret.empty() ||
                    verify_generic_signature(settings.generic.secret, body, header("X-Tagflow-Signature"),
@@ -415,7 +438,8 @@ struct webhook_server::impl {
     }
 
     [[nodiscard]] reply verify_subscription(platform which, std::string_view target_text) const {
-        const auto& token = which == platform::messenger ? settings.messenger.verify_token : settings.whatsapp.verify_token;
+        const auto& token =
+            which == platform::messenger ? settings.messenger.verify_token : settings.whatsapp.verify_token;
         const auto q = query_of(target_text);
         const auto get = [&](const char* key) {
             const auto it = q.find(key);
@@ -466,17 +490,16 @@ struct webhook_server::impl {
             parser_->header_limit(16 * 1024);
             parser_->body_limit(server_.settings.max_body);
             stream_.expires_after(server_.settings.idle_timeout);
-            http::async_read_header(stream_, buffer_, *parser_,
-                                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                        self->on_header(ec);
-                                    });
+            http::async_read_header(
+                stream_, buffer_, *parser_,
+                [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
         }
 
         void on_header(beast::error_code ec) {
             // The parser refuses a Content-Length over body_limit while it reads the header.
-            const bool too_large = ec == http::error::body_limit ||
-                                   (!ec && parser_->content_length() &&
-                                    *parser_->content_length() > server_.settings.max_body);
+            const bool too_large =
+                ec == http::error::body_limit ||
+                (!ec && parser_->content_length() && *parser_->content_length() > server_.settings.max_body);
             if (ec && !too_large) {
                 close();
                 return;
@@ -485,10 +508,10 @@ struct webhook_server::impl {
             if (too_large) {
                 // Refused before a byte of the body is read; the connection cannot be reused
                 // because the body would still be in the way.
-                respond(error_reply(http::status::payload_too_large, "body larger than " +
-                                                                          std::to_string(server_.settings.max_body) +
-                                                                          " bytes"),
-                        false);
+                respond(
+                    error_reply(http::status::payload_too_large,
+                                "body larger than " + std::to_string(server_.settings.max_body) + " bytes"),
+                    false);
                 return;
             }
             const auto& expect = parser_->get()[http::field::expect];
@@ -508,16 +531,17 @@ struct webhook_server::impl {
         }
 
         void read_body() {
-            http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                self->on_body(ec);
-            });
+            http::async_read(
+                stream_, buffer_, *parser_,
+                [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
         }
 
         void on_body(beast::error_code ec) {
             if (ec == http::error::body_limit) {
-                respond(error_reply(http::status::payload_too_large,
-                                    "body larger than " + std::to_string(server_.settings.max_body) + " bytes"),
-                        false);
+                respond(
+                    error_reply(http::status::payload_too_large,
+                                "body larger than " + std::to_string(server_.settings.max_body) + " bytes"),
+                    false);
                 return;
             }
             if (ec) {
@@ -529,8 +553,9 @@ struct webhook_server::impl {
             std::optional<reply> now;
             try {
                 now = server_.handle(request_, [self = shared_from_this()](reply r) {
-                    asio::post(self->stream_.get_executor(),
-                               [self, r = std::move(r)]() mutable { self->respond(std::move(r), self->keep_alive_); });
+                    asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+                        self->respond(std::move(r), self->keep_alive_);
+                    });
                 });
             } catch (const std::exception& e) {
                 now = error_reply(http::status::internal_server_error, e.what());
@@ -551,9 +576,9 @@ struct webhook_server::impl {
             response_->keep_alive(keep_alive && !server_.stopping);
             response_->prepare_payload();
             stream_.expires_after(std::chrono::seconds(30));
-            http::async_write(stream_, *response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                self->on_written(ec);
-            });
+            http::async_write(
+                stream_, *response_,
+                [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
         }
 
         void on_written(beast::error_code ec) {
@@ -580,14 +605,15 @@ struct webhook_server::impl {
                 close();
                 return;
             }
-            stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                self->drained_ += n;
-                if (ec) {
-                    self->close();
-                    return;
-                }
-                self->linger();
-            });
+            stream_.async_read_some(asio::buffer(drain_),
+                                    [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                        self->drained_ += n;
+                                        if (ec) {
+                                            self->close();
+                                            return;
+                                        }
+                                        self->linger();
+                                    });
         }
 
         void close() {
@@ -647,7 +673,9 @@ webhook_server::webhook_server(engine& e, webhook_sink sink, webhook_settings se
 webhook_server::webhook_server(webhook_sink sink, webhook_settings settings)
     : impl_(std::make_unique<impl>(std::move(settings), std::move(sink))) {}
 
-webhook_server::~webhook_server() { stop(); }
+webhook_server::~webhook_server() {
+    stop();
+}
 
 void webhook_server::start() {
     std::lock_guard lock(impl_->state_mutex);
@@ -658,14 +686,16 @@ void webhook_server::start() {
     beast::error_code ec;
     const auto address = asio::ip::make_address(s.settings.address, ec);
     if (ec) {
-        throw error(errc::invalid_argument, "webhook_server: bad address \"" + s.settings.address + "\": " + ec.message());
+        throw error(errc::invalid_argument,
+                    "webhook_server: bad address \"" + s.settings.address + "\": " + ec.message());
     }
     const tcp::endpoint endpoint(address, s.settings.port);
     const auto fail = [&](const char* what) {
         beast::error_code ignored;
         s.acceptor.close(ignored);
-        throw error(errc::invalid_argument, std::string("webhook_server: cannot ") + what + " " + s.settings.address +
-                                                ":" + std::to_string(s.settings.port) + ": " + ec.message());
+        throw error(errc::invalid_argument, std::string("webhook_server: cannot ") + what + " " +
+                                                s.settings.address + ":" + std::to_string(s.settings.port) +
+                                                ": " + ec.message());
     };
     if (s.acceptor.open(endpoint.protocol(), ec)) {
         fail("open");
@@ -739,6 +769,8 @@ void webhook_server::stop() noexcept {
     }
 }
 
-std::uint16_t webhook_server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t webhook_server::port() const noexcept {
+    return impl_->bound_port;
+}
 
 } // namespace tagflow

@@ -38,7 +38,9 @@ std::string fixture(const std::string& name) {
     return out.str();
 }
 
-time_point utc_ms(std::int64_t ms) { return time_point(std::chrono::milliseconds(ms)); }
+time_point utc_ms(std::int64_t ms) {
+    return time_point(std::chrono::milliseconds(ms));
+}
 
 // The field a parser refuses a body at, or "(accepted)".
 template <typename Parse>
@@ -83,10 +85,13 @@ struct temp_db {
 // A keep-alive HTTP/1.1 client over loopback.
 class client {
 public:
-    explicit client(std::uint16_t port) : socket_(io_) { socket_.connect({asio::ip::make_address("127.0.0.1"), port}); }
+    explicit client(std::uint16_t port) : socket_(io_) {
+        socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+    }
 
-    http::response<http::string_body> send(http::verb method, const std::string& target, const std::string& body = {},
-                                           const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    http::response<http::string_body>
+    send(http::verb method, const std::string& target, const std::string& body = {},
+         const std::vector<std::pair<std::string, std::string>>& headers = {}) {
         http::request<http::string_body> req{method, target, 11};
         req.set(http::field::host, "127.0.0.1");
         for (const auto& [name, value] : headers) {
@@ -127,7 +132,9 @@ private:
     beast::flat_buffer buffer_;
 };
 
-int status_of(const http::response<http::string_body>& res) { return static_cast<int>(res.result_int()); }
+int status_of(const http::response<http::string_body>& res) {
+    return static_cast<int>(res.result_int());
+}
 
 boost::json::object json_of(const http::response<http::string_body>& res) {
     return boost::json::parse(res.body()).as_object();
@@ -146,14 +153,17 @@ webhook_settings signed_settings() {
     return s;
 }
 
-std::vector<std::pair<std::string, std::string>> zalo_headers(const webhook_settings& s, const std::string& body) {
+std::vector<std::pair<std::string, std::string>> zalo_headers(const webhook_settings& s,
+                                                              const std::string& body) {
     const auto stamp = std::string(boost::json::parse(body).as_object().at("timestamp").as_string());
     return {{"X-ZEvent-Signature", "mac=" + zalo_signature(s.zalo.app_id, body, stamp, s.zalo.oa_secret)}};
 }
 
-std::vector<std::pair<std::string, std::string>> generic_headers(const std::string& secret, const std::string& body) {
+std::vector<std::pair<std::string, std::string>> generic_headers(const std::string& secret,
+                                                                 const std::string& body) {
     const auto stamp = std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     return {{"X-Tagflow-Timestamp", stamp}, {"X-Tagflow-Signature", generic_signature(secret, stamp, body)}};
 }
 
@@ -172,9 +182,10 @@ std::size_t inputs_with_key(const engine& e, const std::string& key) {
 TEST_CASE("A Zalo text message becomes a message event keyed by its msg_id", "[webhook]") {
     const auto events = parse_zalo_webhook(fixture("zalo_user_send_text.json"));
     REQUIRE(events.size() == 1);
-    const auto expected = event::message({"zalo", "8443512356789012345"}, "Shop ơi, áo thun trắng size M còn hàng không ạ?")
-                              .with_key("zalo:a1b2c3d4e5f6789012345678aabbccdd")
-                              .at_time(utc_ms(1767582000123));
+    const auto expected =
+        event::message({"zalo", "8443512356789012345"}, "Shop ơi, áo thun trắng size M còn hàng không ạ?")
+            .with_key("zalo:a1b2c3d4e5f6789012345678aabbccdd")
+            .at_time(utc_ms(1767582000123));
     CHECK(events[0] == expected);
     CHECK(format_time(*events[0].at) == "2026-01-05T03:00:00.123Z");
 }
@@ -185,8 +196,8 @@ TEST_CASE("A Zalo image message keeps its caption and names the attachment", "[w
     CHECK(events[0].kind == event_kind::message_received);
     CHECK(events[0].text == "Mẫu này nè shop");
     CHECK(events[0].key == "zalo:b2c3d4e5f6a7890123456789bbccddee");
-    CHECK(events[0].data == std::map<std::string, std::string>{{"attachment", "image"},
-                                                               {"url", "https://photo.example.vn/ao-thun.jpg"}});
+    CHECK(events[0].data == std::map<std::string, std::string>{
+                                {"attachment", "image"}, {"url", "https://photo.example.vn/ao-thun.jpg"}});
 }
 
 TEST_CASE("Zalo follow and unfollow become follow events keyed by name, follower and time", "[webhook]") {
@@ -227,16 +238,16 @@ TEST_CASE("A Zalo info form answer becomes a profile update with name, phone and
 TEST_CASE("Zalo receipts become delivery updates and echoes are ignored", "[webhook]") {
     const auto received = parse_zalo_webhook(fixture("zalo_user_received_message.json"));
     REQUIRE(received.size() == 1);
-    CHECK(received[0] ==
-          event::receipt_of({"zalo", "8443512356789012345"}, "oa0001c3d4e5f6789012345678aabbcc", delivery_status::delivered)
-              .with_key("zalo:delivered:oa0001c3d4e5f6789012345678aabbcc")
-              .at_time(utc_ms(1767582065000)));
+    CHECK(received[0] == event::receipt_of({"zalo", "8443512356789012345"},
+                                           "oa0001c3d4e5f6789012345678aabbcc", delivery_status::delivered)
+                             .with_key("zalo:delivered:oa0001c3d4e5f6789012345678aabbcc")
+                             .at_time(utc_ms(1767582065000)));
     const auto seen = parse_zalo_webhook(fixture("zalo_user_seen_message.json"));
     REQUIRE(seen.size() == 2);
-    CHECK(seen[1] ==
-          event::receipt_of({"zalo", "8443512356789012345"}, "oa0002c3d4e5f6789012345678aabbcc", delivery_status::read)
-              .with_key("zalo:read:oa0002c3d4e5f6789012345678aabbcc")
-              .at_time(utc_ms(1767582070000)));
+    CHECK(seen[1] == event::receipt_of({"zalo", "8443512356789012345"}, "oa0002c3d4e5f6789012345678aabbcc",
+                                       delivery_status::read)
+                         .with_key("zalo:read:oa0002c3d4e5f6789012345678aabbcc")
+                         .at_time(utc_ms(1767582070000)));
     CHECK(parse_zalo_webhook(fixture("zalo_oa_send_text.json")).empty());
     CHECK(parse_zalo_webhook(R"({"event_name":"user_reacted_message","timestamp":"1767582070000"})").empty());
 }
@@ -248,8 +259,9 @@ TEST_CASE("A Messenger body gives messages, quick replies, postbacks and deliver
     CHECK(events[0] == event::message(who, "Cho mình hỏi giá váy hoa nhí ạ")
                            .with_key("messenger:m_AbCdEf0123456789-text")
                            .at_time(utc_ms(1767582000123)));
-    CHECK(events[1] ==
-          event::postback_of(who, "SIZE_M").with_key("messenger:m_AbCdEf0123456789-qr").at_time(utc_ms(1767582010000)));
+    CHECK(events[1] == event::postback_of(who, "SIZE_M")
+                           .with_key("messenger:m_AbCdEf0123456789-qr")
+                           .at_time(utc_ms(1767582010000)));
     // the echo is skipped
     CHECK(events[2] == event::postback_of(who, "ORDER_VAY_HOA")
                            .with_key("messenger:pb:m_AbCdEf0123456789-pb")
@@ -318,34 +330,44 @@ TEST_CASE("The generic webhook takes a list of events or a single event", "[webh
     CHECK(events[0].kind == event_kind::order_placed);
     CHECK(events[0].order.items == std::vector<std::string>{"Áo thun trắng", "Quần jean xanh"});
     CHECK(events[1].data.at("san_pham") == "Váy hoa nhí");
-    const auto one = parse_generic_webhook(R"({"kind":"message_received","identity":"web:1","text":"Xin chào"})");
+    const auto one =
+        parse_generic_webhook(R"({"kind":"message_received","identity":"web:1","text":"Xin chào"})");
     REQUIRE(one.size() == 1);
     CHECK(one[0] == event::message({"web", "1"}, "Xin chào"));
-    CHECK(refused_field(parse_generic_webhook, R"({"events":[{"kind":"message_received"},{"kind":"nope"}]})") ==
-          "events[1].kind");
+    CHECK(refused_field(parse_generic_webhook,
+                        R"({"events":[{"kind":"message_received"},{"kind":"nope"}]})") == "events[1].kind");
 }
 
 TEST_CASE("Parsers refuse malformed bodies and name the missing field", "[webhook]") {
     CHECK(refused_field(parse_zalo_webhook, "{not json") == "");
     CHECK(refused_field(parse_zalo_webhook, R"({"timestamp":"1"})") == "event_name");
-    CHECK(refused_field(parse_zalo_webhook, R"({"event_name":"user_send_text","timestamp":"1","message":{"msg_id":"x"}})") ==
+    CHECK(refused_field(parse_zalo_webhook,
+                        R"({"event_name":"user_send_text","timestamp":"1","message":{"msg_id":"x"}})") ==
           "sender");
-    CHECK(refused_field(parse_zalo_webhook,
-                        R"({"event_name":"user_send_text","timestamp":"1","sender":{},"message":{"msg_id":"x"}})") ==
+    CHECK(refused_field(
+              parse_zalo_webhook,
+              R"({"event_name":"user_send_text","timestamp":"1","sender":{},"message":{"msg_id":"x"}})") ==
           "sender.id");
-    CHECK(refused_field(parse_zalo_webhook, R"({"event_name":"user_send_text","sender":{"id":"1"}})") == "timestamp");
+    CHECK(refused_field(parse_zalo_webhook, R"({"event_name":"user_send_text","sender":{"id":"1"}})") ==
+          "timestamp");
     CHECK(refused_field(parse_zalo_webhook,
-                        R"({"event_name":"follow","timestamp":"soon","follower":{"id":"1"}})") == "timestamp");
-    CHECK(refused_field(parse_messenger_webhook,
-                        R"({"object":"page","entry":[{"messaging":[{"sender":{"id":"1"},"timestamp":1,"message":{"mid":"a"}},
+                        R"({"event_name":"follow","timestamp":"soon","follower":{"id":"1"}})") ==
+          "timestamp");
+    CHECK(
+        refused_field(
+            parse_messenger_webhook,
+            R"({"object":"page","entry":[{"messaging":[{"sender":{"id":"1"},"timestamp":1,"message":{"mid":"a"}},
                                                                    {"recipient":{"id":"2"},"timestamp":1,"message":{"mid":"b"}}]}]})") ==
-          "entry[0].messaging[1].sender");
+        "entry[0].messaging[1].sender");
     CHECK(refused_field(parse_messenger_webhook, R"({"object":"page"})") == "entry");
-    CHECK(refused_field(parse_whatsapp_webhook,
-                        R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1","timestamp":"1","type":"text","text":{"body":"a"}}]}}]}]})") ==
-          "entry[0].changes[0].value.messages[0].id");
+    CHECK(
+        refused_field(
+            parse_whatsapp_webhook,
+            R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"1","timestamp":"1","type":"text","text":{"body":"a"}}]}}]}]})") ==
+        "entry[0].changes[0].value.messages[0].id");
     CHECK(refused_field(parse_telegram_webhook, R"({"message":{}})") == "update_id");
-    CHECK(refused_field(parse_telegram_webhook, R"({"update_id":1,"message":{"chat":{"id":1,"type":"private"},"date":1}})") ==
+    CHECK(refused_field(parse_telegram_webhook,
+                        R"({"update_id":1,"message":{"chat":{"id":1,"type":"private"},"date":1}})") ==
           "message.message_id");
 }
 
@@ -373,7 +395,8 @@ TEST_CASE("Zalo signatures: plain SHA-256 of app id, body, timestamp and OA secr
     CHECK(!verify_zalo_signature(app, "", body, detail::sha256_hex(app + body + "1767582000123")));
     // A numeric timestamp is signed with its digits.
     const std::string numeric = R"({"event_name":"follow","timestamp":1767582000000})";
-    CHECK(verify_zalo_signature(app, secret, numeric, detail::sha256_hex(app + numeric + "1767582000000" + secret)));
+    CHECK(verify_zalo_signature(app, secret, numeric,
+                                detail::sha256_hex(app + numeric + "1767582000000" + secret)));
 }
 
 TEST_CASE("Meta signatures: HMAC-SHA256 of the raw body with the app secret", "[webhook]") {
@@ -467,25 +490,31 @@ TEST_CASE("A bad signature is refused with 403 and nothing is stored", "[webhook
     server.start();
     client c(server.port());
     const auto zalo = fixture("zalo_user_send_text.json");
-    CHECK(status_of(c.send(http::verb::post, "/webhooks/zalo", zalo, {{"X-ZEvent-Signature", "mac=00"}})) == 403);
+    CHECK(status_of(c.send(http::verb::post, "/webhooks/zalo", zalo, {{"X-ZEvent-Signature", "mac=00"}})) ==
+          403);
     CHECK(status_of(c.send(http::verb::post, "/webhooks/zalo", zalo)) == 403);
     const auto messenger = fixture("messenger_messages.json");
     CHECK(status_of(c.send(http::verb::post, "/webhooks/messenger", messenger,
                            {{"X-Hub-Signature-256", meta_signature("wrong", messenger)}})) == 403);
     const auto whatsapp = fixture("whatsapp_messages.json");
-    CHECK(status_of(c.send(http::verb::post, "/webhooks/whatsapp", whatsapp,
-                           {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, whatsapp)}})) == 403);
+    CHECK(status_of(c.send(
+              http::verb::post, "/webhooks/whatsapp", whatsapp,
+              {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, whatsapp)}})) == 403);
     const auto generic = fixture("generic_events.json");
-    CHECK(status_of(c.send(http::verb::post, "/webhooks/generic", generic, generic_headers("wrong", generic))) == 403);
+    CHECK(status_of(c.send(http::verb::post, "/webhooks/generic", generic,
+                           generic_headers("wrong", generic))) == 403);
     CHECK(e.input_events().empty());
     CHECK(e.contacts().empty());
 
     // The same requests signed properly go through, on the same connection.
-    CHECK(status_of(c.send(http::verb::post, "/webhooks/messenger", messenger,
-                           {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, messenger)}})) == 200);
-    CHECK(status_of(c.send(http::verb::post, "/webhooks/whatsapp", whatsapp,
-                           {{"X-Hub-Signature-256", meta_signature(settings.whatsapp.app_secret, whatsapp)}})) == 200);
-    const auto res = c.send(http::verb::post, "/webhooks/generic", generic, generic_headers("generic-secret", generic));
+    CHECK(status_of(c.send(
+              http::verb::post, "/webhooks/messenger", messenger,
+              {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, messenger)}})) == 200);
+    CHECK(status_of(c.send(
+              http::verb::post, "/webhooks/whatsapp", whatsapp,
+              {{"X-Hub-Signature-256", meta_signature(settings.whatsapp.app_secret, whatsapp)}})) == 200);
+    const auto res =
+        c.send(http::verb::post, "/webhooks/generic", generic, generic_headers("generic-secret", generic));
     REQUIRE(status_of(res) == 200);
     CHECK(json_of(res).at("results").as_array().size() == 2);
     CHECK(e.find_contact({"messenger", "6723401985512345"}));
@@ -514,8 +543,9 @@ TEST_CASE("Bodies over the limit are refused with 413", "[webhook]") {
 
     SECTION("from Content-Length, before the body is sent") {
         client c(server.port());
-        const auto res = c.send_raw("POST /webhooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                    "Content-Length: 1048577\r\n\r\n");
+        const auto res =
+            c.send_raw("POST /webhooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 1048577\r\n\r\n");
         CHECK(status_of(res) == 413);
         CHECK(c.closed_by_server());
     }
@@ -533,7 +563,8 @@ TEST_CASE("Bodies over the limit are refused with 413", "[webhook]") {
         client c(server.port());
         std::string body(1024 * 1024, ' ');
         body.replace(0, 2, "{}");
-        const auto res = c.send(http::verb::post, "/webhooks/generic", body, generic_headers("generic-secret", body));
+        const auto res =
+            c.send(http::verb::post, "/webhooks/generic", body, generic_headers("generic-secret", body));
         CHECK(status_of(res) == 400);
     }
     CHECK(e.input_events().empty());
@@ -546,7 +577,8 @@ TEST_CASE("Malformed bodies and refused events are answered 400 naming the field
     server.start();
     client c(server.port());
 
-    const std::string broken = R"({"object":"page","entry":[{"messaging":[{"timestamp":1,"message":{"mid":"a"}}]}]})";
+    const std::string broken =
+        R"({"object":"page","entry":[{"messaging":[{"timestamp":1,"message":{"mid":"a"}}]}]})";
     auto res = c.send(http::verb::post, "/webhooks/messenger", broken,
                       {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, broken)}});
     REQUIRE(status_of(res) == 400);
@@ -559,8 +591,10 @@ TEST_CASE("Malformed bodies and refused events are answered 400 naming the field
     CHECK(std::string(json_of(res).at("error").as_string()).find("malformed JSON") != std::string::npos);
 
     // Parsed fine, refused by the engine: the field is not declared.
-    const std::string undeclared = R"({"kind":"profile_updated","identity":"web:1","profile":{"fields":{"chieu_cao":"1m6"}}})";
-    res = c.send(http::verb::post, "/webhooks/generic", undeclared, generic_headers("generic-secret", undeclared));
+    const std::string undeclared =
+        R"({"kind":"profile_updated","identity":"web:1","profile":{"fields":{"chieu_cao":"1m6"}}})";
+    res = c.send(http::verb::post, "/webhooks/generic", undeclared,
+                 generic_headers("generic-secret", undeclared));
     CHECK(status_of(res) == 400);
     CHECK(e.input_events().empty());
 }
@@ -570,17 +604,24 @@ TEST_CASE("Meta's subscription handshake echoes the challenge only for the right
     webhook_server server(e, signed_settings());
     server.start();
     client c(server.port());
-    auto res = c.send(http::verb::get, "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=xac-minh-123&hub.challenge=1158201444");
+    auto res = c.send(
+        http::verb::get,
+        "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=xac-minh-123&hub.challenge=1158201444");
     REQUIRE(status_of(res) == 200);
     CHECK(res.body() == "1158201444");
     CHECK(res[http::field::content_type] == "text/plain");
-    res = c.send(http::verb::get, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wa%2Dverify&hub.challenge=abc");
+    res = c.send(http::verb::get,
+                 "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wa%2Dverify&hub.challenge=abc");
     CHECK(status_of(res) == 200);
     CHECK(res.body() == "abc");
-    CHECK(status_of(c.send(http::verb::get,
-                           "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=sai&hub.challenge=1158201444")) == 403);
-    CHECK(status_of(c.send(http::verb::get,
-                           "/webhooks/messenger?hub.mode=unsubscribe&hub.verify_token=xac-minh-123&hub.challenge=1")) == 403);
+    CHECK(status_of(c.send(
+              http::verb::get,
+              "/webhooks/messenger?hub.mode=subscribe&hub.verify_token=sai&hub.challenge=1158201444")) ==
+          403);
+    CHECK(status_of(c.send(
+              http::verb::get,
+              "/webhooks/messenger?hub.mode=unsubscribe&hub.verify_token=xac-minh-123&hub.challenge=1")) ==
+          403);
     CHECK(status_of(c.send(http::verb::get, "/webhooks/messenger")) == 403);
 }
 
@@ -624,7 +665,8 @@ TEST_CASE("Zalo's address is kept when the definitions declare it and dropped ot
         webhook_server server(e, settings);
         server.start();
         client c(server.port());
-        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) ==
+                200);
         const auto contact = e.find_contact({"zalo", "8443512356789012345"});
         REQUIRE(contact);
         CHECK(contact->profile.name == "Nguyễn Thị Hồng Nhung");
@@ -634,11 +676,12 @@ TEST_CASE("Zalo's address is kept when the definitions declare it and dropped ot
     SECTION("declared, through a runtime on the engine") {
         auto e = memory_engine(R"({"schema": 1, "fields": [{"name": "address", "type": "text"}]})");
         runtime live(e);
-        webhook_server server(e, [&live](std::span<const event> events) { return live.ingest_batch(events); },
-                              settings);
+        webhook_server server(
+            e, [&live](std::span<const event> events) { return live.ingest_batch(events); }, settings);
         server.start();
         client c(server.port());
-        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) ==
+                200);
         const auto contact = e.find_contact({"zalo", "8443512356789012345"});
         REQUIRE(contact);
         CHECK(e.contact_json(contact->id).find("12 Nguyễn Trãi") != std::string::npos);
@@ -646,16 +689,18 @@ TEST_CASE("Zalo's address is kept when the definitions declare it and dropped ot
     SECTION("not declared, through a runtime on the engine") {
         auto e = memory_engine();
         runtime live(e);
-        webhook_server server(e, [&live](std::span<const event> events) { return live.ingest_batch(events); },
-                              settings);
+        webhook_server server(
+            e, [&live](std::span<const event> events) { return live.ingest_batch(events); }, settings);
         server.start();
         client c(server.port());
-        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) ==
+                200);
         CHECK(e.find_contact({"zalo", "8443512356789012345"}));
     }
     SECTION("not declared, through a bare sink: refused") {
         auto e = memory_engine();
-        webhook_server server([&e](std::span<const event> events) { return e.ingest_batch(events); }, settings);
+        webhook_server server([&e](std::span<const event> events) { return e.ingest_batch(events); },
+                              settings);
         server.start();
         client c(server.port());
         const auto res = c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body));
@@ -667,7 +712,8 @@ TEST_CASE("Zalo's address is kept when the definitions declare it and dropped ot
         webhook_server server(e, settings);
         server.start();
         client c(server.port());
-        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) == 200);
+        REQUIRE(status_of(c.send(http::verb::post, "/webhooks/zalo", body, zalo_headers(settings, body))) ==
+                200);
         const auto contact = e.find_contact({"zalo", "8443512356789012345"});
         REQUIRE(contact);
         CHECK(contact->profile.phone == "+84912345678");
@@ -685,7 +731,8 @@ TEST_CASE("Concurrent requests on a SQLite file are group-committed and all stor
     webhook_server server(
         [&](std::span<const event> events) {
             ++calls;
-            for (auto seen = largest.load(); events.size() > seen && !largest.compare_exchange_weak(seen, events.size());) {
+            for (auto seen = largest.load();
+                 events.size() > seen && !largest.compare_exchange_weak(seen, events.size());) {
             }
             return e.ingest_batch(events);
         },
@@ -703,8 +750,8 @@ TEST_CASE("Concurrent requests on a SQLite file are group-committed and all stor
                     R"("},"timestamp":1767582000000,"message":{"mid":"m-)" + std::to_string(k) + "-" +
                     std::to_string(i) + R"(","text":"Tin nhắn số )" + std::to_string(i) + R"("}}]}]})";
                 ok += status_of(c.send(http::verb::post, "/webhooks/messenger", body,
-                                       {{"X-Hub-Signature-256", meta_signature(settings.messenger.app_secret, body)}})) ==
-                      200;
+                                       {{"X-Hub-Signature-256",
+                                         meta_signature(settings.messenger.app_secret, body)}})) == 200;
             }
             return ok;
         }));
@@ -748,8 +795,9 @@ TEST_CASE("A bad request in a group-committed batch fails alone", "[webhook]") {
     server.start();
     auto opener = std::async(std::launch::async, [&] {
         client c(server.port());
-        return status_of(c.send(http::verb::post, "/webhooks/generic",
-                                R"({"kind":"message_received","identity":"web:0","text":"Đầu tiên","key":"k0"})"));
+        return status_of(
+            c.send(http::verb::post, "/webhooks/generic",
+                   R"({"kind":"message_received","identity":"web:0","text":"Đầu tiên","key":"k0"})"));
     });
     first_started.get_future().wait();
     std::vector<std::future<int>> rest;
@@ -757,9 +805,10 @@ TEST_CASE("A bad request in a group-committed batch fails alone", "[webhook]") {
         rest.push_back(std::async(std::launch::async, [&, i] {
             client c(server.port());
             const std::string body =
-                i == 3 ? R"({"kind":"profile_updated","identity":"web:3","profile":{"fields":{"chieu_cao":"1m6"}},"key":"k3"})"
-                       : R"({"kind":"message_received","identity":"web:)" + std::to_string(i) +
-                             R"(","text":"Xin chào","key":"k)" + std::to_string(i) + R"("})";
+                i == 3
+                    ? R"({"kind":"profile_updated","identity":"web:3","profile":{"fields":{"chieu_cao":"1m6"}},"key":"k3"})"
+                    : R"({"kind":"message_received","identity":"web:)" + std::to_string(i) +
+                          R"(","text":"Xin chào","key":"k)" + std::to_string(i) + R"("})";
             return status_of(c.send(http::verb::post, "/webhooks/generic", body));
         }));
         std::this_thread::sleep_for(20ms);
@@ -795,8 +844,9 @@ TEST_CASE("stop() lets a request in flight finish and closes the connection", "[
     CHECK(status_of(idle.send(http::verb::get, "/healthz")) == 200);
     auto in_flight = std::async(std::launch::async, [&] {
         client c(port);
-        auto res = c.send(http::verb::post, "/webhooks/generic",
-                          R"({"kind":"message_received","identity":"web:9","text":"Kịp không?","key":"late"})");
+        auto res =
+            c.send(http::verb::post, "/webhooks/generic",
+                   R"({"kind":"message_received","identity":"web:9","text":"Kịp không?","key":"late"})");
         return std::make_pair(status_of(res), res.keep_alive());
     });
     entered.get_future().wait();

@@ -99,8 +99,9 @@ std::string generic_signature(std::string_view secret, std::string_view timestam
 /// match generic_signature and the timestamp must lie within `tolerance` of `now` (either way).
 /// False otherwise, including for an empty secret or a timestamp that is not a decimal number.
 /// Never throws; thread-safe.
-bool verify_generic_signature(std::string_view secret, std::string_view raw_body, std::string_view signature_header,
-                              std::string_view timestamp_header, time_point now,
+bool verify_generic_signature(std::string_view secret, std::string_view raw_body,
+                              std::string_view signature_header, std::string_view timestamp_header,
+                              time_point now,
                               std::chrono::seconds tolerance = std::chrono::seconds(300)) noexcept;
 
 // ---------------------------------------------------------------------------------------------
@@ -112,10 +113,11 @@ bool verify_generic_signature(std::string_view secret, std::string_view raw_body
 struct webhook_settings {
     std::string address = "127.0.0.1"; ///< Address to bind (IPv4 or IPv6 literal).
     std::uint16_t port = 0;            ///< Port to bind; 0 picks a free one (see webhook_server::port).
-    std::size_t threads = 1; ///< Threads doing network I/O, parsing and signature checks (>= 1); see docs/webhooks.md.
-    std::size_t max_body = 1024 * 1024; ///< Larger bodies are refused with 413 before they are read.
-    std::size_t max_batch = 1024;      ///< Most events committed in one transaction by the writer.
-    std::chrono::seconds idle_timeout{30}; ///< A keep-alive connection idle this long is closed.
+    /// Threads doing network I/O, parsing and signature checks (>= 1); see docs/webhooks.md.
+    std::size_t threads = 1;
+    std::size_t max_body = 1024 * 1024;        ///< Larger bodies are refused with 413 before they are read.
+    std::size_t max_batch = 1024;              ///< Most events committed in one transaction by the writer.
+    std::chrono::seconds idle_timeout{30};     ///< A keep-alive connection idle this long is closed.
     std::chrono::seconds shutdown_timeout{10}; ///< stop() waits this long for in-flight requests.
     /// Accept unsigned requests on platforms without a configured secret. For local testing only.
     bool allow_unsigned = false;
@@ -137,7 +139,7 @@ struct webhook_settings {
     struct meta_settings {
         std::string app_secret;   ///< Key of the X-Hub-Signature-256 HMAC.
         std::string verify_token; ///< Expected hub.verify_token of the subscription handshake.
-    } messenger, whatsapp; ///< WhatsApp uses the same scheme on GET and POST /webhooks/whatsapp.
+    } messenger, whatsapp;        ///< WhatsApp uses the same scheme on GET and POST /webhooks/whatsapp.
 
     /// Telegram: POST /webhooks/telegram.
     struct telegram_settings {
@@ -146,7 +148,7 @@ struct webhook_settings {
 
     /// Generic (the shop's own systems): POST /webhooks/generic.
     struct generic_settings {
-        std::string secret; ///< Key of the X-Tagflow-Signature HMAC.
+        std::string secret;                  ///< Key of the X-Tagflow-Signature HMAC.
         std::chrono::seconds tolerance{300}; ///< Accepted distance of X-Tagflow-Timestamp from now.
     } generic;
 };
@@ -159,11 +161,9 @@ using webhook_sink = std::function<std::vector<ingest_result>(std::span<const ev
 
 /// An HTTP/1.1 server (Boost.Beast, keep-alive) for platform webhooks:
 ///
-/// | Method | Path | |
-/// |---|---|---|
-/// | POST | /webhooks/zalo, /webhooks/messenger, /webhooks/whatsapp, /webhooks/telegram, /webhooks/generic | verify, parse, ingest |
-/// | GET | /webhooks/messenger, /webhooks/whatsapp | Meta's hub.challenge handshake |
-/// | GET | /healthz | liveness |
+/// - POST /webhooks/{zalo,messenger,whatsapp,telegram,generic}: verify, parse, ingest;
+/// - GET /webhooks/{messenger,whatsapp}: Meta's hub.challenge handshake;
+/// - GET /healthz: liveness.
 ///
 /// Answers: 200 once the request's events are durable; 403 for a bad signature or verify token
 /// (nothing stored); 413 for a body over max_body (refused from Content-Length before reading);
