@@ -269,16 +269,27 @@ int serve(const serve_args& a) {
         adapters = tagflow::load_channels(json::serialize(o), std::shared_ptr<tagflow::http_client>(tagflow::make_http_client()));
     }
     tagflow::dispatcher d(e);
+    const auto defs = e.current_definitions();
     for (const auto& [name, adapter] : adapters) {
         d.add_channel(adapter);
+        // Policies live in the definitions (so replays decide the same); point out a channel
+        // that has an adapter but no policy there.
+        if (!defs.channel_policy(name) && !adapter->default_policy().empty()) {
+            fmt::print(stderr,
+                       "tagflow serve: note: channel \"{}\" has no policy in the definitions; its adapter suggests "
+                       "\"channels\": {{\"{}\": {{\"policy\": \"{}\"}}}}\n",
+                       name, name, adapter->default_policy());
+        }
     }
     tagflow::runtime_options ropts;
     ropts.dispatcher = &d;
     ropts.on_error = [](const std::exception& ex) { fmt::print(stderr, "tagflow serve: {}\n", ex.what()); };
     tagflow::runtime rt(e, ropts);
     rt.start();
+    // The engine overload drops profile fields the definitions do not declare (Zalo's address);
+    // the sink goes through the runtime so its thread wakes for new timers and messages.
     tagflow::webhook_server server(
-        [&rt](std::span<const tagflow::event> events) { return rt.ingest_batch(events); }, hooks);
+        e, [&rt](std::span<const tagflow::event> events) { return rt.ingest_batch(events); }, hooks);
     server.start();
     fmt::print("tagflow serve: listening on http://{}:{}/webhooks/ ({} channel adapters)\n", a.bind, server.port(),
                adapters.size());

@@ -129,16 +129,32 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
         return;
     }
 
-    // Channel rate limit: space sends 1/rate apart, waiting (really, or as the options say).
+    // Channel rate limit: space sends 1/rate apart; and sends to one recipient at least
+    // per_recipient_interval apart (Telegram 1 s per chat, WhatsApp's pair rate). Both wait,
+    // really or as the options say, measured on the wall clock: they protect the platform's
+    // counters, not the engine's time.
     const auto defs = engine_.current_definitions();
-    if (const auto* profile = defs.channel_policy(m.to.channel); profile && profile->rate_per_second > 0) {
-        const auto gap = std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / profile->rate_per_second));
-        auto& slot = next_slot_[m.to.channel];
-        const auto wall = std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
-        if (slot > wall) {
-            options_.wait(slot - wall);
+    if (const auto* profile = defs.channel_policy(m.to.channel)) {
+        const auto wall = [] { return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()); };
+        auto pace = [&](time_point& slot, duration gap) {
+            const auto t = wall();
+            if (slot > t) {
+                options_.wait(slot - t);
+            }
+            slot = std::max(slot, t) + gap;
+        };
+        if (profile->rate_per_second > 0) {
+            pace(next_slot_[m.to.channel],
+                 std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / profile->rate_per_second)));
         }
-        slot = std::max(slot, wall) + gap;
+        if (profile->per_recipient_interval > duration{}) {
+            auto& slot = next_recipient_slot_[m.to.to_string()];
+            pace(slot, profile->per_recipient_interval);
+            // Forget recipients whose interval has passed, so the map stays as small as the burst.
+            if (next_recipient_slot_.size() > 4096) {
+                std::erase_if(next_recipient_slot_, [&](const auto& entry) { return entry.second < wall(); });
+            }
+        }
     }
 
     contact recipient;

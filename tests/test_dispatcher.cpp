@@ -302,3 +302,22 @@ TEST_CASE("replaying the log with delivery updates gives the same export", "[dis
     }
     CHECK(replay.export_json() == h.e.export_json());
 }
+
+TEST_CASE("sends to one recipient keep the profile's per-recipient interval", "[dispatcher]") {
+    harness h;
+    h.e.load_definitions(R"j({"schema": 1,
+        "policies": {"paired": {"per_recipient_interval": "2s", "rules": []}},
+        "channels": {"zalo": {"policy": "paired"}},
+        "rules": [{"name": "hi", "when": "message_received", "then": [{"send": "một"}, {"send": "hai"}]}]})j");
+    h.e.ingest(event::message({"zalo", "1"}, "x").at_time(h.clock));
+    h.e.ingest(event::message({"zalo", "2"}, "x").at_time(h.clock));
+    dispatcher d(h.e, h.options);
+    h.attach(d);
+    CHECK(d.dispatch_due().sent == 4);
+    // zalo:1 gets two (the second waits ~2 s), then zalo:2's first goes at once, its second waits.
+    REQUIRE(h.waits.size() == 2);
+    for (auto w : h.waits) {
+        CHECK(w > 1s);
+        CHECK(w <= 2s);
+    }
+}

@@ -30,7 +30,8 @@ struct dispatch_options {
     /// not arrive together, yet a run with the same seed waits exactly the same.
     std::uint64_t jitter_seed = 0;
     std::size_t batch = 100; ///< Rows read per pass of dispatch_due().
-    /// Waits for the channel rate limits (policy_profile::rate_per_second). Defaults to sleeping;
+    /// Waits for the channel rate limits (policy_profile::rate_per_second and
+    /// per_recipient_interval). Defaults to sleeping;
     /// tests and simulations pass a function that only records the wait.
     std::function<void(duration)> wait;
 };
@@ -89,6 +90,7 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<channel>, std::less<>> channels_;
     std::map<std::string, time_point, std::less<>> next_slot_; // per channel, for rate limits
+    std::map<std::string, time_point, std::less<>> next_recipient_slot_; // per address, for pair rates
 };
 
 } // namespace tagflow
