@@ -18,7 +18,7 @@ if(MODE STREQUAL "install")
       -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 else()
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build ${generator}
-      -DTAGFLOW_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release)
+      -DTAGFLOW_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Debug)  # unoptimised: it only has to link and run
 endif()
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
