@@ -1,5 +1,7 @@
 #include "detail/codec.hpp"
 
+#include <charconv>
+
 #include <tagflow/error.hpp>
 
 #include <cmath>
@@ -360,6 +362,22 @@ contact contact_from_json(const json::value& v) {
         c.run = std::move(r);
     }
     return c;
+}
+
+std::optional<duration> parse_short_duration(std::string_view text) {
+    long long amount = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, amount);
+    if (ec != std::errc{} || amount <= 0 || ptr + 1 != end) {
+        return std::nullopt;
+    }
+    switch (*ptr) {
+    case 's': return std::chrono::seconds(amount);
+    case 'm': return std::chrono::minutes(amount);
+    case 'h': return std::chrono::hours(amount);
+    case 'd': return std::chrono::hours(24 * amount);
+    default: return std::nullopt;
+    }
 }
 
 json::object event_to_json_object(const event& e) {

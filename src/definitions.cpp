@@ -276,21 +276,8 @@ private:
     static duration load_duration(const json::value& v, const std::string& path) {
         // "90s", "30m", "2h", "7d": short, readable, and unambiguous about units.
         const auto text = string(v, path);
-        std::size_t used = 0;
-        long long amount = -1;
-        try {
-            amount = std::stoll(text, &used);
-        } catch (const std::exception&) {
-            amount = -1;
-        }
-        if (amount > 0 && used + 1 == text.size()) {
-            switch (text.back()) {
-            case 's': return std::chrono::seconds(amount);
-            case 'm': return std::chrono::minutes(amount);
-            case 'h': return std::chrono::hours(amount);
-            case 'd': return std::chrono::hours(24 * amount);
-            default: break;
-            }
+        if (const auto d = detail::parse_short_duration(text)) {
+            return *d;
         }
         throw definition_error(path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" + text + "\"");
     }

@@ -52,42 +52,38 @@ event make(event_kind kind, identity who) {
     return e;
 }
 
+// Name tables are tiny: a linear search both ways is simplest and fast enough.
+template <typename Enum, std::size_t N>
+std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) noexcept {
+    for (const auto& [k, name] : table) {
+        if (k == value) {
+            return name;
+        }
+    }
+    return "unknown";
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_in(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                             std::string_view name) noexcept {
+    for (const auto& [k, n] : table) {
+        if (n == name) {
+            return k;
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
-std::string_view to_string(event_kind kind) noexcept {
-    for (const auto& [k, name] : kind_names) {
-        if (k == kind) {
-            return name;
-        }
-    }
-    return "unknown";
-}
+std::string_view to_string(event_kind kind) noexcept { return name_in(kind_names, kind); }
 
-std::optional<event_kind> parse_event_kind(std::string_view name) noexcept {
-    for (const auto& [k, n] : kind_names) {
-        if (n == name) {
-            return k;
-        }
-    }
-    return std::nullopt;
-}
+std::optional<event_kind> parse_event_kind(std::string_view name) noexcept { return value_in(kind_names, name); }
 
-std::string_view to_string(delivery_status s) noexcept {
-    for (const auto& [k, name] : delivery_names) {
-        if (k == s) {
-            return name;
-        }
-    }
-    return "unknown";
-}
+std::string_view to_string(delivery_status s) noexcept { return name_in(delivery_names, s); }
 
 std::optional<delivery_status> parse_delivery_status(std::string_view name) noexcept {
-    for (const auto& [k, n] : delivery_names) {
-        if (n == name) {
-            return k;
-        }
-    }
-    return std::nullopt;
+    return value_in(delivery_names, name);
 }
 
 event event::message(tagflow::identity who, std::string text) {

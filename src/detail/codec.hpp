@@ -7,9 +7,15 @@
 #include <tagflow/event.hpp>
 #include <tagflow/outbox.hpp>
 
+#include <optional>
+#include <string_view>
+
 #include <boost/json.hpp>
 
 namespace tagflow::detail {
+
+// "90s", "30m", "2h", "7d" (a positive whole number and one unit); std::nullopt otherwise.
+std::optional<duration> parse_short_duration(std::string_view text);
 
 boost::json::value value_to_json(const value& v);
 value value_from_json(const boost::json::value& v);
