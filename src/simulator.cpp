@@ -1,3 +1,4 @@
+#include <tagflow/analytics.hpp>
 #include <tagflow/broadcast.hpp>
 #include <tagflow/channel.hpp>
 #include <tagflow/dispatcher.hpp>
@@ -332,6 +333,34 @@ private:
         print_new_messages();
     }
 
+    // {"2026-01-05": {"new": 1, "returning": 0}}: analytics' new and returning contacts per day,
+    // in the scenario's time zone. Days not named are not checked.
+    void expect_daily(const json::object& x, const std::string& path) {
+        ++result_.checks;
+        analytics_options options;
+        options.time_zone = std::string(zone_->name());
+        const auto report = analyze(*engine_, options);
+        for (const auto& [day, want] : x) {
+            const auto p = path + "." + std::string(day);
+            const auto& w = object_at(want, p);
+            allow(w, p, {"new", "returning"});
+            std::int64_t have_new = 0, have_returning = 0;
+            for (const auto& d : report.daily) {
+                if (fmt::format("{:04}-{:02}-{:02}", d.date.year, d.date.month, d.date.day) == day) {
+                    have_new = d.new_contacts;
+                    have_returning = d.returning;
+                }
+            }
+            auto check = [&](const char* key, std::int64_t have) {
+                if (const auto* v = w.if_contains(key); v && (!v->is_int64() || v->get_int64() != have)) {
+                    fail(p + "." + key, fmt::format("is {}, expected {}", have, json::serialize(*v)));
+                }
+            };
+            check("new", have_new);
+            check("returning", have_returning);
+        }
+    }
+
     void expect_broadcast(const json::object& x, const std::string& path) {
         allow(x, path, {"status", "cost", "blocked", "already_decided"});
         if (!broadcast_) {
@@ -484,7 +513,8 @@ private:
 
     void expect(const json::object& x, const std::string& path) {
         allow(x, path, {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
-                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls", "broadcast"});
+                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls", "broadcast",
+                        "daily"});
         if (const auto* n = x.if_contains("contacts")) {
             ++result_.checks;
             const auto want = n->is_int64() ? n->get_int64() : -1;
@@ -501,6 +531,9 @@ private:
         }
         if (const auto* b = x.if_contains("broadcast")) {
             expect_broadcast(object_at(*b, path + ".broadcast"), path + ".broadcast");
+        }
+        if (const auto* d = x.if_contains("daily")) {
+            expect_daily(object_at(*d, path + ".daily"), path + ".daily");
         }
         if (const auto* calls = x.if_contains("adapter_calls")) {
             expect_adapter_calls(object_at(*calls, path + ".adapter_calls"), path + ".adapter_calls");
