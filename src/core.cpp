@@ -216,6 +216,24 @@ const std::string& contact_zone(const contact& c, const core_env& env) {
     return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
 }
 
+send_context policy_context(const contact& c, const std::string& channel, const std::string& zone, time_point now) {
+    send_context ctx;
+    ctx.now = now;
+    const auto it = c.channels.find(channel);
+    ctx.state = it == c.channels.end() ? nullptr : &it->second;
+    ctx.zone = zone;
+    return ctx;
+}
+
+send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone, time_point now) {
+    auto ctx = policy_context(c, m.to.channel, zone, now);
+    ctx.purpose = m.purpose;
+    ctx.channel_tag = m.channel_tag;
+    ctx.by_human = m.by_human;
+    ctx.is_template = !m.template_name.empty();
+    return ctx;
+}
+
 void cancel_timer_id(core_env& env, std::int64_t id) {
     auto& fresh = env.out.timers;
     const auto it = std::find_if(fresh.begin(), fresh.end(), [id](const timer_record& t) { return t.id == id; });
@@ -512,15 +530,8 @@ void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
     if (!profile) {
         return;
     }
-    auto& state = c.channels[m.to.channel];
-    send_context ctx;
-    ctx.now = m.not_before.value_or(env.now);
-    ctx.purpose = m.purpose;
-    ctx.state = &state;
-    ctx.zone = contact_zone(c, env);
-    ctx.channel_tag = m.channel_tag;
-    ctx.by_human = m.by_human;
-    ctx.is_template = !m.template_name.empty();
+    auto& state = c.channels[m.to.channel]; // updated below once the verdict is known
+    const auto ctx = policy_context(c, m, contact_zone(c, env), m.not_before.value_or(env.now));
     const auto d = evaluate(*profile, ctx);
     json::object body;
     body["message"] = m.id;
@@ -601,12 +612,8 @@ identity reachable_address(const contact& c, const message_parts& parts, const c
         if (!profile) {
             return *address;
         }
-        send_context ctx;
-        ctx.now = env.now;
+        auto ctx = policy_context(c, channel, contact_zone(c, env), env.now);
         ctx.purpose = parts.purpose;
-        const auto it = c.channels.find(channel);
-        ctx.state = it == c.channels.end() ? nullptr : &it->second;
-        ctx.zone = contact_zone(c, env);
         ctx.channel_tag = parts.channel_tag;
         ctx.is_template = !parts.template_name.empty();
         if (evaluate(*profile, ctx).outcome != policy_decision::verdict::block) {

@@ -90,14 +90,12 @@ dispatch_report dispatcher::dispatch_due(std::optional<time_point> now) {
     return report;
 }
 
-void dispatcher::record(const outbound_message& m, delivery_status status, time_point now, std::string error_text,
-                        std::string rule, std::optional<time_point> until, std::string external_id) {
+void dispatcher::record(const outbound_message& m, bool attempt, delivery_status status, time_point now,
+                        std::string error_text, std::string rule, std::optional<time_point> until,
+                        std::string external_id) {
     auto e = event::delivery_of(m.id, status).at_time(now);
-    // One key per attempt (adapter results) or per check time (policy results), so recording
+    // One key per attempt (adapter results) or per check time (policy verdicts), so recording
     // the same outcome twice after a crash is a no-op.
-    const bool attempt = status == delivery_status::sent || status == delivery_status::retry ||
-                         status == delivery_status::failed || status == delivery_status::dead_letter ||
-                         (status == delivery_status::blocked && rule.rfind("platform:", 0) == 0);
     e.key = "dispatch:" + std::to_string(m.id) + "/" +
             (attempt ? "a" + std::to_string(m.attempts + 1) : "p" + std::to_string(millis_of(now)));
     e.error = std::move(error_text);
@@ -110,7 +108,7 @@ void dispatcher::record(const outbound_message& m, delivery_status status, time_
 void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_report& report) {
     const auto it = channels_.find(m.to.channel);
     if (it == channels_.end()) {
-        record(m, delivery_status::failed, now, "no channel adapter configured for \"" + m.to.channel + "\"", "", {},
+        record(m, true, delivery_status::failed, now, "no channel adapter configured for \"" + m.to.channel + "\"", "", {},
                "");
         ++report.unroutable;
         return;
@@ -119,12 +117,12 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
 
     const auto decision = engine_.check_policy(m, now);
     if (decision.outcome == policy_decision::verdict::block) {
-        record(m, delivery_status::blocked, now, decision.reason, decision.rule, {}, "");
+        record(m, false, delivery_status::blocked, now, decision.reason, decision.rule, {}, "");
         ++report.blocked;
         return;
     }
     if (decision.outcome == policy_decision::verdict::defer) {
-        record(m, delivery_status::deferred, now, decision.reason, decision.rule, decision.until, "");
+        record(m, false, delivery_status::deferred, now, decision.reason, decision.rule, decision.until, "");
         ++report.deferred;
         return;
     }
@@ -179,13 +177,13 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
                                                              result.detail;
     switch (result.result) {
     case send_result::outcome::sent:
-        record(m, delivery_status::sent, now, "", "", {}, result.external_id);
+        record(m, true, delivery_status::sent, now, "", "", {}, result.external_id);
         ++report.sent;
         break;
     case send_result::outcome::retry: {
         const int attempt = m.attempts + 1;
         if (attempt >= options_.max_attempts) {
-            record(m, delivery_status::dead_letter, now, what + " (gave up after " + std::to_string(attempt) + " attempts)",
+            record(m, true, delivery_status::dead_letter, now, what + " (gave up after " + std::to_string(attempt) + " attempts)",
                    "", {}, "");
             ++report.dead_lettered;
             break;
@@ -194,16 +192,16 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
         if (result.retry_after && *result.retry_after > wait) {
             wait = *result.retry_after; // the platform said how long; never come back sooner
         }
-        record(m, delivery_status::retry, now, what, "", now + wait, "");
+        record(m, true, delivery_status::retry, now, what, "", now + wait, "");
         ++report.retried;
         break;
     }
     case send_result::outcome::failed:
-        record(m, delivery_status::failed, now, what, "", {}, "");
+        record(m, true, delivery_status::failed, now, what, "", {}, "");
         ++report.failed;
         break;
     case send_result::outcome::blocked:
-        record(m, delivery_status::blocked, now, what, "platform:" + result.error_code, {}, "");
+        record(m, true, delivery_status::blocked, now, what, "platform:" + result.error_code, {}, "");
         ++report.blocked;
         break;
     }

@@ -621,32 +621,10 @@ struct engine::impl {
         }
     }
 
-    // Processes events like a batch but writes nothing: the outbox rows they would decide.
-    std::vector<outbound_message> dry_run(std::span<const event> events) {
-        std::vector<event> checked;
-        checked.reserve(events.size());
-        std::lock_guard lock(mutex);
-        for (std::size_t i = 0; i < events.size(); ++i) {
-            checked.push_back(validate(events[i], "[" + std::to_string(i) + "]."));
-        }
-        const auto saved = ids;
-        std::vector<outbound_message> out;
-        try {
-            unit_of_work work(*backing);
-            std::set<contact_id> touched;
-            for (const auto& e : checked) {
-                (void)process(e, work, touched);
-            }
-            out = std::move(work.changes.messages);
-        } catch (...) {
-            ids = saved;
-            throw;
-        }
-        ids = saved; // nothing was written: the ids are free again
-        return out;
-    }
-
-    std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch) {
+    // Validates and processes `events` in one unit of work and commits it; with `preview`, the
+    // outbox rows it would write go there instead and nothing is written (engine::dry_run).
+    std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch,
+                                          std::vector<outbound_message>* preview = nullptr) {
         std::vector<event> checked;
         checked.reserve(events.size());
         std::lock_guard lock(mutex);
@@ -668,6 +646,11 @@ struct engine::impl {
                     }
                     throw event_error("[" + std::to_string(i) + "]." + err.field(), err.detail());
                 }
+            }
+            if (preview) {
+                *preview = std::move(work.changes.messages);
+                ids = saved; // nothing was written: the ids are free again
+                return results;
             }
             work.finish(touched);
             if (!work.changes.empty()) {
@@ -1010,7 +993,11 @@ void engine::visit_tags(const std::function<void(contact_id, const std::string&)
     impl_->backing->visit_tags(visit);
 }
 
-std::vector<outbound_message> engine::dry_run(std::span<const event> events) { return impl_->dry_run(events); }
+std::vector<outbound_message> engine::dry_run(std::span<const event> events) {
+    std::vector<outbound_message> decided;
+    (void)impl_->ingest_all(events, true, &decided);
+    return decided;
+}
 
 std::vector<outbound_message> engine::due_messages(time_point until, std::size_t limit) const {
     std::lock_guard lock(impl_->mutex);
@@ -1042,15 +1029,8 @@ policy_decision engine::check_policy(const outbound_message& message, time_point
     if (!c) {
         throw error(errc::not_found, "no contact for outbox message " + std::to_string(message.id));
     }
-    send_context ctx;
-    ctx.now = at;
-    ctx.purpose = message.purpose;
-    const auto it = c->channels.find(message.to.channel);
-    ctx.state = it == c->channels.end() ? nullptr : &it->second;
-    ctx.zone = c->profile.time_zone.empty() ? impl_->options.default_time_zone : c->profile.time_zone;
-    ctx.channel_tag = message.channel_tag;
-    ctx.by_human = message.by_human;
-    ctx.is_template = !message.template_name.empty();
+    auto ctx = detail::policy_context(
+        *c, message, c->profile.time_zone.empty() ? impl_->options.default_time_zone : c->profile.time_zone, at);
     ctx.at_dispatch = true;
     return evaluate(*profile, ctx);
 }

@@ -82,7 +82,8 @@ public:
 
 private:
     void deliver(const outbound_message& m, time_point now, dispatch_report& report);
-    void record(const outbound_message& m, delivery_status status, time_point now, std::string error,
+    // `attempt`: an adapter's result (keyed by attempt number), not a policy verdict (keyed by time).
+    void record(const outbound_message& m, bool attempt, delivery_status status, time_point now, std::string error,
                 std::string rule, std::optional<time_point> until, std::string external_id);
 
     engine& engine_;

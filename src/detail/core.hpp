@@ -87,6 +87,12 @@ struct core_env {
 // The contact's IANA time zone, or the engine default when the profile has none.
 const std::string& contact_zone(const contact& c, const core_env& env);
 
+// What channel policies read about contact `c` on `channel` at `now`: its channel state and its
+// zone (`zone`, already resolved against the engine default).
+send_context policy_context(const contact& c, const std::string& channel, const std::string& zone, time_point now);
+// The same for outbox message `m`, with its purpose, tag, author and template.
+send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone, time_point now);
+
 // Cancels a timer: one created in this same unit is simply not written; an older one is removed.
 void cancel_timer_id(core_env& env, std::int64_t id);
 
