@@ -31,40 +31,61 @@ void check(const engine& e, const broadcast_spec& spec) {
     }
 }
 
-// One broadcast event per member, in contact id order.
-std::vector<event> recipients_of(const engine& e, const broadcast_spec& spec) {
-    const expression audience = spec.audience.empty() ? expression{} : expression::parse(spec.audience);
+// The broadcast event for one recipient.
+event event_for(const broadcast_spec& spec, contact_id id, time_point now, const std::string& channels) {
+    event ev;
+    ev.kind = event_kind::broadcast;
+    ev.contact = id;
+    ev.at = now;
+    ev.key = key_of(spec.name, id);
+    ev.name = spec.name;
+    ev.text = spec.text;
+    ev.until = spec.at;
+    ev.data["purpose"] = spec.purpose;
+    if (!spec.template_name.empty()) {
+        ev.data["template"] = spec.template_name;
+    }
+    if (!channels.empty()) {
+        ev.data["channels"] = channels;
+    }
+    return ev;
+}
+
+// Calls `visit` with the broadcast events of the members, a page of at most `page` at a time in
+// contact id order, so a campaign to a million contacts never holds them all. Segment members
+// come from the store's membership rows; an audience condition reads contacts page by page.
+template <typename Visit>
+void for_each_page(const engine& e, const broadcast_spec& spec, std::size_t page, Visit&& visit) {
     const time_point now = e.now();
     std::string channels;
     for (const auto& c : spec.channels) {
         channels += channels.empty() ? "" : ",";
         channels += c;
     }
-    std::vector<event> out;
-    for (const auto& c : e.contacts()) {
-        const bool member = spec.segment.empty() ? audience.evaluate(detail::contact_view(c, now))
-                                                 : c.segments.count(spec.segment) != 0;
-        if (!member) {
-            continue;
+    std::vector<event> events;
+    if (!spec.segment.empty()) {
+        for (auto ids = e.segment_members(spec.segment, 0, page); !ids.empty();
+             ids = e.segment_members(spec.segment, ids.back(), page)) {
+            events.clear();
+            for (const auto id : ids) {
+                events.push_back(event_for(spec, id, now, channels));
+            }
+            visit(std::span<const event>(events));
         }
-        event ev;
-        ev.kind = event_kind::broadcast;
-        ev.contact = c.id;
-        ev.at = now;
-        ev.key = key_of(spec.name, c.id);
-        ev.name = spec.name;
-        ev.text = spec.text;
-        ev.until = spec.at;
-        ev.data["purpose"] = spec.purpose;
-        if (!spec.template_name.empty()) {
-            ev.data["template"] = spec.template_name;
-        }
-        if (!channels.empty()) {
-            ev.data["channels"] = channels;
-        }
-        out.push_back(std::move(ev));
+        return;
     }
-    return out;
+    const expression audience = expression::parse(spec.audience);
+    for (auto people = e.contacts(0, page); !people.empty(); people = e.contacts(people.back().id, page)) {
+        events.clear();
+        for (const auto& c : people) {
+            if (audience.evaluate(detail::contact_view(c, now))) {
+                events.push_back(event_for(spec, c.id, now, channels));
+            }
+        }
+        if (!events.empty()) {
+            visit(std::span<const event>(events));
+        }
+    }
 }
 
 void count(broadcast_summary& s, const outbound_message& m) {
@@ -91,15 +112,16 @@ void count(broadcast_summary& s, const outbound_message& m) {
 
 broadcast_summary plan_broadcast(engine& e, const broadcast_spec& spec) {
     check(e, spec);
-    const auto events = recipients_of(e, spec);
     broadcast_summary s;
     s.name = spec.name;
-    const auto rows = e.dry_run(events);
-    for (const auto& m : rows) {
-        count(s, m);
-    }
-    // Recipients whose key is already stored produced no row: an earlier send decided them.
-    s.already_decided = events.size() - rows.size();
+    for_each_page(e, spec, 1000, [&](std::span<const event> events) {
+        const auto rows = e.dry_run(events);
+        for (const auto& m : rows) {
+            count(s, m);
+        }
+        // Recipients whose key is already stored produced no row: an earlier send decided them.
+        s.already_decided += events.size() - rows.size();
+    });
     for (auto& r : s.recipients) {
         r.message_id = 0;
     }
@@ -111,11 +133,7 @@ broadcast_summary send_broadcast(engine& e, const broadcast_spec& spec, std::siz
     if (batch == 0) {
         batch = 1;
     }
-    const auto events = recipients_of(e, spec);
-    for (std::size_t i = 0; i < events.size(); i += batch) {
-        const auto n = std::min(batch, events.size() - i);
-        e.ingest_batch(std::span<const event>(events.data() + i, n));
-    }
+    for_each_page(e, spec, batch, [&e](std::span<const event> events) { (void)e.ingest_batch(events); });
     return broadcast_status(e, spec.name);
 }
 

@@ -42,7 +42,7 @@ public:
             return nullptr;
         }
         auto& c = contacts_[id] = std::move(*loaded);
-        stored_[id] = stored_parts{c.identities, c.tags};
+        stored_[id] = stored_parts{c.identities, c.tags, c.segments};
         index(c);
         return &c;
     }
@@ -144,6 +144,9 @@ public:
                         if (was->second.tags == c.tags) {
                             changes.same_tags.insert(id);
                         }
+                        if (was->second.segments == c.segments) {
+                            changes.same_segments.insert(id);
+                        }
                     }
                     changes.contacts.push_back(c);
                 }
@@ -174,6 +177,7 @@ private:
     struct stored_parts {
         std::vector<identity> identities;
         std::map<std::string, time_point> tags;
+        std::map<std::string, time_point> segments;
     };
 
     store& store_;
@@ -182,6 +186,28 @@ private:
     std::map<identity, contact_id> identities_;
     std::map<contact_id, contact_id> merged_into_;
     std::set<contact_id> removed_;
+};
+
+// Keeps a store unit open for a scope, so a batch's reads and its write share one transaction;
+// abandoned unless committed.
+class store_unit {
+public:
+    store_unit(store& s, bool write) : store_(s) { store_.begin_unit(write); }
+    store_unit(const store_unit&) = delete;
+    store_unit& operator=(const store_unit&) = delete;
+    ~store_unit() {
+        if (open_) {
+            store_.abandon_unit();
+        }
+    }
+    void commit() {
+        store_.commit_unit();
+        open_ = false;
+    }
+
+private:
+    store& store_;
+    bool open_ = true;
 };
 
 bool valid_channel(const std::string& channel) {
@@ -545,9 +571,14 @@ struct engine::impl {
     std::size_t fire_due(time_point until, time_point clock_now) {
         constexpr std::size_t batch = 256;
         std::size_t fired = 0;
-        for (auto due = backing->due_timers(until, batch); !due.empty(); due = backing->due_timers(until, batch)) {
+        for (;;) {
             const auto saved = ids;
             try {
+                store_unit unit(*backing, true);
+                const auto due = backing->due_timers(until, batch);
+                if (due.empty()) {
+                    break;
+                }
                 unit_of_work work(*backing);
                 std::set<contact_id> touched;
                 for (const auto& t : due) {
@@ -566,6 +597,7 @@ struct engine::impl {
                 }
                 work.finish(touched);
                 backing->apply(work.changes);
+                unit.commit();
             } catch (...) {
                 ids = saved;
                 throw;
@@ -633,6 +665,7 @@ struct engine::impl {
         }
         const auto saved = ids;
         try {
+            store_unit unit(*backing, preview == nullptr);
             unit_of_work work(*backing);
             std::set<contact_id> touched;
             std::vector<ingest_result> results;
@@ -656,6 +689,7 @@ struct engine::impl {
             if (!work.changes.empty()) {
                 backing->apply(work.changes);
             }
+            unit.commit();
             return results;
         } catch (...) {
             ids = saved; // nothing was written: hand the same ids out again
@@ -749,13 +783,25 @@ contact engine::get_contact(contact_id id) const {
 
 std::vector<contact> engine::contacts() const {
     std::lock_guard lock(impl_->mutex);
+    store_unit snapshot(*impl_->backing, false);
     std::vector<contact> out;
-    for (auto id : impl_->backing->contact_ids()) {
-        if (auto c = impl_->backing->load_contact(id)) {
-            out.push_back(std::move(*c));
-        }
+    constexpr std::size_t page = 1000;
+    for (auto more = impl_->backing->load_contacts(0, page); !more.empty();
+         more = impl_->backing->load_contacts(out.back().id, page)) {
+        out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }
     return out;
+}
+
+std::vector<contact> engine::contacts(contact_id after, std::size_t limit) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->load_contacts(after, limit);
+}
+
+std::vector<contact_id> engine::segment_members(const std::string& segment, contact_id after,
+                                                std::size_t limit) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->segment_members(segment, after, limit);
 }
 
 namespace {
@@ -773,11 +819,13 @@ auto read_all(std::int64_t after_id, Fetch fetch) {
 
 std::vector<outbound_message> engine::outbox(std::int64_t after_id) const {
     std::lock_guard lock(impl_->mutex);
+    store_unit snapshot(*impl_->backing, false); // every page from the same snapshot
     return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
 }
 
 std::vector<event_record> engine::event_log(std::int64_t after_id) const {
     std::lock_guard lock(impl_->mutex);
+    store_unit snapshot(*impl_->backing, false); // every page from the same snapshot
     return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->events(a, n); });
 }
 
@@ -870,6 +918,7 @@ std::string engine::export_json() const {
     // One lock for the whole export, so it is a consistent snapshot while others ingest.
     std::lock_guard lock(impl_->mutex);
     auto& backing = *impl_->backing;
+    store_unit snapshot(backing, false);
     json::object doc;
     doc["definitions_version"] = impl_->defs_version;
     json::array people;
@@ -933,6 +982,7 @@ run_migration engine::migrate_runs() {
             changes.contacts.push_back(std::move(*c));
             changes.same_identities.insert(id);
             changes.same_tags.insert(id);
+            changes.same_segments.insert(id);
             ++out.migrated;
         }
         if (!changes.empty()) {

@@ -111,6 +111,25 @@ public:
         return std::nullopt;
     }
 
+    std::vector<contact> load_contacts(contact_id after, std::size_t limit) override {
+        std::vector<contact> out;
+        for (auto it = contacts_.upper_bound(after); it != contacts_.end() && out.size() < limit; ++it) {
+            out.push_back(it->second);
+        }
+        return out;
+    }
+
+    std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
+                                            std::size_t limit) override {
+        std::vector<contact_id> out;
+        for (auto it = contacts_.upper_bound(after); it != contacts_.end() && out.size() < limit; ++it) {
+            if (it->second.segments.count(segment) != 0) {
+                out.push_back(it->first);
+            }
+        }
+        return out;
+    }
+
     std::vector<contact_id> contact_ids() override {
         std::vector<contact_id> out;
         out.reserve(contacts_.size());

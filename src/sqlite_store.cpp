@@ -7,6 +7,8 @@
 #include "detail/codec.hpp"
 #include "detail/sqlite.hpp"
 
+#include <sqlite3.h>
+
 namespace tagflow {
 
 namespace {
@@ -111,6 +113,19 @@ UPDATE outbox SET due = created_at;
 CREATE INDEX outbox_due ON outbox(due, id) WHERE status IN ('pending', 'deferred');
 CREATE INDEX outbox_external ON outbox(channel, external_id) WHERE external_id IS NOT NULL;
 )sql",
+        // 5: segment membership as rows, so a broadcast finds its recipients without reading
+        // every contact. Filled from the documents of an existing file.
+        R"sql(
+CREATE TABLE contact_segments(
+  segment TEXT NOT NULL,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  entered_at INTEGER NOT NULL,
+  PRIMARY KEY(segment, contact_id)) WITHOUT ROWID;
+CREATE INDEX contact_segments_contact ON contact_segments(contact_id);
+INSERT INTO contact_segments(segment, contact_id, entered_at)
+  SELECT s.key, c.id, CAST(round((julianday(s.value) - 2440587.5) * 86400000.0) AS INTEGER)
+  FROM contacts c, json_each(c.doc, '$.segments') s;
+)sql",
     };
     return steps;
 }
@@ -124,14 +139,61 @@ public:
         sql::migrate(db_, migrations());
     }
 
+    void begin_unit(bool write) override {
+        if (in_unit_) {
+            throw error(errc::store_failure, "a store unit is already open; units do not nest");
+        }
+        // A writing unit takes the write lock at once: it reads before it writes, and a deferred
+        // transaction could fail with SQLITE_BUSY at its first write after all that work.
+        db_.cached(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").execute();
+        in_unit_ = true;
+    }
+
+    void commit_unit() override {
+        if (!in_unit_) {
+            throw error(errc::store_failure, "commit_unit without begin_unit");
+        }
+        db_.cached("COMMIT").execute();
+        in_unit_ = false;
+    }
+
+    void abandon_unit() noexcept override {
+        if (!in_unit_) {
+            return;
+        }
+        in_unit_ = false;
+        // SQLite ends the transaction by itself after some errors; only roll back an open one.
+        if (sqlite3_get_autocommit(db_.handle()) == 0) {
+            sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+    }
+
     void apply(const change_set& changes) override {
-        sql::transaction tx(db_);
+        if (!in_unit_) {
+            sql::transaction tx(db_);
+            write(changes);
+            tx.commit();
+            return;
+        }
+        // Inside a unit a failed apply must still write nothing: a savepoint undoes just it.
+        db_.cached("SAVEPOINT apply_changes").execute();
+        try {
+            write(changes);
+        } catch (...) {
+            sqlite3_exec(db_.handle(), "ROLLBACK TO apply_changes; RELEASE apply_changes", nullptr, nullptr, nullptr);
+            throw;
+        }
+        db_.cached("RELEASE apply_changes").execute();
+    }
+
+    void write(const change_set& changes) {
         for (auto id : changes.removed_contacts) {
             db_.cached("DELETE FROM contacts WHERE id = ?").bind_all(id).execute();
         }
         contact_id last_contact = 0;
         for (const auto& c : changes.contacts) {
-            write_contact(c, changes.same_identities.count(c.id) == 0, changes.same_tags.count(c.id) == 0);
+            write_contact(c, changes.same_identities.count(c.id) == 0, changes.same_tags.count(c.id) == 0,
+                          changes.same_segments.count(c.id) == 0);
             last_contact = std::max(last_contact, c.id);
         }
         if (last_contact > 0) {
@@ -199,7 +261,6 @@ public:
                 .bind_all(d->version, d->source, millis(d->loaded_at))
                 .execute();
         }
-        tx.commit();
     }
 
     std::optional<contact_id> find_by_identity(const identity& id) override {
@@ -233,6 +294,29 @@ public:
         auto doc = st.get_text(0);
         st.reset();
         return detail::contact_from_json(json::parse(doc));
+    }
+
+    std::vector<contact> load_contacts(contact_id after, std::size_t limit) override {
+        auto& st = db_.cached("SELECT doc FROM contacts WHERE id > ? ORDER BY id LIMIT ?");
+        st.bind_all(after, static_cast<std::int64_t>(limit));
+        std::vector<contact> out;
+        out.reserve(std::min<std::size_t>(limit, 4096));
+        while (st.step()) {
+            out.push_back(detail::contact_from_json(json::parse(st.get_text(0))));
+        }
+        return out;
+    }
+
+    std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
+                                            std::size_t limit) override {
+        auto& st = db_.cached("SELECT contact_id FROM contact_segments WHERE segment = ? AND contact_id > ? "
+                              "ORDER BY contact_id LIMIT ?");
+        st.bind_all(segment, after, static_cast<std::int64_t>(limit));
+        std::vector<contact_id> out;
+        while (st.step()) {
+            out.push_back(st.get_int64(0));
+        }
+        return out;
     }
 
     std::vector<contact_id> contact_ids() override {
@@ -402,7 +486,7 @@ private:
         return o;
     }
 
-    void write_contact(const contact& c, bool identities_changed, bool tags_changed) {
+    void write_contact(const contact& c, bool identities_changed, bool tags_changed, bool segments_changed) {
         db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
@@ -420,14 +504,21 @@ private:
                 .bind_all(id.channel, id.external_id, c.id)
                 .execute();
         }
-        if (!tags_changed) {
-            return;
+        if (tags_changed) {
+            db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").bind_all(c.id).execute();
+            for (const auto& [tag, at] : c.tags) {
+                db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
+                    .bind_all(c.id, tag, millis(at))
+                    .execute();
+            }
         }
-        db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").bind_all(c.id).execute();
-        for (const auto& [tag, at] : c.tags) {
-            db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
-                .bind_all(c.id, tag, millis(at))
-                .execute();
+        if (segments_changed) {
+            db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").bind_all(c.id).execute();
+            for (const auto& [segment, at] : c.segments) {
+                db_.cached("INSERT INTO contact_segments(segment, contact_id, entered_at) VALUES (?, ?, ?)")
+                    .bind_all(segment, c.id, millis(at))
+                    .execute();
+            }
         }
     }
 
@@ -458,6 +549,7 @@ private:
     }
 
     sql::database db_;
+    bool in_unit_ = false; // between begin_unit and its commit or abandon
 };
 
 } // namespace

@@ -2,6 +2,8 @@
 
 #include <tagflow/tagflow.hpp>
 
+#include <filesystem>
+
 using namespace tagflow;
 using namespace std::chrono_literals;
 
@@ -11,9 +13,10 @@ time_point at(const char* local) { return parse_time(std::string(local) + "+07:0
 
 struct shop {
     time_point clock = at("2026-03-02T20:00");
-    engine e{make_memory_store(), engine_options{.clock = [this] { return clock; }}};
+    engine e;
 
-    shop() {
+    explicit shop(std::unique_ptr<store> backing = make_memory_store())
+        : e(std::move(backing), engine_options{.clock = [this] { return clock; }}) {
         e.load_definitions(R"j({"schema": 1, "tags": ["Khách VIP"],
           "segments": [{"name": "vip", "if": "tag(\"Khách VIP\")"}],
           "channels": {"zalo": {"policy": "zalo-2026"}}})j");
@@ -109,4 +112,30 @@ TEST_CASE("an audience condition picks recipients without a declared segment", "
     // Contact 3 never wrote or followed, so it has no last channel: only 1 and 2 match.
     REQUIRE(plan.recipients.size() == 2);
     CHECK(plan.recipients[1].contact == 2);
+}
+
+TEST_CASE("a broadcast on SQLite reads its recipients from the segment rows, page by page", "[broadcast]") {
+    const auto path = std::filesystem::temp_directory_path() / "tagflow_test_broadcast_pages.db";
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::filesystem::remove(path.string() + suffix);
+    }
+    {
+        shop s(open_sqlite_store(path.string()));
+        CHECK(s.e.segment_members("vip", 0, 2) == std::vector<contact_id>{1, 2});
+        CHECK(s.e.segment_members("vip", 2, 2) == std::vector<contact_id>{3});
+        CHECK(s.e.segment_members("nope", 0, 2).empty());
+        const auto plan = plan_broadcast(s.e, s.spec());
+        CHECK(plan.by_status == std::map<std::string, std::size_t>{{"blocked", 1}, {"deferred", 2}});
+        const auto sent = send_broadcast(s.e, s.spec(), 2); // two pages: {1, 2} and {3}
+        CHECK(sent.by_status == plan.by_status);
+        CHECK(sent.recipients.size() == 3);
+        CHECK(plan_broadcast(s.e, s.spec()).already_decided == 3);
+        // Paged contacts walk every contact once.
+        CHECK(s.e.contacts(0, 2).size() == 2);
+        CHECK(s.e.contacts(2, 2).front().id == 3);
+        CHECK(s.e.contacts(3, 2).empty());
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::filesystem::remove(path.string() + suffix);
+    }
 }

@@ -675,3 +675,134 @@ TEST_CASE("a SQLite store can live in memory", "[store]") {
     const seeded seed(*s);
     seed.check(*s);
 }
+
+TEST_CASE("contacts and segment members are read in pages after an id", "[store]") {
+    backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    INFO(s.kind);
+    change_set cs;
+    for (contact_id id = 1; id <= 6; ++id) {
+        auto c = plain_contact(id, {"zalo", std::to_string(id)});
+        if (id % 2 == 0) {
+            c.segments["vip"] = t0 + std::chrono::minutes(id);
+        }
+        if (id == 5) {
+            c.segments["churn"] = t0;
+        }
+        cs.contacts.push_back(c);
+    }
+    s->apply(cs);
+    auto ids = [](const std::vector<contact>& rows) {
+        std::vector<contact_id> out;
+        for (const auto& c : rows) {
+            out.push_back(c.id);
+        }
+        return out;
+    };
+    using v = std::vector<contact_id>;
+    CHECK(ids(s->load_contacts(0, 4)) == v{1, 2, 3, 4});
+    CHECK(ids(s->load_contacts(4, 4)) == v{5, 6});
+    CHECK(s->load_contacts(6, 4).empty());
+    CHECK(s->load_contacts(0, 100).at(1) == s->load_contact(2).value());
+    CHECK(s->segment_members("vip", 0, 2) == v{2, 4});
+    CHECK(s->segment_members("vip", 4, 2) == v{6});
+    CHECK(s->segment_members("vip", 6, 2).empty());
+    CHECK(s->segment_members("churn", 0, 10) == v{5});
+    CHECK(s->segment_members("nobody", 0, 10).empty());
+
+    // Leaving a segment and being merged away both end membership.
+    change_set later;
+    auto four = s->load_contact(4).value();
+    four.segments.clear();
+    later.contacts.push_back(four);
+    later.removed_contacts.push_back(6);
+    later.same_identities.insert(4);
+    later.same_tags.insert(4);
+    s->apply(later);
+    CHECK(s->segment_members("vip", 0, 10) == v{2});
+    CHECK(ids(s->load_contacts(3, 10)) == v{4, 5});
+
+    // The hint says membership is as stored: a store may skip rewriting it.
+    change_set same;
+    auto two = s->load_contact(2).value();
+    two.profile.name = "Lan";
+    same.contacts.push_back(two);
+    same.same_segments.insert(2);
+    s->apply(same);
+    CHECK(s->segment_members("vip", 0, 10) == v{2});
+}
+
+TEST_CASE("a store unit commits its reads and writes together or not at all", "[store]") {
+    backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    INFO(s.kind);
+    change_set one;
+    one.contacts.push_back(plain_contact(1, {"zalo", "1"}));
+    one.events.push_back(input_event(1, 1, "k1"));
+    change_set two;
+    two.contacts.push_back(plain_contact(2, {"zalo", "2"}));
+    two.events.push_back(input_event(2, 2, "k2"));
+
+    s->begin_unit(true);
+    s->apply(one);
+    CHECK(s->load_contact(1)); // a unit reads its own writes
+    s->commit_unit();
+    CHECK(s->find_outcome("k1"));
+
+    if (s.kind == "sqlite") {
+        s->begin_unit(true);
+        s->apply(two);
+        CHECK(s->load_contact(2));
+        s->abandon_unit();
+        CHECK_FALSE(s->load_contact(2));
+        CHECK_FALSE(s->find_outcome("k2"));
+
+        // A refused change set inside a unit writes nothing, and the unit goes on.
+        s->begin_unit(true);
+        change_set clash;
+        clash.contacts.push_back(plain_contact(3, {"zalo", "3"}));
+        clash.events.push_back(input_event(3, 3, "k1"));
+        check_refused(*s, clash);
+        CHECK_FALSE(s->load_contact(3));
+        s->apply(two);
+        s->commit_unit();
+        CHECK(s->load_contact(2));
+        CHECK_FALSE(s->load_contact(3));
+
+        s->begin_unit(false);
+        CHECK_THROWS_AS(s->begin_unit(false), error); // units do not nest
+        s->abandon_unit();
+        CHECK_THROWS_AS(s->commit_unit(), error);
+    }
+    s->abandon_unit(); // none open: nothing happens
+    CHECK(s->contact_ids() == (s.kind == "sqlite" ? std::vector<contact_id>{1, 2} : std::vector<contact_id>{1}));
+}
+
+TEST_CASE("a file from before segment membership rows gets them from its contact documents", "[store]") {
+    temp_file file;
+    {
+        auto s = open_sqlite_store(file.path.string());
+        change_set cs;
+        auto c = plain_contact(1, {"zalo", "1"});
+        c.segments["vip"] = t0 + 1500ms;
+        cs.contacts.push_back(c);
+        cs.contacts.push_back(plain_contact(2, {"zalo", "2"}));
+        s->apply(cs);
+    }
+    // Turn the file back into schema version 4, as an older tagflow left it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE contact_segments; PRAGMA user_version=4", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    sqlite3_close(db);
+
+    auto s = open_sqlite_store(file.path.string());
+    CHECK(s->segment_members("vip", 0, 10) == std::vector<contact_id>{1});
+    CHECK(s->load_contact(1)->segments.at("vip") == t0 + 1500ms);
+    s.reset();
+    REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT entered_at FROM contact_segments", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int64(st, 0) == (t0 + 1500ms).time_since_epoch().count());
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}

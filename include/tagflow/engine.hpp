@@ -164,8 +164,17 @@ public:
     void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) const;
     /// Every live contact id, ascending. Thread-safe.
     [[nodiscard]] std::vector<contact_id> contact_ids() const;
-    /// Every contact, ascending by id.
+    /// Every contact, ascending by id. Holds them all: walk a large store with the paged form.
+    /// Thread-safe.
     [[nodiscard]] std::vector<contact> contacts() const;
+    /// Contacts with id > `after`, ascending, at most `limit` (a page; pass the last id seen to
+    /// get the next). Thread-safe.
+    [[nodiscard]] std::vector<contact> contacts(contact_id after, std::size_t limit) const;
+    /// Ids of contacts in the named segment with id > `after`, ascending, at most `limit`; read
+    /// from the store's membership rows, not by loading contacts. An undeclared name has no
+    /// members. Thread-safe.
+    [[nodiscard]] std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
+                                                         std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id = 0) const;
     /// Log rows with id > after_id, ascending (inputs and derived events).

@@ -69,7 +69,7 @@ struct change_set {
     std::vector<std::int64_t> completed_requests; ///< Requests whose answer was processed.
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
     /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
-    std::set<contact_id> same_identities, same_tags;
+    std::set<contact_id> same_identities, same_tags, same_segments;
 
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
@@ -95,8 +95,21 @@ public:
     virtual ~store() = default;
 
     /// Writes a change set atomically: all of it or, on failure, nothing. Outbox keys and input
-    /// event keys are unique; a clash throws and writes nothing.
+    /// event keys are unique; a clash throws and writes nothing. Inside a unit (begin_unit), the
+    /// writes join the unit and become durable only when it commits.
     virtual void apply(const change_set& changes) = 0;
+
+    /// Opens a unit: the reads and apply() calls until commit_unit() or abandon_unit() see one
+    /// snapshot and commit together, so a batch pays for one transaction instead of one per
+    /// statement. `write` says whether apply() will be called (a store may take its write lock
+    /// up front). Units do not nest: opening a second one throws store_failure. The
+    /// default does nothing, for stores without transactions.
+    virtual void begin_unit(bool write) { (void)write; }
+    /// Makes the open unit's writes durable; throws store_failure when none is open or the commit
+    /// fails (then the unit stays open and must still be abandoned).
+    virtual void commit_unit() {}
+    /// Ends the open unit, discarding its writes; does nothing when none is open. Never throws.
+    virtual void abandon_unit() noexcept {}
 
     /// The contact owning `id`, if any.
     [[nodiscard]] virtual std::optional<contact_id> find_by_identity(const identity& id) = 0;
@@ -110,6 +123,13 @@ public:
     [[nodiscard]] virtual std::optional<contact> load_contact(contact_id id) = 0;
     /// Every live contact id, ascending.
     [[nodiscard]] virtual std::vector<contact_id> contact_ids() = 0;
+    /// Live contacts with id > `after`, ascending, at most `limit`: a page, so a caller can walk
+    /// every contact without holding them all.
+    [[nodiscard]] virtual std::vector<contact> load_contacts(contact_id after, std::size_t limit) = 0;
+    /// Ids of live contacts in the named segment (contact::segments) with id > `after`,
+    /// ascending, at most `limit`.
+    [[nodiscard]] virtual std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
+                                                                  std::size_t limit) = 0;
     /// Calls `visit(contact id, tag)` for every tag of every live contact, ordered by tag then
     /// contact id (what a tag index is built from, without loading whole contacts).
     virtual void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) = 0;
