@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -68,6 +69,12 @@ double raw_inserts(std::size_t n, std::size_t batch) {
     return s;
 }
 
+long peak_rss_mb() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +125,7 @@ int main(int argc, char** argv) {
     tagflow::broadcast_summary plan, sent;
     const double plan_s = timed([&] { plan = tagflow::plan_broadcast(e, spec); });
     const double send_s = timed([&] { sent = tagflow::send_broadcast(e, spec, batch); });
+    const long rss = peak_rss_mb(); // the plan holds one summary row per recipient, by design
     const double raw_s = raw_inserts(contacts, batch);
     if (plan.recipients.size() != contacts || sent.recipients.size() != contacts) {
         fmt::print(stderr, "unexpected recipients: plan {} sent {}\n", plan.recipients.size(), sent.recipients.size());
@@ -126,10 +134,11 @@ int main(int argc, char** argv) {
     const double per_million = 1'000'000.0 / static_cast<double>(contacts);
     if (as_json) {
         fmt::print(R"({{"contacts":{},"batch":{},"setup_s":{:.2f},"plan_s":{:.3f},"send_s":{:.3f},"raw_s":{:.3f},)"
-                   R"("plan_vs_raw":{:.1f},"send_vs_raw":{:.1f},"plan_1m_s_extrapolated":{:.1f},"send_1m_s_extrapolated":{:.1f}}})"
+                   R"("plan_vs_raw":{:.1f},"send_vs_raw":{:.1f},"plan_1m_s_extrapolated":{:.1f},"send_1m_s_extrapolated":{:.1f},)"
+                   R"("peak_rss_mb":{}}})"
                    "\n",
                    contacts, batch, setup, plan_s, send_s, raw_s, plan_s / raw_s, send_s / raw_s, plan_s * per_million,
-                   send_s * per_million);
+                   send_s * per_million, rss);
     } else {
         fmt::print("{} recipients (setup {:.1f} s)\n", contacts, setup);
         fmt::print("  plan:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million)\n", plan_s, plan_s / raw_s,
@@ -138,6 +147,7 @@ int main(int argc, char** argv) {
                    send_s * per_million);
         fmt::print("  raw SQLite inserts of the same rows: {:.3f} s\n", raw_s);
         fmt::print("  estimated cost: {} VND\n", plan.cost.count("VND") ? plan.cost.at("VND") : 0.0);
+        fmt::print("  peak RSS: {} MB\n", rss);
     }
     return 0;
 }

@@ -131,12 +131,12 @@ public:
         }
     }
 
-    // Writes every touched contact into the change set, once, in id order.
+    // Moves every touched contact into the change set, once, in id order; the unit is spent.
     void finish(const std::set<contact_id>& touched) {
         for (auto id : touched) {
             if (removed_.count(id) == 0) {
                 if (auto it = contacts_.find(id); it != contacts_.end()) {
-                    const auto& c = it->second;
+                    auto& c = it->second;
                     if (auto was = stored_.find(id); was != stored_.end()) {
                         if (was->second.identities == c.identities) {
                             changes.same_identities.insert(id);
@@ -148,7 +148,7 @@ public:
                             changes.same_segments.insert(id);
                         }
                     }
-                    changes.contacts.push_back(c);
+                    changes.contacts.push_back(std::move(c));
                 }
             }
         }
@@ -227,6 +227,7 @@ struct engine::impl {
     mutable std::mutex mutex;
     std::map<int, definitions> old_defs;
     std::mutex perform_mutex;
+    bool previewing = false; // a dry run: the log rows it builds are never written
 
     time_point now() const {
         if (options.clock) {
@@ -331,12 +332,8 @@ struct engine::impl {
             break;
         default: break;
         }
-        if (!e.text.empty()) {
-            try {
-                (void)fold(e.text); // rules match folded text: refuse what cannot be folded now
-            } catch (const error&) {
-                fail("text", "is not valid UTF-8");
-            }
+        if (!is_valid_utf8(e.text)) {
+            fail("text", "is not valid UTF-8"); // rules match folded text: refuse what cannot be folded
         }
         auto& p = e.profile;
         if (p.phone && !p.phone->empty()) {
@@ -516,7 +513,9 @@ struct engine::impl {
         input.kind = std::string(to_string(e.kind));
         input.key = e.key;
         input.at = *e.at;
-        input.body = to_json(e);
+        if (!previewing) {
+            input.body = to_json(e);
+        }
         input.origin = "input";
         input.definitions_version = defs_version;
         const std::size_t input_row = work.changes.events.size();
@@ -536,7 +535,9 @@ struct engine::impl {
 
         auto& row = work.changes.events[input_row];
         row.contact = final_contact.id;
-        row.outcome = json::serialize(detail::result_to_json(result));
+        if (!previewing) {
+            row.outcome = json::serialize(detail::result_to_json(result));
+        }
         if (!e.key.empty()) {
             work.outcomes[e.key] = result;
         }
@@ -664,6 +665,11 @@ struct engine::impl {
             checked.push_back(validate(events[i], batch ? "[" + std::to_string(i) + "]." : std::string{}));
         }
         const auto saved = ids;
+        previewing = preview != nullptr;
+        struct preview_end {
+            bool& flag;
+            ~preview_end() { flag = false; }
+        } end_preview{previewing};
         try {
             store_unit unit(*backing, preview == nullptr);
             unit_of_work work(*backing);

@@ -179,6 +179,19 @@ bool letter_or_digit_at(std::string_view s, std::size_t pos) noexcept {
 
 } // namespace
 
+bool is_valid_utf8(std::string_view s) noexcept {
+    for (std::size_t pos = 0; pos < s.size();) {
+        utf8proc_int32_t cp = 0;
+        const utf8proc_ssize_t len =
+            utf8proc_iterate(bytes_of(s.substr(pos)), static_cast<utf8proc_ssize_t>(s.size() - pos), &cp);
+        if (len < 0) {
+            return false;
+        }
+        pos += static_cast<std::size_t>(len);
+    }
+    return true;
+}
+
 std::string fold(std::string_view utf8) {
     require_utf8(utf8, "text");
     return fold_valid(utf8, true);

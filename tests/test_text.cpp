@@ -70,6 +70,14 @@ TEST_CASE("Folding refuses invalid UTF-8", "[text]") {
                Contains("byte 2"));
 }
 
+TEST_CASE("UTF-8 validity is checked without folding", "[text]") {
+    for (const std::string s : {"\xFF", "ab\xC3\x28", "\xE1\xBB", "\xED\xA0\x80", "\xC0\xAF"}) {
+        CHECK_FALSE(tagflow::is_valid_utf8(s));
+    }
+    CHECK(tagflow::is_valid_utf8(""));
+    CHECK(tagflow::is_valid_utf8("Giảm 30% cho Khách VIP 🎉"));
+}
+
 TEST_CASE("A keyword filter matches the whole message ignoring case, accents and punctuation", "[text]") {
     const text_filter f = text_filter::keywords({"Mua", "đặt hàng"});
     CHECK(f.kind() == match_kind::keyword);

@@ -18,6 +18,10 @@ namespace tagflow {
 /// valid UTF-8. Thread-safe.
 [[nodiscard]] std::string fold(std::string_view utf8);
 
+/// True when `s` is valid UTF-8 (what fold() and every event text require). Never throws;
+/// thread-safe.
+[[nodiscard]] bool is_valid_utf8(std::string_view s) noexcept;
+
 /// How a text_filter compares a message with its patterns.
 enum class match_kind {
     keyword,  ///< The whole message, ignoring surrounding punctuation, is one of the keywords.

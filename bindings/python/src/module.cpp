@@ -1613,8 +1613,31 @@ PYBIND11_MODULE(_core, m) {
             py::arg("contact_id"), "A contact by id; raises NotFoundError when unknown.")
         .def(
             "contacts",
-            [](const py_engine& self) { return self.run([](tagflow::engine& e) { return e.contacts(); }); },
-            "Every contact, ascending by id.")
+            [](const py_engine& self, tagflow::contact_id after_id, std::optional<std::size_t> limit) {
+                return self.run([&](tagflow::engine& e) {
+                    if (limit) {
+                        return e.contacts(after_id, *limit);
+                    }
+                    if (after_id == 0) {
+                        return e.contacts();
+                    }
+                    std::vector<tagflow::contact> out;
+                    for (auto page = e.contacts(after_id, 1000); !page.empty();
+                         page = e.contacts(out.back().id, 1000)) {
+                        out.insert(out.end(), page.begin(), page.end());
+                    }
+                    return out;
+                });
+            },
+            py::arg("after_id") = 0, py::arg("limit") = py::none(),
+            "Contacts with id > after_id, ascending; at most limit of them (a page) when given.")
+        .def(
+            "segment_members",
+            [](const py_engine& self, const std::string& segment, tagflow::contact_id after_id, std::size_t limit) {
+                return self.run([&](tagflow::engine& e) { return e.segment_members(segment, after_id, limit); });
+            },
+            py::arg("segment"), py::arg("after_id") = 0, py::arg("limit") = 1000,
+            "Ids of contacts in the named segment with id > after_id, ascending, at most limit.")
         .def(
             "outbox",
             [](const py_engine& self, std::int64_t after_id) {

@@ -342,3 +342,19 @@ def test_reprs_are_readable(shop):
     assert repr(shop.find_contact("zalo:1")) == "<Contact 1 ['zalo:1'] stranger tags={'Khách mới'}>"
     assert "zalo:1" in repr(shop.outbox()[0])
     assert repr(shop) == "<tagflow.Engine memory>"
+
+
+def test_contacts_and_segment_members_come_in_pages(tmp_path):
+    with tagflow.Engine(str(tmp_path / "shop.db")) as e:
+        e.load_definitions({"schema": 1, "tags": ["VIP"], "segments": [{"name": "vip", "if": 'tag("VIP")'}]})
+        for n in range(1, 6):
+            e.ingest(tagflow.message(f"zalo:{n}", "hi", at=local("2026-01-05T10:00")))
+            if n % 2:
+                e.ingest(tagflow.add_tag(f"zalo:{n}", "VIP", at=local("2026-01-05T10:01")))
+        assert [c.id for c in e.contacts()] == [1, 2, 3, 4, 5]
+        assert [c.id for c in e.contacts(limit=2)] == [1, 2]
+        assert [c.id for c in e.contacts(after_id=2, limit=2)] == [3, 4]
+        assert [c.id for c in e.contacts(after_id=3)] == [4, 5]
+        assert e.segment_members("vip") == [1, 3, 5]
+        assert e.segment_members("vip", after_id=1, limit=1) == [3]
+        assert e.segment_members("nobody") == []
