@@ -141,9 +141,12 @@ broadcast_summary broadcast_status(const engine& e, const std::string& name) {
     broadcast_summary s;
     s.name = name;
     const std::string cause = "broadcast:" + name;
-    for (const auto& m : e.outbox()) {
-        if (m.cause == cause) {
-            count(s, m);
+    // Page by page: a million-row outbox is never held whole.
+    for (auto page = e.outbox(0, 1000); !page.empty(); page = e.outbox(page.back().id, 1000)) {
+        for (const auto& m : page) {
+            if (m.cause == cause) {
+                count(s, m);
+            }
         }
     }
     std::sort(s.recipients.begin(), s.recipients.end(),
@@ -154,18 +157,23 @@ broadcast_summary broadcast_status(const engine& e, const std::string& name) {
 std::size_t cancel_broadcast(engine& e, const std::string& name) {
     const std::string cause = "broadcast:" + name;
     std::vector<event> cancels;
-    for (const auto& m : e.outbox()) {
-        if (m.cause == cause && m.waiting()) {
-            auto ev = event::delivery_of(m.id, delivery_status::cancelled);
-            ev.key = "cancel:" + m.key;
-            ev.error = "broadcast \"" + name + "\" cancelled";
-            cancels.push_back(std::move(ev));
+    std::size_t cancelled = 0;
+    for (auto page = e.outbox(0, 1000); !page.empty(); page = e.outbox(page.back().id, 1000)) {
+        cancels.clear();
+        for (const auto& m : page) {
+            if (m.cause == cause && m.waiting()) {
+                auto ev = event::delivery_of(m.id, delivery_status::cancelled);
+                ev.key = "cancel:" + m.key;
+                ev.error = "broadcast \"" + name + "\" cancelled";
+                cancels.push_back(std::move(ev));
+            }
+        }
+        if (!cancels.empty()) {
+            e.ingest_batch(cancels); // one transaction per page; cancelling again skips what is done
+            cancelled += cancels.size();
         }
     }
-    if (!cancels.empty()) {
-        e.ingest_batch(cancels);
-    }
-    return cancels.size();
+    return cancelled;
 }
 
 } // namespace tagflow

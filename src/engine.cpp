@@ -829,6 +829,11 @@ std::vector<outbound_message> engine::outbox(std::int64_t after_id) const {
     return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
 }
 
+std::vector<outbound_message> engine::outbox(std::int64_t after_id, std::size_t limit) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->messages(after_id, limit);
+}
+
 std::vector<event_record> engine::event_log(std::int64_t after_id) const {
     std::lock_guard lock(impl_->mutex);
     store_unit snapshot(*impl_->backing, false); // every page from the same snapshot

@@ -177,6 +177,8 @@ public:
                                                          std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id = 0) const;
+    /// Outbox rows with id > after_id, ascending, at most `limit` (a page). Thread-safe.
+    [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id, std::size_t limit) const;
     /// Log rows with id > after_id, ascending (inputs and derived events).
     [[nodiscard]] std::vector<event_record> event_log(std::int64_t after_id = 0) const;
     /// The external events ingested so far, in order, as given: replaying them into an empty
