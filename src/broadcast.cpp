@@ -88,23 +88,24 @@ void for_each_page(const engine& e, const broadcast_spec& spec, std::size_t page
     }
 }
 
-void count(broadcast_summary& s, const outbound_message& m) {
-    broadcast_recipient r;
-    r.contact = m.contact;
-    r.to = m.to;
-    r.status = m.status;
-    r.not_before = m.not_before;
-    r.rule = m.policy_rule;
-    r.reason = m.reason;
-    r.cost = m.cost;
-    r.currency = m.currency;
-    r.message_id = m.id;
+// Adds a row to the summary; the row is spent (its strings move into the summary).
+void count(broadcast_summary& s, outbound_message& m) {
     ++s.by_status[std::string(to_string(m.status))];
     if (m.status == message_status::blocked) {
         ++s.blocked_by_reason[m.policy_rule];
     } else if (m.cost > 0 && m.status != message_status::cancelled) {
         s.cost[m.currency] += m.cost;
     }
+    broadcast_recipient r;
+    r.contact = m.contact;
+    r.to = std::move(m.to);
+    r.status = m.status;
+    r.not_before = m.not_before;
+    r.rule = std::move(m.policy_rule);
+    r.reason = std::move(m.reason);
+    r.cost = m.cost;
+    r.currency = std::move(m.currency);
+    r.message_id = m.id;
     s.recipients.push_back(std::move(r));
 }
 
@@ -115,8 +116,8 @@ broadcast_summary plan_broadcast(engine& e, const broadcast_spec& spec) {
     broadcast_summary s;
     s.name = spec.name;
     for_each_page(e, spec, 1000, [&](std::span<const event> events) {
-        const auto rows = e.dry_run(events);
-        for (const auto& m : rows) {
+        auto rows = e.dry_run(events);
+        for (auto& m : rows) {
             count(s, m);
         }
         // Recipients whose key is already stored produced no row: an earlier send decided them.
@@ -143,7 +144,7 @@ broadcast_summary broadcast_status(const engine& e, const std::string& name) {
     const std::string cause = "broadcast:" + name;
     // Page by page: a million-row outbox is never held whole.
     for (auto page = e.outbox(0, 1000); !page.empty(); page = e.outbox(page.back().id, 1000)) {
-        for (const auto& m : page) {
+        for (auto& m : page) {
             if (m.cause == cause) {
                 count(s, m);
             }

@@ -20,9 +20,20 @@ using local_ms = date::local_time<std::chrono::milliseconds>;
 const date::time_zone& find_zone(std::string_view zone) {
     // The database is loaded once, on first use, by date itself (thread-safe); a missing
     // /usr/share/zoneinfo therefore shows up here too, as an unknown zone.
+    // Most calls name the zone of the previous one (the engine default): skip the lookup then.
+    struct last_zone {
+        std::string name;
+        const date::time_zone* zone = nullptr;
+    };
+    thread_local last_zone last;
+    if (last.zone != nullptr && zone == last.name) {
+        return *last.zone;
+    }
     try {
         if (!zone.empty()) {
             if (const auto* tz = date::locate_zone(zone)) {
+                last.name = zone;
+                last.zone = tz;
                 return *tz;
             }
         }
@@ -46,10 +57,42 @@ std::chrono::minutes since_midnight(local_clock_time at) {
     return std::chrono::hours{at.hour} + std::chrono::minutes{at.minute};
 }
 
+// The offset period in force at `t`. Policies and windows ask about the same zone and nearly the
+// same instant over and over (a broadcast asks a million times), and a period lasts months or, in
+// zones without DST, forever: the last answer is kept per thread and reused while it covers `t`.
+// date's database is never reloaded here, so the zone pointer stays valid.
+const date::sys_info& period_at(const date::time_zone& tz, date::sys_seconds t) {
+    struct last_period {
+        const date::time_zone* zone = nullptr;
+        date::sys_info info;
+    };
+    thread_local last_period last;
+    if (last.zone != &tz || t < last.info.begin || t >= last.info.end) {
+        last.info = tz.get_info(t);
+        last.zone = &tz;
+    }
+    return last.info;
+}
+
 // Applies the DST rules of local_time.hpp: a skipped local time becomes the instant the clocks
 // jumped to, a repeated one its first occurrence. The result never decreases as `lt` increases,
 // which the window and yearly searches below rely on.
 time_point resolve(const date::time_zone& tz, local_ms lt) {
+    // Fast path: guessed with the period of the last answer, the instant lies more than a day from
+    // both ends of its period. Offsets change by less than a day, so no transition can make this
+    // wall clock time skipped or repeated: it is unique.
+    {
+        // Copied: the next call may overwrite the period the reference points at.
+        const std::chrono::seconds offset =
+            period_at(tz, date::floor<std::chrono::seconds>(time_point{lt.time_since_epoch()})).offset;
+        const time_point guess{lt.time_since_epoch() - offset};
+        const auto whole = date::floor<std::chrono::seconds>(guess);
+        const date::sys_info& at = period_at(tz, whole);
+        // Written as sums, not differences: the periods at either end of time run to min and max.
+        if (at.offset == offset && whole > at.begin + date::days{1} && whole + date::days{1} < at.end) {
+            return guess;
+        }
+    }
     const date::local_info info = tz.get_info(lt);
     if (info.result == date::local_info::nonexistent) {
         return std::chrono::time_point_cast<std::chrono::milliseconds>(info.second.begin);
@@ -60,7 +103,8 @@ time_point resolve(const date::time_zone& tz, local_ms lt) {
 }
 
 date::local_days local_day_of(const date::time_zone& tz, time_point t) {
-    return date::floor<date::days>(tz.to_local(t));
+    const std::chrono::seconds offset = period_at(tz, date::floor<std::chrono::seconds>(t)).offset;
+    return date::floor<date::days>(local_ms{t.time_since_epoch() + offset});
 }
 
 constexpr std::array<std::string_view, 7> weekday_names{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};

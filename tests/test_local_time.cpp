@@ -435,3 +435,50 @@ TEST_CASE("Unknown zones are refused by name everywhere", "[local_time]") {
     CHECK(w.allows(t, "Asia/Saigon"));
     CHECK(tagflow::local_to_utc(2026, 1, 5, {9, 0}, "UTC") == utc("2026-01-05T09:00:00Z"));
 }
+
+TEST_CASE("Answers do not depend on which zone or instant was asked before", "[local_time]") {
+    // The conversions remember the last zone and offset period asked; interleaving zones and
+    // walking back and forth across DST changes must give the answers each would get alone.
+    const std::vector<const char*> zones{new_york, lord_howe, saigon, london};
+    struct ask {
+        const char* zone;
+        int month;
+        unsigned day;
+        local_clock_time at;
+    };
+    std::vector<ask> asks;
+    for (const char* zone : zones) {
+        for (const auto& [month, day] : std::vector<std::pair<int, unsigned>>{{3, 8}, {3, 29}, {4, 5}, {10, 4},
+                                                                             {10, 25}, {11, 1}, {3, 9}, {10, 26}}) {
+            for (int minutes = 0; minutes < 24 * 60; minutes += 15) {
+                asks.push_back({zone, month, day, {minutes / 60, minutes % 60}});
+            }
+        }
+    }
+    auto answer = [](const ask& a) {
+        const auto t = tagflow::local_to_utc(2026, static_cast<unsigned>(a.month), a.day, a.at, a.zone);
+        const auto d = tagflow::local_date_of(t, a.zone);
+        return std::pair{t, d.year * 10000 + static_cast<int>(d.month) * 100 + static_cast<int>(d.day)};
+    };
+    // Each zone on its own, in order...
+    std::vector<std::pair<time_point, int>> alone;
+    for (const auto& a : asks) {
+        alone.push_back(answer(a));
+    }
+    // ...then every ask in an order that switches zone and jumps in time at each step.
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < asks.size(); ++i) {
+        order.push_back((i * 7919) % asks.size()); // 7919 is prime and does not divide the count
+    }
+    REQUIRE(asks.size() % 7919 != 0);
+    for (const auto i : order) {
+        INFO(asks[i].zone << " 2026-" << asks[i].month << "-" << asks[i].day << " " << asks[i].at.hour << ":"
+                          << asks[i].at.minute);
+        CHECK(answer(asks[i]) == alone[i]);
+    }
+    // Spot checks against offsets worked out by hand.
+    CHECK(tagflow::local_to_utc(2026, 3, 8, {2, 30}, new_york) == utc("2026-03-08T07:00:00Z"));  // skipped
+    CHECK(tagflow::local_to_utc(2026, 11, 1, {1, 30}, new_york) == utc("2026-11-01T05:30:00Z")); // first 01:30 EDT
+    CHECK(tagflow::local_to_utc(2026, 4, 5, {1, 45}, lord_howe) == utc("2026-04-04T14:45:00Z")); // first, +11:00
+    CHECK(tagflow::local_to_utc(2026, 3, 9, {12, 0}, saigon) == utc("2026-03-09T05:00:00Z"));
+}

@@ -192,7 +192,9 @@ double statement::get_double(int col) const {
     return sqlite3_column_double(stmt_, col);
 }
 
-std::string statement::get_text(int col) const {
+std::string statement::get_text(int col) const { return std::string(get_text_view(col)); }
+
+std::string_view statement::get_text_view(int col) const {
     check_column(col);
     // The type must be read before sqlite3_column_text, which may convert the value in place.
     if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) {
@@ -208,7 +210,7 @@ std::string statement::get_text(int col) const {
         }
         return {}; // a zero-length blob
     }
-    return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(bytes));
+    return std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(bytes));
 }
 
 bool statement::is_null(int col) const {

@@ -160,6 +160,9 @@ public:
     /// Text of column col, byte for byte (embedded NULs kept); NULL reads as "". Throws like
     /// get_int64, and store_failure when SQLite runs out of memory converting the value.
     [[nodiscard]] std::string get_text(int col) const;
+    /// Like get_text, without the copy: the view is valid until the statement steps, is reset or
+    /// is finalized.
+    [[nodiscard]] std::string_view get_text_view(int col) const;
     /// True when column col is NULL. Throws like get_int64.
     [[nodiscard]] bool is_null(int col) const;
     /// Text of column col, or std::nullopt when it is NULL. Throws like get_text.
