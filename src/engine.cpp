@@ -147,6 +147,14 @@ public:
                         if (was->second.segments == c.segments) {
                             changes.same_segments.insert(id);
                         }
+                    } else {
+                        // Created in this unit: the store has nothing of it, which empty parts match.
+                        if (c.tags.empty()) {
+                            changes.same_tags.insert(id);
+                        }
+                        if (c.segments.empty()) {
+                            changes.same_segments.insert(id);
+                        }
                     }
                     changes.contacts.push_back(std::move(c));
                 }

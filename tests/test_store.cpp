@@ -776,7 +776,7 @@ TEST_CASE("a store unit commits its reads and writes together or not at all", "[
     CHECK(s->contact_ids() == (s.kind == "sqlite" ? std::vector<contact_id>{1, 2} : std::vector<contact_id>{1}));
 }
 
-TEST_CASE("a file from before segment membership rows gets them from its contact documents", "[store]") {
+TEST_CASE("a file from schema version 4 gets segment membership rows from its contact documents", "[store]") {
     temp_file file;
     {
         auto s = open_sqlite_store(file.path.string());
@@ -803,6 +803,13 @@ TEST_CASE("a file from before segment membership rows gets them from its contact
     REQUIRE(sqlite3_prepare_v2(db, "SELECT entered_at FROM contact_segments", -1, &st, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     CHECK(sqlite3_column_int64(st, 0) == (t0 + 1500ms).time_since_epoch().count());
+    sqlite3_finalize(st);
+    // Migration 6 dropped the indexes no query used.
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM sqlite_master WHERE name IN ('events_contact', 'outbox_status')",
+                               -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int64(st, 0) == 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
