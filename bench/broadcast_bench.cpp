@@ -1,7 +1,9 @@
 // Broadcast planning and sending on SQLite, against raw SQLite inserts of the same number of
 // outbox-sized rows on the same file settings (WAL, synchronous=FULL), in the same run.
 //
-//   broadcast_bench [--contacts N] [--batch B] [--json]
+//   broadcast_bench [--contacts N] [--batch B] [--mmap BYTES] [--json]
+//
+// --mmap sets sqlite_options::mmap_bytes for the engine's store (the default maps nothing).
 //
 // Setup: N contacts on Zalo, each following the OA and tagged "Khách VIP" (ingest_batch, B per
 // transaction; not timed as part of the broadcast). Then, timed:
@@ -79,6 +81,7 @@ long peak_rss_mb() {
 
 int main(int argc, char** argv) {
     std::size_t contacts = 20'000, batch = 1000;
+    std::int64_t mmap_bytes = 0; // sqlite_options::mmap_bytes; the raw baseline keeps SQLite's default
     bool as_json = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -86,17 +89,21 @@ int main(int argc, char** argv) {
             contacts = std::stoull(argv[++i]);
         } else if (a == "--batch" && i + 1 < argc) {
             batch = std::stoull(argv[++i]);
+        } else if (a == "--mmap" && i + 1 < argc) {
+            mmap_bytes = std::stoll(argv[++i]);
         } else if (a == "--json") {
             as_json = true;
         } else {
-            fmt::print(stderr, "usage: broadcast_bench [--contacts N] [--batch B] [--json]\n");
+            fmt::print(stderr, "usage: broadcast_bench [--contacts N] [--batch B] [--mmap BYTES] [--json]\n");
             return 2;
         }
     }
     const auto start = tagflow::parse_time("2026-03-02T20:00:00+07:00");
     tagflow::engine_options options;
     options.clock = [start] { return start; };
-    auto e = tagflow::engine(tagflow::open_sqlite_store(fresh("broadcast").string()), options);
+    auto e = tagflow::engine(
+        tagflow::open_sqlite_store(fresh("broadcast").string(), tagflow::sqlite_options{.mmap_bytes = mmap_bytes}),
+        options);
     e.load_definitions(R"j({"schema": 1, "tags": ["Khách VIP"],
       "segments": [{"name": "vip", "if": "tag(\"Khách VIP\")"}],
       "policies": {"zalo-priced": {"channel": "zalo", "currency": "VND", "rules": [
@@ -135,10 +142,10 @@ int main(int argc, char** argv) {
     if (as_json) {
         fmt::print(R"({{"contacts":{},"batch":{},"setup_s":{:.2f},"plan_s":{:.3f},"send_s":{:.3f},"raw_s":{:.3f},)"
                    R"("plan_vs_raw":{:.1f},"send_vs_raw":{:.1f},"plan_1m_s_extrapolated":{:.1f},"send_1m_s_extrapolated":{:.1f},)"
-                   R"("peak_rss_mb":{}}})"
+                   R"("peak_rss_mb":{},"mmap_bytes":{}}})"
                    "\n",
                    contacts, batch, setup, plan_s, send_s, raw_s, plan_s / raw_s, send_s / raw_s, plan_s * per_million,
-                   send_s * per_million, rss);
+                   send_s * per_million, rss, mmap_bytes);
     } else {
         fmt::print("{} recipients (setup {:.1f} s)\n", contacts, setup);
         fmt::print("  plan:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million)\n", plan_s, plan_s / raw_s,

@@ -504,6 +504,7 @@ private:
         o.busy_timeout_ms = options.busy_timeout_ms;
         o.synchronous = options.sync == sqlite_options::durability::full ? sql::open_options::sync::full
                                                                          : sql::open_options::sync::normal;
+        o.mmap_size = options.mmap_bytes;
         return o;
     }
 
@@ -576,6 +577,11 @@ private:
 } // namespace
 
 std::unique_ptr<store> open_sqlite_store(const std::string& path, sqlite_options options) {
+    if (options.mmap_bytes < 0) {
+        throw error(errc::invalid_argument,
+                    "sqlite_options::mmap_bytes must be 0 (no map) or a positive size in bytes, not " +
+                        std::to_string(options.mmap_bytes));
+    }
     return std::make_unique<sqlite_store>(path, options);
 }
 

@@ -676,6 +676,24 @@ TEST_CASE("a SQLite store can live in memory", "[store]") {
     seed.check(*s);
 }
 
+TEST_CASE("a SQLite store may read its file through a memory map", "[store]") {
+    temp_file file;
+    {
+        auto s = open_sqlite_store(file.path.string(), sqlite_options{.mmap_bytes = 64 << 20});
+        const seeded seed(*s);
+        seed.check(*s);
+    }
+    auto again = open_sqlite_store(file.path.string(), sqlite_options{.mmap_bytes = 64 << 20});
+    CHECK(again->load_contact(1));
+    try {
+        (void)open_sqlite_store(file.path.string(), sqlite_options{.mmap_bytes = -1});
+        FAIL("a negative map size was accepted");
+    } catch (const error& e) {
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("mmap_bytes"));
+    }
+}
+
 TEST_CASE("contacts and segment members are read in pages after an id", "[store]") {
     backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
     INFO(s.kind);

@@ -293,6 +293,9 @@ database::database(const std::string& path, open_options opts) : path_(path) {
             break;
         }
         execute(opts.foreign_keys ? "PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=OFF");
+        if (opts.mmap_size > 0) {
+            execute("PRAGMA mmap_size=" + std::to_string(opts.mmap_size));
+        }
     } catch (...) {
         close();
         throw;

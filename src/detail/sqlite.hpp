@@ -64,6 +64,9 @@ struct open_options {
     sync synchronous = sync::full;
     /// Enforce FOREIGN KEY clauses (SQLite leaves them off unless asked, per connection).
     bool foreign_keys = true;
+    /// PRAGMA mmap_size: bytes of the file read through a memory map; 0 leaves SQLite's default
+    /// (no map).
+    std::int64_t mmap_size = 0;
 };
 
 class database;

@@ -528,7 +528,8 @@ private:
 };
 
 std::unique_ptr<py_engine> make_engine(py::object path, py::object clock, py::object returning_gap,
-                                       std::string default_time_zone, int max_cascade_depth, std::string durability) {
+                                       std::string default_time_zone, int max_cascade_depth, std::string durability,
+                                       std::int64_t mmap_bytes) {
     tagflow::engine_options options;
     options.returning_gap = to_duration(returning_gap, "returning_gap");
     if (options.returning_gap.count() <= 0) {
@@ -560,6 +561,10 @@ std::unique_ptr<py_engine> make_engine(py::object path, py::object clock, py::ob
         throw tagflow::error(tagflow::errc::invalid_argument,
                              "durability must be \"full\" or \"normal\", not \"" + durability + "\"");
     }
+    if (mmap_bytes < 0) { // refused for an in-memory engine too, not only by open_sqlite_store
+        throw tagflow::error(tagflow::errc::invalid_argument, "mmap_bytes must be 0 (no map) or a positive size");
+    }
+    sqlite.mmap_bytes = mmap_bytes;
     std::optional<std::string> file;
     py::object shown_path = py::none();
     if (!path.is_none()) {
@@ -1524,7 +1529,7 @@ PYBIND11_MODULE(_core, m) {
              py::arg("clock") = py::none(),
              py::arg("returning_gap") = refs().timedelta_type(py::arg("hours") = 24),
              py::arg("default_time_zone") = "Asia/Ho_Chi_Minh", py::arg("max_cascade_depth") = 8,
-             py::arg("durability") = "full")
+             py::arg("durability") = "full", py::arg("mmap_bytes") = 0)
         .def("close", &py_engine::close, "Closes the store; waits for calls in progress. Idempotent.")
         .def_property_readonly("closed", &py_engine::closed)
         .def("__enter__",

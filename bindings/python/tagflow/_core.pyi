@@ -593,6 +593,7 @@ class Engine:
         default_time_zone: str = "Asia/Ho_Chi_Minh",
         max_cascade_depth: int = 8,
         durability: str = "full",
+        mmap_bytes: int = 0,
     ) -> None: ...
     def close(self) -> None: ...
     @property

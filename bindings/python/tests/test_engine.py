@@ -345,7 +345,7 @@ def test_reprs_are_readable(shop):
 
 
 def test_contacts_and_segment_members_come_in_pages(tmp_path):
-    with tagflow.Engine(str(tmp_path / "shop.db")) as e:
+    with tagflow.Engine(str(tmp_path / "shop.db"), mmap_bytes=1 << 26) as e:
         e.load_definitions({"schema": 1, "tags": ["VIP"], "segments": [{"name": "vip", "if": 'tag("VIP")'}]})
         for n in range(1, 6):
             e.ingest(tagflow.message(f"zalo:{n}", "hi", at=local("2026-01-05T10:00")))

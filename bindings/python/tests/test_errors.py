@@ -177,6 +177,8 @@ def test_other_errors_are_the_base_class_with_a_code():
         tagflow.Engine(returning_gap=3600)
     with pytest.raises(tagflow.Error):
         tagflow.Engine(durability="sometimes")
+    with pytest.raises(tagflow.Error, match="mmap_bytes"):
+        tagflow.Engine(mmap_bytes=-1)
 
 
 def test_exceptions_raised_from_python_have_the_attributes():
