@@ -31,6 +31,22 @@ void check(const engine& e, const broadcast_spec& spec) {
     }
 }
 
+// Calls `visit` with every outbox row the broadcast's events could have written, a page at a
+// time: their keys all start with "k:" + key_of(name, ...) (see the outbox key scheme in
+// docs/architecture.md), so only that key range is read, not the whole outbox. The caller still
+// checks the cause: a broadcast whose name extends this one's after a '/' shares the prefix.
+template <typename Visit>
+void for_each_row(const engine& e, const std::string& name, Visit&& visit) {
+    const std::string prefix = "k:broadcast:" + name + "/";
+    for (auto page = e.outbox_with_key_prefix(prefix, "", 1000); !page.empty();) {
+        const std::string last = page.back().key;
+        for (auto& m : page) {
+            visit(m);
+        }
+        page = e.outbox_with_key_prefix(prefix, last, 1000);
+    }
+}
+
 // The broadcast event for one recipient.
 event event_for(const broadcast_spec& spec, contact_id id, time_point now, const std::string& channels) {
     event ev;
@@ -142,14 +158,11 @@ broadcast_summary broadcast_status(const engine& e, const std::string& name) {
     broadcast_summary s;
     s.name = name;
     const std::string cause = "broadcast:" + name;
-    // Page by page: a million-row outbox is never held whole.
-    for (auto page = e.outbox(0, 1000); !page.empty(); page = e.outbox(page.back().id, 1000)) {
-        for (auto& m : page) {
-            if (m.cause == cause) {
-                count(s, m);
-            }
+    for_each_row(e, name, [&](outbound_message& m) {
+        if (m.cause == cause) {
+            count(s, m);
         }
-    }
+    });
     std::sort(s.recipients.begin(), s.recipients.end(),
               [](const broadcast_recipient& a, const broadcast_recipient& b) { return a.contact < b.contact; });
     return s;
@@ -159,21 +172,25 @@ std::size_t cancel_broadcast(engine& e, const std::string& name) {
     const std::string cause = "broadcast:" + name;
     std::vector<event> cancels;
     std::size_t cancelled = 0;
-    for (auto page = e.outbox(0, 1000); !page.empty(); page = e.outbox(page.back().id, 1000)) {
-        cancels.clear();
-        for (const auto& m : page) {
-            if (m.cause == cause && m.waiting()) {
-                auto ev = event::delivery_of(m.id, delivery_status::cancelled);
-                ev.key = "cancel:" + m.key;
-                ev.error = "broadcast \"" + name + "\" cancelled";
-                cancels.push_back(std::move(ev));
+    auto flush = [&] {
+        if (!cancels.empty()) {
+            e.ingest_batch(cancels); // a transaction per page; cancelling again skips what is done
+            cancelled += cancels.size();
+            cancels.clear();
+        }
+    };
+    for_each_row(e, name, [&](outbound_message& m) {
+        if (m.cause == cause && m.waiting()) {
+            auto ev = event::delivery_of(m.id, delivery_status::cancelled);
+            ev.key = "cancel:" + m.key;
+            ev.error = "broadcast \"" + name + "\" cancelled";
+            cancels.push_back(std::move(ev));
+            if (cancels.size() == 1000) {
+                flush();
             }
         }
-        if (!cancels.empty()) {
-            e.ingest_batch(cancels); // one transaction per page; cancelling again skips what is done
-            cancelled += cancels.size();
-        }
-    }
+    });
+    flush();
     return cancelled;
 }
 

@@ -837,6 +837,12 @@ std::vector<outbound_message> engine::outbox(std::int64_t after_id) const {
     return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
 }
 
+std::vector<outbound_message> engine::outbox_with_key_prefix(const std::string& prefix, const std::string& after_key,
+                                                             std::size_t limit) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->backing->messages_with_key_prefix(prefix, after_key, limit);
+}
+
 std::vector<outbound_message> engine::outbox(std::int64_t after_id, std::size_t limit) const {
     std::lock_guard lock(impl_->mutex);
     return impl_->backing->messages(after_id, limit);

@@ -53,7 +53,7 @@ public:
             events_.push_back(e);
         }
         for (const auto& m : changes.messages) {
-            message_keys_.insert(m.key);
+            message_keys_.emplace(m.key, m.id);
             counters_.last_message = std::max(counters_.last_message, m.id);
             messages_.push_back(m);
             track(messages_.back());
@@ -144,6 +144,17 @@ public:
     std::vector<event_record> events(std::int64_t after_id, std::size_t limit) override {
         return page(events_, after_id, limit);
     }
+    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix, const std::string& after_key,
+                                                           std::size_t limit) override {
+        std::vector<outbound_message> out;
+        auto it = after_key < prefix ? message_keys_.lower_bound(prefix) : message_keys_.upper_bound(after_key);
+        for (; it != message_keys_.end() && out.size() < limit && it->first.compare(0, prefix.size(), prefix) == 0;
+             ++it) {
+            out.push_back(*message_at(it->second));
+        }
+        return out;
+    }
+
     std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) override {
         return page(messages_, after_id, limit);
     }
@@ -280,7 +291,7 @@ private:
     std::map<identity, contact_id> identities_;
     std::map<std::string, std::set<contact_id>> phones_, emails_, customers_;
     std::map<std::string, std::string> outcomes_;
-    std::set<std::string> message_keys_;
+    std::map<std::string, std::int64_t> message_keys_; // outbox key -> id
     std::vector<event_record> events_;
     std::vector<outbound_message> messages_;
     std::set<std::pair<time_point, std::int64_t>> waiting_; // (due, id) of pending and deferred rows

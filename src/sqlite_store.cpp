@@ -398,6 +398,32 @@ public:
         return read_messages(st);
     }
 
+    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix, const std::string& after_key,
+                                                           std::size_t limit) override {
+        // A range on the unique key index. Keys are compared as bytes (BINARY collation); the
+        // prefix's range ends before the prefix with its last byte raised, or runs to the end
+        // when every byte is 0xFF (or the prefix is empty).
+        std::string end = prefix;
+        while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) {
+            end.pop_back();
+        }
+        if (!end.empty()) {
+            end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+        }
+        const bool after = !(after_key < prefix);
+        // Plain comparisons (no OR), so SQLite walks the key index over just the range.
+        const std::string query = "SELECT " + message_columns + " FROM outbox WHERE key " + (after ? ">" : ">=") +
+                                  " ?" + (end.empty() ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+        auto& st = db_.cached(query);
+        const std::string& from = after ? after_key : prefix;
+        if (end.empty()) {
+            st.bind_all(from, static_cast<std::int64_t>(limit));
+        } else {
+            st.bind_all(from, end, static_cast<std::int64_t>(limit));
+        }
+        return read_messages(st);
+    }
+
     std::optional<outbound_message> find_message(std::int64_t id) override {
         auto& st = db_.cached("SELECT " + message_columns + " FROM outbox WHERE id = ?");
         st.bind_all(id);

@@ -831,3 +831,40 @@ TEST_CASE("a file from schema version 4 gets segment membership rows from its co
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
+
+TEST_CASE("outbox rows are read by key prefix, in key order, a page at a time", "[store]") {
+    backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    INFO(s.kind);
+    change_set cs;
+    const std::vector<std::string> keys{"k:broadcast:sale/2/broadcast/0", "e:5/thanks/0",
+                                        "k:broadcast:sale/10/broadcast/0", "k:broadcast:sale2/1/broadcast/0",
+                                        "k:broadcast:sale/", "k:broadcast:sal", "a\xff\xff", "a\xff\xffz", "b"};
+    std::int64_t id = 0;
+    for (const auto& k : keys) {
+        cs.messages.push_back(outbox_row(++id, 1, k));
+    }
+    s->apply(cs);
+    auto keys_of = [](const std::vector<outbound_message>& rows) {
+        std::vector<std::string> out;
+        for (const auto& m : rows) {
+            out.push_back(m.key);
+        }
+        return out;
+    };
+    using v = std::vector<std::string>;
+    const std::string sale = "k:broadcast:sale/";
+    CHECK(keys_of(s->messages_with_key_prefix(sale, "", 10)) ==
+          v{"k:broadcast:sale/", "k:broadcast:sale/10/broadcast/0", "k:broadcast:sale/2/broadcast/0"});
+    // Paging after the last key seen.
+    const auto first = s->messages_with_key_prefix(sale, "", 2);
+    REQUIRE(first.size() == 2);
+    CHECK(keys_of(s->messages_with_key_prefix(sale, first.back().key, 2)) == v{"k:broadcast:sale/2/broadcast/0"});
+    CHECK(s->messages_with_key_prefix(sale, "k:broadcast:sale/2/broadcast/0", 2).empty());
+    CHECK(s->messages_with_key_prefix("nothing", "", 10).empty());
+    // A prefix ending in 0xFF bytes has no "next" prefix: the range runs to the end.
+    CHECK(keys_of(s->messages_with_key_prefix("a\xff\xff", "", 10)) == v{"a\xff\xff", "a\xff\xffz"});
+    // The empty prefix is every row, in key order.
+    CHECK(s->messages_with_key_prefix("", "", 100).size() == keys.size());
+    CHECK(s->messages_with_key_prefix("", "", 100).front().key == "a\xff\xff");
+    CHECK(s->messages_with_key_prefix(sale, "", 10).front().cause == "rule:thanks"); // whole rows
+}

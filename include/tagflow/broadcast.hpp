@@ -64,11 +64,14 @@ struct broadcast_summary {
 /// Thread-safe.
 broadcast_summary send_broadcast(engine& e, const broadcast_spec& spec, std::size_t batch = 1000);
 
-/// The rows of broadcast `name` as they are now (sent, delivered, blocked, ...). Thread-safe.
+/// The rows of broadcast `name` as they are now (sent, delivered, blocked, ...): the outbox rows
+/// with cause `broadcast:<name>` decided by events keyed `broadcast:<name>/<contact id>` (what
+/// send_broadcast ingests). Reads only that key range of the outbox. Thread-safe.
 [[nodiscard]] broadcast_summary broadcast_status(const engine& e, const std::string& name);
 
-/// Withdraws every row of broadcast `name` that has not gone out (pending or deferred): each
-/// becomes `cancelled` through a delivery_update event. Returns how many. Thread-safe.
+/// Withdraws every row of broadcast `name` (as broadcast_status finds them) that has not gone out
+/// (pending or deferred): each becomes `cancelled` through a delivery_update event, committed a
+/// thousand at a time. Returns how many. Thread-safe.
 std::size_t cancel_broadcast(engine& e, const std::string& name);
 
 } // namespace tagflow

@@ -177,6 +177,12 @@ public:
                                                          std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id = 0) const;
+    /// Outbox rows whose key starts with `prefix` and sorts after `after_key`, in key order, at
+    /// most `limit` (a page; pass the last key seen for the next). Reads only that key range.
+    /// Thread-safe.
+    [[nodiscard]] std::vector<outbound_message> outbox_with_key_prefix(const std::string& prefix,
+                                                                       const std::string& after_key,
+                                                                       std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending, at most `limit` (a page). Thread-safe.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id, std::size_t limit) const;
     /// Log rows with id > after_id, ascending (inputs and derived events).

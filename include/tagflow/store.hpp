@@ -141,6 +141,12 @@ public:
     /// Outbox rows with id > `after_id`, ascending, at most `limit`.
     [[nodiscard]] virtual std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) = 0;
 
+    /// Outbox rows whose key starts with `prefix` and sorts after `after_key`, in key order, at
+    /// most `limit`: what one input's sends share (`k:<input key>/`), read without the rest of
+    /// the outbox. Pass the last key seen to get the next page.
+    [[nodiscard]] virtual std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix,
+                                                                                 const std::string& after_key,
+                                                                                 std::size_t limit) = 0;
     /// One outbox row by id; std::nullopt when unknown.
     [[nodiscard]] virtual std::optional<outbound_message> find_message(std::int64_t id) = 0;
     /// The outbox row a platform knows as `external_id` on `channel`; std::nullopt when unknown.
