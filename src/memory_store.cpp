@@ -29,8 +29,9 @@ public:
         }
         // Versions are stored once (SQLite's primary key); replacing one would rewrite history.
         if (changes.definitions && definitions_.count(changes.definitions->version) != 0) {
-            throw error(errc::store_failure,
-                        "definitions version " + std::to_string(changes.definitions->version) + " already stored");
+            throw error(errc::store_failure, "definitions version " +
+                                                 std::to_string(changes.definitions->version) +
+                                                 " already stored");
         }
         for (auto id : changes.removed_contacts) {
             if (auto it = contacts_.find(id); it != contacts_.end()) {
@@ -99,8 +100,12 @@ public:
     }
 
     std::optional<contact_id> find_by_identity(const identity& id) override { return find(identities_, id); }
-    std::optional<contact_id> find_by_phone(const std::string& phone) override { return first(phones_, phone); }
-    std::optional<contact_id> find_by_email(const std::string& email) override { return first(emails_, email); }
+    std::optional<contact_id> find_by_phone(const std::string& phone) override {
+        return first(phones_, phone);
+    }
+    std::optional<contact_id> find_by_email(const std::string& email) override {
+        return first(emails_, email);
+    }
     std::optional<contact_id> find_by_customer_id(const std::string& customer_id) override {
         return first(customers_, customer_id);
     }
@@ -145,11 +150,14 @@ public:
     std::vector<event_record> events(std::int64_t after_id, std::size_t limit) override {
         return page(events_, after_id, limit);
     }
-    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix, const std::string& after_key,
+    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix,
+                                                           const std::string& after_key,
                                                            std::size_t limit) override {
         std::vector<outbound_message> out;
-        auto it = after_key < prefix ? message_keys_.lower_bound(prefix) : message_keys_.upper_bound(after_key);
-        for (; it != message_keys_.end() && out.size() < limit && it->first.compare(0, prefix.size(), prefix) == 0;
+        auto it =
+            after_key < prefix ? message_keys_.lower_bound(prefix) : message_keys_.upper_bound(after_key);
+        for (; it != message_keys_.end() && out.size() < limit &&
+               it->first.compare(0, prefix.size(), prefix) == 0;
              ++it) {
             out.push_back(*message_at(it->second));
         }
@@ -181,7 +189,7 @@ public:
     }
 
     std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
-                                                               const std::string& external_id) override {
+                                                                const std::string& external_id) override {
         if (auto it = external_ids_.find({channel, external_id}); it != external_ids_.end()) {
             return find_message(it->second);
         }
@@ -190,7 +198,8 @@ public:
 
     std::vector<outbound_message> due_messages(time_point until, std::size_t limit) override {
         std::vector<outbound_message> out;
-        for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= until && out.size() < limit; ++it) {
+        for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= until && out.size() < limit;
+             ++it) {
             out.push_back(*message_at(it->second));
         }
         return out;
@@ -202,11 +211,14 @@ public:
         }
         return definitions_.rbegin()->second;
     }
-    std::optional<definitions_record> find_definitions(int version) override { return find(definitions_, version); }
+    std::optional<definitions_record> find_definitions(int version) override {
+        return find(definitions_, version);
+    }
 
     std::vector<timer_record> due_timers(time_point until, std::size_t limit) override {
         std::vector<timer_record> out;
-        for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= until && out.size() < limit; ++it) {
+        for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= until && out.size() < limit;
+             ++it) {
             out.push_back(it->second);
         }
         return out;
@@ -239,7 +251,8 @@ private:
     }
     // Rows are appended in id order, so a binary search finds the first one after `after_id`.
     template <typename Rows>
-    static std::vector<typename Rows::value_type> page(const Rows& rows, std::int64_t after_id, std::size_t limit) {
+    static std::vector<typename Rows::value_type> page(const Rows& rows, std::int64_t after_id,
+                                                       std::size_t limit) {
         using Row = typename Rows::value_type;
         auto it = std::upper_bound(rows.begin(), rows.end(), after_id,
                                    [](std::int64_t id, const Row& r) { return id < r.id; });
@@ -309,6 +322,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<store> make_memory_store() { return std::make_unique<memory_store>(); }
+std::unique_ptr<store> make_memory_store() {
+    return std::make_unique<memory_store>();
+}
 
 } // namespace tagflow

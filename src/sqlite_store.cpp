@@ -16,8 +16,12 @@ namespace {
 namespace sql = detail::sqlite;
 namespace json = boost::json;
 
-std::int64_t millis(time_point t) { return t.time_since_epoch().count(); }
-time_point from_millis(std::int64_t ms) { return time_point{std::chrono::milliseconds{ms}}; }
+std::int64_t millis(time_point t) {
+    return t.time_since_epoch().count();
+}
+time_point from_millis(std::int64_t ms) {
+    return time_point{std::chrono::milliseconds{ms}};
+}
 
 // Each entry is one schema version; user_version counts how many have been applied.
 const std::vector<std::string>& migrations() {
@@ -195,7 +199,8 @@ public:
         try {
             write(changes);
         } catch (...) {
-            sqlite3_exec(db_.handle(), "ROLLBACK TO apply_changes; RELEASE apply_changes", nullptr, nullptr, nullptr);
+            sqlite3_exec(db_.handle(), "ROLLBACK TO apply_changes; RELEASE apply_changes", nullptr, nullptr,
+                         nullptr);
             throw;
         }
         db_.cached("RELEASE apply_changes").execute();
@@ -217,16 +222,18 @@ public:
                 .execute();
         }
         for (const auto& e : changes.events) {
-            auto& st = db_.cached("INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
-                                  "definitions_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            st.bind_all(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string>{} : e.key, millis(e.at),
-                        e.body, e.cause, e.origin, e.outcome, e.definitions_version);
+            auto& st =
+                db_.cached("INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
+                           "definitions_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            st.bind_all(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string>{} : e.key,
+                        millis(e.at), e.body, e.cause, e.origin, e.outcome, e.definitions_version);
             st.execute();
         }
         for (const auto& m : changes.messages) {
-            auto& st = db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
-                                  "created_at, cause_event, cause, status, content, due, external_id) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            auto& st =
+                db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
+                           "created_at, cause_event, cause, status, content, due, external_id) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
                         millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
                         json::serialize(detail::message_content_to_json(m)), millis(m.due()),
@@ -234,10 +241,12 @@ public:
             st.execute();
         }
         for (const auto& m : changes.message_updates) {
-            auto& st = db_.cached("UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
-                                  "WHERE id = ?");
-            st.bind_all(m.contact, std::string(to_string(m.status)), json::serialize(detail::message_content_to_json(m)),
-                        millis(m.due()), m.external_id.empty() ? std::optional<std::string>{} : m.external_id, m.id);
+            auto& st = db_.cached(
+                "UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
+                "WHERE id = ?");
+            st.bind_all(m.contact, std::string(to_string(m.status)),
+                        json::serialize(detail::message_content_to_json(m)), millis(m.due()),
+                        m.external_id.empty() ? std::optional<std::string>{} : m.external_id, m.id);
             st.execute();
         }
         for (auto id : changes.removed_timers) {
@@ -252,7 +261,9 @@ public:
         }
         if (last_timer > 0) {
             // Fired timers are deleted, so the highest id ever used lives in meta.
-            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").bind_all(last_timer).execute();
+            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'")
+                .bind_all(last_timer)
+                .execute();
         }
         for (const auto& [from, to] : changes.moved_timers) {
             db_.cached("UPDATE timers SET contact_id = ? WHERE contact_id = ?").bind_all(to, from).execute();
@@ -262,7 +273,8 @@ public:
             for (const auto& [name, value] : r.headers) {
                 headers.emplace_back(json::array{json::string(name), json::string(value)});
             }
-            db_.cached("INSERT INTO requests(id, contact_id, method, url, headers, body, timeout_ms, created_at, flow, "
+            db_.cached("INSERT INTO requests(id, contact_id, method, url, headers, body, timeout_ms, "
+                       "created_at, flow, "
                        "block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind_all(r.id, r.contact, r.method, r.url, json::serialize(headers), r.body,
                           static_cast<std::int64_t>(r.timeout.count()), millis(r.created_at), r.flow, r.block)
@@ -294,8 +306,8 @@ public:
         return single_id(st);
     }
     std::optional<contact_id> find_by_customer_id(const std::string& customer_id) override {
-        auto& st =
-            db_.cached("SELECT id FROM contacts WHERE customer_id = ? AND customer_id <> '' ORDER BY id LIMIT 1");
+        auto& st = db_.cached(
+            "SELECT id FROM contacts WHERE customer_id = ? AND customer_id <> '' ORDER BY id LIMIT 1");
         st.bind_all(customer_id);
         return single_id(st);
     }
@@ -398,7 +410,8 @@ public:
         return read_messages(st);
     }
 
-    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix, const std::string& after_key,
+    std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix,
+                                                           const std::string& after_key,
                                                            std::size_t limit) override {
         // A range on the unique key index. Keys are compared as bytes (BINARY collation); the
         // prefix's range ends before the prefix with its last byte raised, or runs to the end
@@ -412,8 +425,9 @@ public:
         }
         const bool after = !(after_key < prefix);
         // Plain comparisons (no OR), so SQLite walks the key index over just the range.
-        const std::string query = "SELECT " + message_columns + " FROM outbox WHERE key " + (after ? ">" : ">=") +
-                                  " ?" + (end.empty() ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+        const std::string query = "SELECT " + message_columns + " FROM outbox WHERE key " +
+                                  (after ? ">" : ">=") + " ?" + (end.empty() ? "" : " AND key < ?") +
+                                  " ORDER BY key LIMIT ?";
         auto& st = db_.cached(query);
         const std::string& from = after ? after_key : prefix;
         if (end.empty()) {
@@ -432,7 +446,7 @@ public:
     }
 
     std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
-                                                               const std::string& external_id) override {
+                                                                const std::string& external_id) override {
         auto& st = db_.cached("SELECT " + message_columns +
                               " FROM outbox WHERE channel = ? AND external_id = ? ORDER BY id LIMIT 1");
         st.bind_all(channel, external_id);
@@ -469,8 +483,9 @@ public:
     }
 
     std::optional<definitions_record> latest_definitions() override {
-        return read_definitions(db_.cached("SELECT version, source, loaded_at FROM definitions ORDER BY version "
-                                           "DESC LIMIT 1"));
+        return read_definitions(
+            db_.cached("SELECT version, source, loaded_at FROM definitions ORDER BY version "
+                       "DESC LIMIT 1"));
     }
     std::optional<definitions_record> find_definitions(int version) override {
         auto& st = db_.cached("SELECT version, source, loaded_at FROM definitions WHERE version = ?");
@@ -479,18 +494,21 @@ public:
     }
 
     std::vector<timer_record> due_timers(time_point until, std::size_t limit) override {
-        auto& st = db_.cached("SELECT id, due, contact_id, kind FROM timers WHERE due <= ? ORDER BY due, id LIMIT ?");
+        auto& st = db_.cached(
+            "SELECT id, due, contact_id, kind FROM timers WHERE due <= ? ORDER BY due, id LIMIT ?");
         st.bind_all(millis(until), static_cast<std::int64_t>(limit));
         std::vector<timer_record> out;
         while (st.step()) {
-            out.push_back(timer_record{st.get_int64(0), from_millis(st.get_int64(1)), st.get_int64(2), st.get_text(3)});
+            out.push_back(
+                timer_record{st.get_int64(0), from_millis(st.get_int64(1)), st.get_int64(2), st.get_text(3)});
         }
         return out;
     }
 
     std::vector<http_request> pending_requests(std::size_t limit) override {
-        auto& st = db_.cached("SELECT id, contact_id, method, url, headers, body, timeout_ms, created_at, flow, block "
-                              "FROM requests WHERE done = 0 ORDER BY id LIMIT ?");
+        auto& st = db_.cached(
+            "SELECT id, contact_id, method, url, headers, body, timeout_ms, created_at, flow, block "
+            "FROM requests WHERE done = 0 ORDER BY id LIMIT ?");
         st.bind_all(static_cast<std::int64_t>(limit));
         std::vector<http_request> out;
         while (st.step()) {
@@ -502,7 +520,8 @@ public:
             const auto headers = json::parse(st.get_text(4)); // kept alive for the loop below
             for (const auto& h : headers.as_array()) {
                 const auto& pair = h.as_array();
-                r.headers.emplace_back(std::string(pair.at(0).as_string()), std::string(pair.at(1).as_string()));
+                r.headers.emplace_back(std::string(pair.at(0).as_string()),
+                                       std::string(pair.at(1).as_string()));
             }
             r.body = st.get_text(5);
             r.timeout = duration{st.get_int64(6)};

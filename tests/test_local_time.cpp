@@ -448,8 +448,8 @@ TEST_CASE("Answers do not depend on which zone or instant was asked before", "[l
     };
     std::vector<ask> asks;
     for (const char* zone : zones) {
-        for (const auto& [month, day] : std::vector<std::pair<int, unsigned>>{{3, 8}, {3, 29}, {4, 5}, {10, 4},
-                                                                             {10, 25}, {11, 1}, {3, 9}, {10, 26}}) {
+        for (const auto& [month, day] : std::vector<std::pair<int, unsigned>>{
+                 {3, 8}, {3, 29}, {4, 5}, {10, 4}, {10, 25}, {11, 1}, {3, 9}, {10, 26}}) {
             for (int minutes = 0; minutes < 24 * 60; minutes += 15) {
                 asks.push_back({zone, month, day, {minutes / 60, minutes % 60}});
             }
@@ -477,8 +477,10 @@ TEST_CASE("Answers do not depend on which zone or instant was asked before", "[l
         CHECK(answer(asks[i]) == alone[i]);
     }
     // Spot checks against offsets worked out by hand.
-    CHECK(tagflow::local_to_utc(2026, 3, 8, {2, 30}, new_york) == utc("2026-03-08T07:00:00Z"));  // skipped
-    CHECK(tagflow::local_to_utc(2026, 11, 1, {1, 30}, new_york) == utc("2026-11-01T05:30:00Z")); // first 01:30 EDT
-    CHECK(tagflow::local_to_utc(2026, 4, 5, {1, 45}, lord_howe) == utc("2026-04-04T14:45:00Z")); // first, +11:00
+    CHECK(tagflow::local_to_utc(2026, 3, 8, {2, 30}, new_york) == utc("2026-03-08T07:00:00Z")); // skipped
+    CHECK(tagflow::local_to_utc(2026, 11, 1, {1, 30}, new_york) ==
+          utc("2026-11-01T05:30:00Z")); // first 01:30 EDT
+    CHECK(tagflow::local_to_utc(2026, 4, 5, {1, 45}, lord_howe) ==
+          utc("2026-04-04T14:45:00Z")); // first, +11:00
     CHECK(tagflow::local_to_utc(2026, 3, 9, {12, 0}, saigon) == utc("2026-03-09T05:00:00Z"));
 }

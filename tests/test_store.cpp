@@ -521,7 +521,8 @@ TEST_CASE("events and messages are read in pages after an id", "[store]") {
         change_set cs;
         for (int i = 0; i < 2; ++i) {
             const std::int64_t id = (batch * 2 + i + 1) * 2;
-            cs.events.push_back(id % 4 == 0 ? input_event(id, 1, "k" + std::to_string(id)) : derived_event(id, 1, 0));
+            cs.events.push_back(id % 4 == 0 ? input_event(id, 1, "k" + std::to_string(id))
+                                            : derived_event(id, 1, 0));
             cs.messages.push_back(outbox_row(id, 1, "out:" + std::to_string(id)));
         }
         s->apply(cs);
@@ -608,7 +609,8 @@ TEST_CASE("a SQLite store keeps everything across closing and reopening", "[stor
     }
     CHECK(std::filesystem::exists(file.path));
     {
-        auto s = open_sqlite_store(file.path.string(), sqlite_options{sqlite_options::durability::normal, 1000});
+        auto s =
+            open_sqlite_store(file.path.string(), sqlite_options{sqlite_options::durability::normal, 1000});
         CHECK(s->load_contact(1) == seed->lan);
         CHECK_FALSE(s->load_contact(2));
         CHECK(s->contact_ids() == std::vector<contact_id>{1});
@@ -791,7 +793,8 @@ TEST_CASE("a store unit commits its reads and writes together or not at all", "[
         CHECK_THROWS_AS(s->commit_unit(), error);
     }
     s->abandon_unit(); // none open: nothing happens
-    CHECK(s->contact_ids() == (s.kind == "sqlite" ? std::vector<contact_id>{1, 2} : std::vector<contact_id>{1}));
+    CHECK(s->contact_ids() ==
+          (s.kind == "sqlite" ? std::vector<contact_id>{1, 2} : std::vector<contact_id>{1}));
 }
 
 TEST_CASE("a file from schema version 4 gets segment membership rows from its contact documents", "[store]") {
@@ -808,8 +811,8 @@ TEST_CASE("a file from schema version 4 gets segment membership rows from its co
     // Turn the file back into schema version 4, as an older tagflow left it.
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db, "DROP TABLE contact_segments; PRAGMA user_version=4", nullptr, nullptr, nullptr) ==
-            SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP TABLE contact_segments; PRAGMA user_version=4", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
     sqlite3_close(db);
 
     auto s = open_sqlite_store(file.path.string());
@@ -823,9 +826,9 @@ TEST_CASE("a file from schema version 4 gets segment membership rows from its co
     CHECK(sqlite3_column_int64(st, 0) == (t0 + 1500ms).time_since_epoch().count());
     sqlite3_finalize(st);
     // Migration 6 dropped the indexes no query used.
-    REQUIRE(sqlite3_prepare_v2(db,
-                               "SELECT count(*) FROM sqlite_master WHERE name IN ('events_contact', 'outbox_status')",
-                               -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(
+                db, "SELECT count(*) FROM sqlite_master WHERE name IN ('events_contact', 'outbox_status')",
+                -1, &st, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     CHECK(sqlite3_column_int64(st, 0) == 0);
     sqlite3_finalize(st);
@@ -836,9 +839,15 @@ TEST_CASE("outbox rows are read by key prefix, in key order, a page at a time", 
     backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
     INFO(s.kind);
     change_set cs;
-    const std::vector<std::string> keys{"k:broadcast:sale/2/broadcast/0", "e:5/thanks/0",
-                                        "k:broadcast:sale/10/broadcast/0", "k:broadcast:sale2/1/broadcast/0",
-                                        "k:broadcast:sale/", "k:broadcast:sal", "a\xff\xff", "a\xff\xffz", "b"};
+    const std::vector<std::string> keys{"k:broadcast:sale/2/broadcast/0",
+                                        "e:5/thanks/0",
+                                        "k:broadcast:sale/10/broadcast/0",
+                                        "k:broadcast:sale2/1/broadcast/0",
+                                        "k:broadcast:sale/",
+                                        "k:broadcast:sal",
+                                        "a\xff\xff",
+                                        "a\xff\xffz",
+                                        "b"};
     std::int64_t id = 0;
     for (const auto& k : keys) {
         cs.messages.push_back(outbox_row(++id, 1, k));
@@ -858,7 +867,8 @@ TEST_CASE("outbox rows are read by key prefix, in key order, a page at a time", 
     // Paging after the last key seen.
     const auto first = s->messages_with_key_prefix(sale, "", 2);
     REQUIRE(first.size() == 2);
-    CHECK(keys_of(s->messages_with_key_prefix(sale, first.back().key, 2)) == v{"k:broadcast:sale/2/broadcast/0"});
+    CHECK(keys_of(s->messages_with_key_prefix(sale, first.back().key, 2)) ==
+          v{"k:broadcast:sale/2/broadcast/0"});
     CHECK(s->messages_with_key_prefix(sale, "k:broadcast:sale/2/broadcast/0", 2).empty());
     CHECK(s->messages_with_key_prefix("nothing", "", 10).empty());
     // A prefix ending in 0xFF bytes has no "next" prefix: the range runs to the end.

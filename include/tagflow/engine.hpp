@@ -58,25 +58,25 @@ struct ingest_result {
 /// Why a message was sent: the event that started it all, the chain of events that led to the
 /// decision, and every step of the same processing (rules' tag changes, flow blocks passed).
 struct explanation {
-    outbound_message message;          ///< The message explained.
-    std::string decided_by;            ///< "rule:<name>" or "flow:<flow>/<block>".
-    std::vector<event_record> chain;   ///< From the root (an input or a timer) to the direct cause.
-    std::vector<event_record> steps;   ///< Everything logged while processing the root, in order.
+    outbound_message message;             ///< The message explained.
+    std::string decided_by;               ///< "rule:<name>" or "flow:<flow>/<block>".
+    std::vector<event_record> chain;      ///< From the root (an input or a timer) to the direct cause.
+    std::vector<event_record> steps;      ///< Everything logged while processing the root, in order.
     std::vector<std::string> rules_fired; ///< Rules that ran for the root input, in order.
 };
 
 /// What engine::migrate_runs did.
 struct run_migration {
-    std::size_t migrated = 0;      ///< Runs moved to the current definitions.
-    std::vector<contact_id> left;  ///< Runs left on their version: their flow or block is gone.
+    std::size_t migrated = 0;     ///< Runs moved to the current definitions.
+    std::vector<contact_id> left; ///< Runs left on their version: their flow or block is gone.
 };
 
 /// How often a flow block was entered and how many contacts wait there now.
 struct block_counter {
-    std::string flow;          ///< Flow name.
-    std::string block;         ///< Block id.
-    std::int64_t entered = 0;  ///< Times a contact entered it.
-    std::int64_t waiting = 0;  ///< Contacts waiting there now (ask, form, wait, handoff).
+    std::string flow;           ///< Flow name.
+    std::string block;          ///< Block id.
+    std::int64_t entered = 0;   ///< Times a contact entered it.
+    std::int64_t waiting = 0;   ///< Contacts waiting there now (ask, form, wait, handoff).
     std::int64_t completed = 0; ///< entered - waiting: times a contact moved on (or the run was replaced).
 
     friend bool operator==(const block_counter&, const block_counter&) = default;
@@ -174,15 +174,14 @@ public:
     /// from the store's membership rows, not by loading contacts. An undeclared name has no
     /// members. Thread-safe.
     [[nodiscard]] std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
-                                                         std::size_t limit) const;
+                                                          std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id = 0) const;
     /// Outbox rows whose key starts with `prefix` and sorts after `after_key`, in key order, at
     /// most `limit` (a page; pass the last key seen for the next). Reads only that key range.
     /// Thread-safe.
-    [[nodiscard]] std::vector<outbound_message> outbox_with_key_prefix(const std::string& prefix,
-                                                                       const std::string& after_key,
-                                                                       std::size_t limit) const;
+    [[nodiscard]] std::vector<outbound_message>
+    outbox_with_key_prefix(const std::string& prefix, const std::string& after_key, std::size_t limit) const;
     /// Outbox rows with id > after_id, ascending, at most `limit` (a page). Thread-safe.
     [[nodiscard]] std::vector<outbound_message> outbox(std::int64_t after_id, std::size_t limit) const;
     /// Log rows with id > after_id, ascending (inputs and derived events).

@@ -20,16 +20,16 @@ namespace tagflow {
 
 /// A row of the event log: an external input or an event derived while processing one.
 struct event_record {
-    std::int64_t id = 0;           ///< Engine-assigned, increasing.
-    contact_id contact = 0;        ///< Whose event.
-    std::string kind;              ///< event_kind name.
-    std::string key;               ///< Idempotency key (inputs only; empty for derived).
-    time_point at;                 ///< When it happened.
-    std::string body;              ///< Inputs: the event as JSON (to_json). Derived: details JSON.
-    std::int64_t cause = 0;        ///< Event that caused it (0 for inputs).
-    std::string origin;            ///< "input", or what derived it, e.g. "rule:vip".
-    std::string outcome;           ///< Inputs: the ingest result JSON returned to duplicates.
-    int definitions_version = 0;   ///< Definitions in force when it was processed.
+    std::int64_t id = 0;         ///< Engine-assigned, increasing.
+    contact_id contact = 0;      ///< Whose event.
+    std::string kind;            ///< event_kind name.
+    std::string key;             ///< Idempotency key (inputs only; empty for derived).
+    time_point at;               ///< When it happened.
+    std::string body;            ///< Inputs: the event as JSON (to_json). Derived: details JSON.
+    std::int64_t cause = 0;      ///< Event that caused it (0 for inputs).
+    std::string origin;          ///< "input", or what derived it, e.g. "rule:vip".
+    std::string outcome;         ///< Inputs: the ingest result JSON returned to duplicates.
+    int definitions_version = 0; ///< Definitions in force when it was processed.
 
     friend bool operator==(const event_record&, const event_record&) = default;
 };
@@ -46,8 +46,8 @@ struct timer_record {
 
 /// A stored version of the definitions document.
 struct definitions_record {
-    int version = 0;     ///< 1, 2, ... in order of loading.
-    std::string source;  ///< The document.
+    int version = 0;      ///< 1, 2, ... in order of loading.
+    std::string source;   ///< The document.
     time_point loaded_at; ///< When it was loaded.
 };
 
@@ -61,11 +61,11 @@ struct change_set {
     /// except for the key, recipient and content they were decided with.
     std::vector<outbound_message> message_updates;
     std::optional<definitions_record> definitions; ///< A definitions version to store.
-    std::vector<timer_record> timers;         ///< Timers to add.
-    std::vector<std::int64_t> removed_timers; ///< Timers fired or cancelled.
+    std::vector<timer_record> timers;              ///< Timers to add.
+    std::vector<std::int64_t> removed_timers;      ///< Timers fired or cancelled.
     /// Contact merges: every timer of `first` now belongs to `second` (applied after the rest).
     std::vector<std::pair<contact_id, contact_id>> moved_timers;
-    std::vector<http_request> requests;       ///< External requests to make.
+    std::vector<http_request> requests;           ///< External requests to make.
     std::vector<std::int64_t> completed_requests; ///< Requests whose answer was processed.
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
     /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
@@ -74,18 +74,18 @@ struct change_set {
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {
         return contacts.empty() && removed_contacts.empty() && events.empty() && messages.empty() &&
-               !definitions && timers.empty() && removed_timers.empty() && moved_timers.empty() && requests.empty() &&
-               completed_requests.empty() && message_updates.empty();
+               !definitions && timers.empty() && removed_timers.empty() && moved_timers.empty() &&
+               requests.empty() && completed_requests.empty() && message_updates.empty();
     }
 };
 
 /// Highest ids in use, so the engine continues numbering after a restart.
 struct store_counters {
-    contact_id last_contact = 0;     ///< Highest contact id ever used.
-    std::int64_t last_event = 0;     ///< Highest event id.
-    std::int64_t last_message = 0;   ///< Highest outbox id.
-    std::int64_t last_timer = 0;     ///< Highest timer id.
-    std::int64_t last_request = 0;   ///< Highest external request id.
+    contact_id last_contact = 0;   ///< Highest contact id ever used.
+    std::int64_t last_event = 0;   ///< Highest event id.
+    std::int64_t last_message = 0; ///< Highest outbox id.
+    std::int64_t last_timer = 0;   ///< Highest timer id.
+    std::int64_t last_request = 0; ///< Highest external request id.
 };
 
 /// Abstract store. Implementations are not required to be thread-safe: the engine serialises
@@ -128,8 +128,8 @@ public:
     [[nodiscard]] virtual std::vector<contact> load_contacts(contact_id after, std::size_t limit) = 0;
     /// Ids of live contacts in the named segment (contact::segments) with id > `after`,
     /// ascending, at most `limit`.
-    [[nodiscard]] virtual std::vector<contact_id> segment_members(const std::string& segment, contact_id after,
-                                                                  std::size_t limit) = 0;
+    [[nodiscard]] virtual std::vector<contact_id> segment_members(const std::string& segment,
+                                                                  contact_id after, std::size_t limit) = 0;
     /// Calls `visit(contact id, tag)` for every tag of every live contact, ordered by tag then
     /// contact id (what a tag index is built from, without loading whole contacts).
     virtual void visit_tags(const std::function<void(contact_id, const std::string&)>& visit) = 0;
@@ -139,19 +139,19 @@ public:
     /// Log rows with id > `after_id`, ascending, at most `limit`.
     [[nodiscard]] virtual std::vector<event_record> events(std::int64_t after_id, std::size_t limit) = 0;
     /// Outbox rows with id > `after_id`, ascending, at most `limit`.
-    [[nodiscard]] virtual std::vector<outbound_message> messages(std::int64_t after_id, std::size_t limit) = 0;
+    [[nodiscard]] virtual std::vector<outbound_message> messages(std::int64_t after_id,
+                                                                 std::size_t limit) = 0;
 
     /// Outbox rows whose key starts with `prefix` and sorts after `after_key`, in key order, at
     /// most `limit`: what one input's sends share (`k:<input key>/`), read without the rest of
     /// the outbox. Pass the last key seen to get the next page.
-    [[nodiscard]] virtual std::vector<outbound_message> messages_with_key_prefix(const std::string& prefix,
-                                                                                 const std::string& after_key,
-                                                                                 std::size_t limit) = 0;
+    [[nodiscard]] virtual std::vector<outbound_message>
+    messages_with_key_prefix(const std::string& prefix, const std::string& after_key, std::size_t limit) = 0;
     /// One outbox row by id; std::nullopt when unknown.
     [[nodiscard]] virtual std::optional<outbound_message> find_message(std::int64_t id) = 0;
     /// The outbox row a platform knows as `external_id` on `channel`; std::nullopt when unknown.
-    [[nodiscard]] virtual std::optional<outbound_message> find_message_by_external_id(const std::string& channel,
-                                                                                    const std::string& external_id) = 0;
+    [[nodiscard]] virtual std::optional<outbound_message>
+    find_message_by_external_id(const std::string& channel, const std::string& external_id) = 0;
     /// Rows the dispatcher must act on (pending or deferred) whose due() is at or before
     /// `until`, ordered by (due, id), at most `limit`.
     [[nodiscard]] virtual std::vector<outbound_message> due_messages(time_point until, std::size_t limit) = 0;

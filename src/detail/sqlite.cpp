@@ -192,7 +192,9 @@ double statement::get_double(int col) const {
     return sqlite3_column_double(stmt_, col);
 }
 
-std::string statement::get_text(int col) const { return std::string(get_text_view(col)); }
+std::string statement::get_text(int col) const {
+    return std::string(get_text_view(col));
+}
 
 std::string_view statement::get_text_view(int col) const {
     check_column(col);
