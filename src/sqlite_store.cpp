@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include <optional>
+
 namespace tagflow {
 
 namespace {
@@ -159,36 +161,27 @@ public:
     }
 
     void begin_unit(bool write) override {
-        if (in_unit_) {
+        if (unit_) {
             throw error(errc::store_failure, "a store unit is already open; units do not nest");
         }
         // A writing unit takes the write lock at once: it reads before it writes, and a deferred
         // transaction could fail with SQLITE_BUSY at its first write after all that work.
-        db_.cached(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").execute();
-        in_unit_ = true;
+        unit_.emplace(db_, write ? sql::transaction::mode::immediate : sql::transaction::mode::deferred);
     }
 
     void commit_unit() override {
-        if (!in_unit_) {
+        if (!unit_) {
             throw error(errc::store_failure, "commit_unit without begin_unit");
         }
-        db_.cached("COMMIT").execute();
-        in_unit_ = false;
+        unit_->commit(); // on failure the unit stays open, and abandoning it rolls back
+        unit_.reset();
     }
 
-    void abandon_unit() noexcept override {
-        if (!in_unit_) {
-            return;
-        }
-        in_unit_ = false;
-        // SQLite ends the transaction by itself after some errors; only roll back an open one.
-        if (sqlite3_get_autocommit(db_.handle()) == 0) {
-            sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-        }
-    }
+    // The transaction guard rolls back what was not committed.
+    void abandon_unit() noexcept override { unit_.reset(); }
 
     void apply(const change_set& changes) override {
-        if (!in_unit_) {
+        if (!unit_) {
             sql::transaction tx(db_);
             write(changes);
             tx.commit();
@@ -616,7 +609,7 @@ private:
     }
 
     sql::database db_;
-    bool in_unit_ = false; // between begin_unit and its commit or abandon
+    std::optional<sql::transaction> unit_; // open between begin_unit and its commit or abandon
 };
 
 } // namespace
