@@ -209,6 +209,9 @@ void merge_contacts(contact& into, const contact& from) {
 
 std::int64_t record(core_env& env, contact_id who, std::string kind, json::object body, std::int64_t cause,
                     std::string origin) {
+    if (!env.keep_log) {
+        return ++env.ids.event;
+    }
     return record_json(env, who, std::move(kind), json::serialize(body), cause, std::move(origin));
 }
 
@@ -272,6 +275,9 @@ void append_json_string(std::string& out, std::string_view text) {
 
 std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json, std::int64_t cause,
                          std::string origin) {
+    if (!env.keep_log) {
+        return ++env.ids.event;
+    }
     event_record r;
     r.id = ++env.ids.event;
     r.contact = who;
@@ -533,17 +539,25 @@ void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
     auto& state = c.channels[m.to.channel]; // updated below once the verdict is known
     const auto ctx = policy_context(c, m, contact_zone(c, env), m.not_before.value_or(env.now));
     const auto d = evaluate(*profile, ctx);
-    json::object body;
-    body["message"] = m.id;
-    body["channel"] = m.to.channel;
-    body["policy"] = profile->name;
-    body["rule"] = d.rule;
+    // The log row's body, built only where the row is kept (dry runs drop it).
+    auto log = [&](const char* kind, auto&& add) {
+        if (!env.keep_log) {
+            record_json(env, c.id, kind, {}, m.cause_event, m.cause);
+            return;
+        }
+        json::object body;
+        body["message"] = m.id;
+        body["channel"] = m.to.channel;
+        body["policy"] = profile->name;
+        body["rule"] = d.rule;
+        add(body);
+        record(env, c.id, kind, std::move(body), m.cause_event, m.cause);
+    };
     if (d.outcome == policy_decision::verdict::block) {
         m.status = message_status::blocked;
         m.policy_rule = d.rule;
         m.reason = d.reason;
-        body["reason"] = d.reason;
-        record(env, c.id, "send_blocked", std::move(body), m.cause_event, m.cause);
+        log("send_blocked", [&](json::object& body) { body["reason"] = d.reason; });
         return;
     }
     if (!d.text_prefix.empty() && m.text.rfind(d.text_prefix, 0) != 0) {
@@ -558,14 +572,16 @@ void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
         m.policy_rule = d.rule;
         m.reason = d.reason;
         goes = *d.until;
-        body["until"] = format_time(*d.until);
-        body["reason"] = d.reason;
-        record(env, c.id, "send_deferred", std::move(body), m.cause_event, m.cause);
+        log("send_deferred", [&](json::object& body) {
+            body["until"] = format_time(*d.until);
+            body["reason"] = d.reason;
+        });
     } else if (d.cost > 0) {
         m.policy_rule = d.rule;
-        body["cost"] = d.cost;
-        body["currency"] = d.currency;
-        record(env, c.id, "send_billed", std::move(body), m.cause_event, m.cause);
+        log("send_billed", [&](json::object& body) {
+            body["cost"] = d.cost;
+            body["currency"] = d.currency;
+        });
     }
     ++state.replies_since_inbound;
     // Keep only the sends some limit rule can still count.

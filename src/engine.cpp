@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 namespace tagflow {
 
@@ -27,10 +28,11 @@ namespace {
 // earlier ones' effects before anything is committed.
 class unit_of_work {
 public:
-    explicit unit_of_work(store& s) : store_(s) {}
+    // A unit that will not be written (a dry run) skips remembering what the store held.
+    explicit unit_of_work(store& s, bool written = true) : store_(s), written_(written) {}
 
     change_set changes;
-    std::map<std::string, ingest_result> outcomes; // by idempotency key, for duplicates in a batch
+    std::unordered_map<std::string, ingest_result> outcomes; // by idempotency key, for duplicates in a batch
 
     contact* get(contact_id id) {
         id = follow(id);
@@ -42,7 +44,9 @@ public:
             return nullptr;
         }
         auto& c = contacts_[id] = std::move(*loaded);
-        stored_[id] = stored_parts{c.identities, c.tags, c.segments};
+        if (written_) {
+            stored_[id] = stored_parts{c.identities, c.tags, c.segments};
+        }
         index(c);
         return &c;
     }
@@ -189,6 +193,7 @@ private:
     };
 
     store& store_;
+    bool written_ = true;
     std::map<contact_id, stored_parts> stored_;
     std::map<contact_id, contact> contacts_;
     std::map<identity, contact_id> identities_;
@@ -555,6 +560,7 @@ struct engine::impl {
     detail::core_env make_env(unit_of_work& work, ingest_result& result, time_point at) {
         detail::core_env env{defs, options, defs_version, ids, work.changes, result, at, nullptr, {}, 0, {}, {}};
         env.definitions_at = [this](int version) -> const definitions& { return definitions_version_of(version); };
+        env.keep_log = !previewing;
         return env;
     }
 
@@ -680,7 +686,7 @@ struct engine::impl {
         } end_preview{previewing};
         try {
             store_unit unit(*backing, preview == nullptr);
-            unit_of_work work(*backing);
+            unit_of_work work(*backing, preview == nullptr);
             std::set<contact_id> touched;
             std::vector<ingest_result> results;
             results.reserve(checked.size());

@@ -82,6 +82,9 @@ struct core_env {
     // delivery_update inputs: the outbox row they report on (loaded by the engine), or null
     // for a receipt the engine could not match.
     const outbound_message* delivery_message = nullptr;
+    // False in a dry run: derived log rows are never written there, so record() only hands out
+    // their ids and hot paths skip building the bodies.
+    bool keep_log = true;
 };
 
 // The contact's IANA time zone, or the engine default when the profile has none.
