@@ -88,8 +88,25 @@ std::int64_t int64(const json::object& o, std::string_view key) {
 
 } // namespace
 
-json::object contact_to_json(const contact& c) {
+json::object contact_to_json(const contact& c, contact_shape shape) {
+    const bool full = shape == contact_shape::full;
     json::object o;
+    // In the stored shape, defaults are implied by a missing key (contact_from_json).
+    auto text = [full](json::object& into, std::string_view key, const std::string& v) {
+        if (full || !v.empty()) {
+            into[key] = v;
+        }
+    };
+    auto when = [full](json::object& into, std::string_view key, const std::optional<time_point>& t) {
+        if (full || t) {
+            into[key] = time_or_null(t);
+        }
+    };
+    auto count = [full](json::object& into, std::string_view key, std::int64_t n) {
+        if (full || n != 0) {
+            into[key] = n;
+        }
+    };
     o["id"] = c.id;
     o["type"] = to_string(c.stage);
     json::array ids;
@@ -98,56 +115,72 @@ json::object contact_to_json(const contact& c) {
     }
     o["identities"] = std::move(ids);
     json::object basic;
-    basic["name"] = c.profile.name;
-    basic["phone"] = c.profile.phone;
-    basic["email"] = c.profile.email;
-    basic["timezone"] = c.profile.time_zone;
-    basic["locale"] = c.profile.locale;
-    basic["customer_id"] = c.profile.customer_id;
-    o["profile"] = std::move(basic);
-    json::object fields;
-    for (const auto& [name, f] : c.fields) {
-        json::object fo;
-        fo["type"] = to_string(f.type);
-        fo["value"] = value_to_json(f.data);
-        fields[name] = std::move(fo);
+    text(basic, "name", c.profile.name);
+    text(basic, "phone", c.profile.phone);
+    text(basic, "email", c.profile.email);
+    text(basic, "timezone", c.profile.time_zone);
+    text(basic, "locale", c.profile.locale);
+    text(basic, "customer_id", c.profile.customer_id);
+    if (full || !basic.empty()) {
+        o["profile"] = std::move(basic);
     }
-    o["fields"] = std::move(fields);
-    json::array tags;
-    for (const auto& [name, at] : c.tags) {
-        json::object t;
-        t["name"] = name;
-        t["added_at"] = format_time(at);
-        tags.emplace_back(std::move(t));
+    if (full || !c.fields.empty()) {
+        json::object fields;
+        for (const auto& [name, f] : c.fields) {
+            json::object fo;
+            fo["type"] = to_string(f.type);
+            fo["value"] = value_to_json(f.data);
+            fields[name] = std::move(fo);
+        }
+        o["fields"] = std::move(fields);
     }
-    o["tags"] = std::move(tags);
-    json::array notes;
-    for (const auto& n : c.notes) {
-        json::object no;
-        no["author"] = n.author;
-        no["at"] = format_time(n.at);
-        no["text"] = n.text;
-        notes.emplace_back(std::move(no));
+    if (full || !c.tags.empty()) {
+        json::array tags;
+        for (const auto& [name, at] : c.tags) {
+            json::object t;
+            t["name"] = name;
+            t["added_at"] = format_time(at);
+            tags.emplace_back(std::move(t));
+        }
+        o["tags"] = std::move(tags);
     }
-    o["notes"] = std::move(notes);
+    if (full || !c.notes.empty()) {
+        json::array notes;
+        for (const auto& n : c.notes) {
+            json::object no;
+            no["author"] = n.author;
+            no["at"] = format_time(n.at);
+            no["text"] = n.text;
+            notes.emplace_back(std::move(no));
+        }
+        o["notes"] = std::move(notes);
+    }
     json::object act;
-    act["first_seen"] = time_or_null(c.activity.first_seen);
-    act["last_inbound"] = time_or_null(c.activity.last_inbound);
-    act["last_message"] = time_or_null(c.activity.last_message);
-    act["last_order"] = time_or_null(c.activity.last_order);
-    act["first_order"] = time_or_null(c.activity.first_order);
-    act["conversations"] = c.activity.conversations;
-    act["orders"] = c.activity.orders;
-    act["total_spent"] = number_to_json(c.activity.total_spent);
-    act["returning"] = c.activity.returning;
-    act["last_channel"] = c.activity.last_channel;
-    act["last_product"] = c.activity.last_product;
-    o["activity"] = std::move(act);
-    json::array fired;
-    for (const auto& r : c.fired_rules) {
-        fired.emplace_back(json::string(r));
+    when(act, "first_seen", c.activity.first_seen);
+    when(act, "last_inbound", c.activity.last_inbound);
+    when(act, "last_message", c.activity.last_message);
+    when(act, "last_order", c.activity.last_order);
+    when(act, "first_order", c.activity.first_order);
+    count(act, "conversations", c.activity.conversations);
+    count(act, "orders", c.activity.orders);
+    if (full || c.activity.total_spent != 0) {
+        act["total_spent"] = number_to_json(c.activity.total_spent);
     }
-    o["fired_rules"] = std::move(fired);
+    if (full || c.activity.returning) {
+        act["returning"] = c.activity.returning;
+    }
+    text(act, "last_channel", c.activity.last_channel);
+    text(act, "last_product", c.activity.last_product);
+    if (full || !act.empty()) {
+        o["activity"] = std::move(act);
+    }
+    if (full || !c.fired_rules.empty()) {
+        json::array fired;
+        for (const auto& r : c.fired_rules) {
+            fired.emplace_back(json::string(r));
+        }
+        o["fired_rules"] = std::move(fired);
+    }
     if (c.run) {
         json::object run;
         run["flow"] = c.run->flow;
@@ -166,7 +199,7 @@ json::object contact_to_json(const contact& c) {
         }
         run["stack"] = std::move(stack);
         o["run"] = std::move(run);
-    } else {
+    } else if (full) {
         o["run"] = nullptr;
     }
     if (!c.open_form.empty()) {
@@ -194,8 +227,8 @@ json::object contact_to_json(const contact& c) {
         json::object chans;
         for (const auto& [name, st] : c.channels) {
             json::object co;
-            co["last_inbound"] = time_or_null(st.last_inbound);
-            co["replies_since_inbound"] = st.replies_since_inbound;
+            when(co, "last_inbound", st.last_inbound);
+            count(co, "replies_since_inbound", st.replies_since_inbound);
             if (st.follower) {
                 co["follower"] = *st.follower;
             }
@@ -249,33 +282,45 @@ json::object contact_to_json(const contact& c) {
 
 contact contact_from_json(const json::value& v) {
     const auto& o = v.as_object();
+    // A missing key is the default (the stored shape leaves defaults out); a present key of the
+    // wrong kind is a damaged document and throws.
+    static const json::object none;
+    auto object_at = [](const json::object& in, std::string_view key) -> const json::object& {
+        const auto* p = in.if_contains(key);
+        return p && !p->is_null() ? p->as_object() : none;
+    };
+    static const json::array empty;
+    auto array_at = [](const json::object& in, std::string_view key) -> const json::array& {
+        const auto* p = in.if_contains(key);
+        return p && !p->is_null() ? p->as_array() : empty;
+    };
     contact c;
     c.id = int64(o, "id");
     c.stage = parse_lifecycle(str(o, "type")).value_or(lifecycle::stranger);
-    for (const auto& i : o.at("identities").as_array()) {
+    for (const auto& i : array_at(o, "identities")) {
         c.identities.push_back(identity::parse(i.as_string()));
     }
-    const auto& basic = o.at("profile").as_object();
+    const auto& basic = object_at(o, "profile");
     c.profile.name = str(basic, "name");
     c.profile.phone = str(basic, "phone");
     c.profile.email = str(basic, "email");
     c.profile.time_zone = str(basic, "timezone");
     c.profile.locale = str(basic, "locale");
     c.profile.customer_id = str(basic, "customer_id");
-    for (const auto& [name, fv] : o.at("fields").as_object()) {
+    for (const auto& [name, fv] : object_at(o, "fields")) {
         const auto& fo = fv.as_object();
         c.fields[std::string(name)] =
             field_value{parse_field_type(str(fo, "type")).value_or(field_type::text), value_from_json(fo.at("value"))};
     }
-    for (const auto& t : o.at("tags").as_array()) {
+    for (const auto& t : array_at(o, "tags")) {
         const auto& to = t.as_object();
         c.tags[str(to, "name")] = parse_time(to.at("added_at").as_string());
     }
-    for (const auto& n : o.at("notes").as_array()) {
+    for (const auto& n : array_at(o, "notes")) {
         const auto& no = n.as_object();
         c.notes.push_back(note{str(no, "author"), parse_time(no.at("at").as_string()), str(no, "text")});
     }
-    const auto& act = o.at("activity").as_object();
+    const auto& act = object_at(o, "activity");
     c.activity.first_seen = optional_time(act, "first_seen");
     c.activity.last_inbound = optional_time(act, "last_inbound");
     c.activity.last_message = optional_time(act, "last_message");
@@ -283,11 +328,15 @@ contact contact_from_json(const json::value& v) {
     c.activity.first_order = optional_time(act, "first_order");
     c.activity.conversations = int64(act, "conversations");
     c.activity.orders = int64(act, "orders");
-    c.activity.total_spent = act.at("total_spent").to_number<double>();
-    c.activity.returning = act.at("returning").as_bool();
+    if (const auto* spent = act.if_contains("total_spent")) {
+        c.activity.total_spent = spent->to_number<double>();
+    }
+    if (const auto* returning = act.if_contains("returning")) {
+        c.activity.returning = returning->as_bool();
+    }
     c.activity.last_channel = str(act, "last_channel");
     c.activity.last_product = str(act, "last_product");
-    for (const auto& r : o.at("fired_rules").as_array()) {
+    for (const auto& r : array_at(o, "fired_rules")) {
         c.fired_rules.insert(std::string(r.as_string()));
     }
     c.open_form = str(o, "open_form");

@@ -139,17 +139,39 @@ INSERT INTO contact_segments(segment, contact_id, entered_at)
 DROP INDEX IF EXISTS events_contact;
 DROP INDEX IF EXISTS outbox_status;
 )sql",
+        // 7: contact documents are written in the stored shape, which leaves default values out
+        // (detail::contact_shape). Nothing to convert: this version reads both shapes. The step
+        // exists so that an older tagflow, which expects every key, refuses the file
+        // (schema_mismatch) instead of misreading it.
+        R"sql(
+SELECT 1;
+)sql",
     };
     return steps;
 }
 
-// Parses a stored contact document. The parsed tree only lives while the contact is built, so
-// it takes its memory from one arena instead of an allocation per node.
-contact parse_contact(std::string_view doc) {
-    unsigned char buffer[16384];
-    json::monotonic_resource arena(buffer, sizeof buffer);
-    return detail::contact_from_json(json::parse(doc, &arena));
-}
+// Parses stored contact documents. The parsed tree only lives while the contact is built, so
+// it takes its memory from one arena instead of an allocation per node; the parser is kept, so
+// its working stack is set up once rather than per document (a broadcast reads one per
+// recipient). Not thread-safe, like the store that owns it.
+class contact_reader {
+public:
+    contact read(std::string_view doc) {
+        unsigned char buffer[16384];
+        json::monotonic_resource arena(buffer, sizeof buffer);
+        struct detach { // the arena dies with this call: never leave the parser pointing at it
+            json::parser& p;
+            ~detach() { p.reset(); }
+        } guard{parser_};
+        parser_.reset(&arena);
+        parser_.write(doc.data(), doc.size());
+        return detail::contact_from_json(parser_.release());
+    }
+
+private:
+    unsigned char stack_[4096];
+    json::parser parser_{json::storage_ptr(), json::parse_options(), stack_, sizeof stack_};
+};
 
 const std::string message_columns = "id, key, contact_id, channel, recipient, text, purpose, created_at, "
                                     "cause_event, cause, status, content";
@@ -313,7 +335,7 @@ public:
         }
         std::optional<contact> c;
         try {
-            c = parse_contact(st.get_text_view(0)); // the view needs the row: reset only after
+            c = contacts_.read(st.get_text_view(0)); // the view needs the row: reset only after
         } catch (...) {
             st.reset();
             throw;
@@ -328,7 +350,7 @@ public:
         std::vector<contact> out;
         out.reserve(std::min<std::size_t>(limit, 4096));
         while (st.step()) {
-            out.push_back(parse_contact(st.get_text_view(0)));
+            out.push_back(contacts_.read(st.get_text_view(0)));
         }
         return out;
     }
@@ -551,7 +573,7 @@ private:
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
             .bind_all(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
-                      json::serialize(detail::contact_to_json(c)))
+                      json::serialize(detail::contact_to_json(c, detail::contact_shape::stored)))
             .execute();
         // Identities are only ever added (or moved by a merge, whose loser was deleted above),
         // so an upsert keeps this cheap without deleting rows first.
@@ -610,6 +632,7 @@ private:
 
     sql::database db_;
     std::optional<sql::transaction> unit_; // open between begin_unit and its commit or abandon
+    contact_reader contacts_;
 };
 
 } // namespace

@@ -20,7 +20,13 @@ std::optional<duration> parse_short_duration(std::string_view text);
 boost::json::value value_to_json(const value& v);
 value value_from_json(const boost::json::value& v);
 
-boost::json::object contact_to_json(const contact& c);
+// How contact_to_json writes a contact. `full` is the public shape (engine::contact_json,
+// exports): every key present, empty values included. `stored` is what stores keep: keys whose
+// value is the default (empty text, empty list, null time, zero, false) are left out, which
+// halves a typical document and the work of reading it back. contact_from_json reads both.
+enum class contact_shape { full, stored };
+
+boost::json::object contact_to_json(const contact& c, contact_shape shape = contact_shape::full);
 contact contact_from_json(const boost::json::value& v);
 
 boost::json::object event_to_json_object(const event& e);
