@@ -541,16 +541,14 @@ void apply_channel_policy(contact& c, outbound_message& m, core_env& env) {
     const auto d = evaluate(*profile, ctx);
     // The log row's body, built only where the row is kept (dry runs drop it).
     auto log = [&](const char* kind, auto&& add) {
-        if (!env.keep_log) {
-            record_json(env, c.id, kind, {}, m.cause_event, m.cause);
-            return;
-        }
         json::object body;
-        body["message"] = m.id;
-        body["channel"] = m.to.channel;
-        body["policy"] = profile->name;
-        body["rule"] = d.rule;
-        add(body);
+        if (env.keep_log) {
+            body["message"] = m.id;
+            body["channel"] = m.to.channel;
+            body["policy"] = profile->name;
+            body["rule"] = d.rule;
+            add(body);
+        }
         record(env, c.id, kind, std::move(body), m.cause_event, m.cause);
     };
     if (d.outcome == policy_decision::verdict::block) {

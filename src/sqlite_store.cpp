@@ -150,28 +150,13 @@ SELECT 1;
     return steps;
 }
 
-// Parses stored contact documents. The parsed tree only lives while the contact is built, so
-// it takes its memory from one arena instead of an allocation per node; the parser is kept, so
-// its working stack is set up once rather than per document (a broadcast reads one per
-// recipient). Not thread-safe, like the store that owns it.
-class contact_reader {
-public:
-    contact read(std::string_view doc) {
-        unsigned char buffer[16384];
-        json::monotonic_resource arena(buffer, sizeof buffer);
-        struct detach { // the arena dies with this call: never leave the parser pointing at it
-            json::parser& p;
-            ~detach() { p.reset(); }
-        } guard{parser_};
-        parser_.reset(&arena);
-        parser_.write(doc.data(), doc.size());
-        return detail::contact_from_json(parser_.release());
-    }
-
-private:
-    unsigned char stack_[4096];
-    json::parser parser_{json::storage_ptr(), json::parse_options(), stack_, sizeof stack_};
-};
+// Parses a stored contact document. The parsed tree only lives while the contact is built, so
+// it takes its memory from one arena instead of an allocation per node.
+contact parse_contact(std::string_view doc) {
+    unsigned char buffer[16384];
+    json::monotonic_resource arena(buffer, sizeof buffer);
+    return detail::contact_from_json(json::parse(doc, &arena));
+}
 
 const std::string message_columns = "id, key, contact_id, channel, recipient, text, purpose, created_at, "
                                     "cause_event, cause, status, content";
@@ -335,7 +320,7 @@ public:
         }
         std::optional<contact> c;
         try {
-            c = contacts_.read(st.get_text_view(0)); // the view needs the row: reset only after
+            c = parse_contact(st.get_text_view(0)); // the view needs the row: reset only after
         } catch (...) {
             st.reset();
             throw;
@@ -350,7 +335,7 @@ public:
         std::vector<contact> out;
         out.reserve(std::min<std::size_t>(limit, 4096));
         while (st.step()) {
-            out.push_back(contacts_.read(st.get_text_view(0)));
+            out.push_back(parse_contact(st.get_text_view(0)));
         }
         return out;
     }
@@ -632,7 +617,6 @@ private:
 
     sql::database db_;
     std::optional<sql::transaction> unit_; // open between begin_unit and its commit or abandon
-    contact_reader contacts_;
 };
 
 } // namespace
