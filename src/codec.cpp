@@ -1,4 +1,5 @@
 #include "detail/codec.hpp"
+#include "detail/json_writer.hpp"
 
 #include <charconv>
 
@@ -65,13 +66,6 @@ std::optional<time_point> optional_time(const json::object& o, std::string_view 
 
 namespace {
 
-json::value time_or_null(const std::optional<time_point>& t) {
-    if (t) {
-        return json::string(format_time(*t));
-    }
-    return nullptr;
-}
-
 std::string str(const json::object& o, std::string_view key) {
     if (const auto* p = o.if_contains(key); p && p->is_string()) {
         return std::string(p->get_string());
@@ -88,314 +82,404 @@ std::int64_t int64(const json::object& o, std::string_view key) {
 
 } // namespace
 
-json::object contact_to_json(const contact& c, contact_shape shape) {
+void write_contact_json(std::string& out, const contact& c, contact_shape shape) {
     const bool full = shape == contact_shape::full;
-    json::object o;
+    json_writer w(out);
     // In the stored shape, defaults are implied by a missing key (contact_from_json).
-    auto text = [full](json::object& into, std::string_view key, const std::string& v) {
+    auto text = [full, &w](std::string_view key, const std::string& v) {
         if (full || !v.empty()) {
-            into[key] = v;
+            w.key(key).string(v);
         }
     };
-    auto when = [full](json::object& into, std::string_view key, const std::optional<time_point>& t) {
+    auto time_or_null = [&w](const std::optional<time_point>& t) {
+        if (t) {
+            w.string(format_time(*t));
+        } else {
+            w.null();
+        }
+    };
+    auto when = [full, &w, &time_or_null](std::string_view key, const std::optional<time_point>& t) {
         if (full || t) {
-            into[key] = time_or_null(t);
+            w.key(key);
+            time_or_null(t);
         }
     };
-    auto count = [full](json::object& into, std::string_view key, std::int64_t n) {
+    auto count = [full, &w](std::string_view key, std::int64_t n) {
         if (full || n != 0) {
-            into[key] = n;
+            w.key(key).integer(n);
         }
     };
-    o["id"] = c.id;
-    o["type"] = to_string(c.stage);
-    json::array ids;
+    auto time_list = [&w](const std::vector<time_point>& times) {
+        w.begin_array();
+        for (const auto& t : times) {
+            w.string(format_time(t));
+        }
+        w.end_array();
+    };
+    w.begin_object();
+    w.key("id").integer(c.id);
+    w.key("type").string(to_string(c.stage));
+    w.key("identities").begin_array();
     for (const auto& i : c.identities) {
-        ids.emplace_back(i.to_string());
+        w.string(i.to_string());
     }
-    o["identities"] = std::move(ids);
-    json::object basic;
-    text(basic, "name", c.profile.name);
-    text(basic, "phone", c.profile.phone);
-    text(basic, "email", c.profile.email);
-    text(basic, "timezone", c.profile.time_zone);
-    text(basic, "locale", c.profile.locale);
-    text(basic, "customer_id", c.profile.customer_id);
-    if (full || !basic.empty()) {
-        o["profile"] = std::move(basic);
+    w.end_array();
+    const auto& p = c.profile;
+    if (full || !p.name.empty() || !p.phone.empty() || !p.email.empty() || !p.time_zone.empty() ||
+        !p.locale.empty() || !p.customer_id.empty()) {
+        w.key("profile").begin_object();
+        text("name", p.name);
+        text("phone", p.phone);
+        text("email", p.email);
+        text("timezone", p.time_zone);
+        text("locale", p.locale);
+        text("customer_id", p.customer_id);
+        w.end_object();
     }
     if (full || !c.fields.empty()) {
-        json::object fields;
+        w.key("fields").begin_object();
         for (const auto& [name, f] : c.fields) {
-            json::object fo;
-            fo["type"] = to_string(f.type);
-            fo["value"] = value_to_json(f.data);
-            fields[name] = std::move(fo);
+            w.key(name).begin_object();
+            w.key("type").string(to_string(f.type));
+            w.key("value");
+            std::visit(
+                [&w](const auto& x) {
+                    using T = std::decay_t<decltype(x)>;
+                    if constexpr (std::is_same_v<T, std::monostate>) {
+                        w.null();
+                    } else if constexpr (std::is_same_v<T, bool>) {
+                        w.boolean(x);
+                    } else if constexpr (std::is_same_v<T, double>) {
+                        w.number(x);
+                    } else {
+                        w.string(x);
+                    }
+                },
+                f.data);
+            w.end_object();
         }
-        o["fields"] = std::move(fields);
+        w.end_object();
     }
     if (full || !c.tags.empty()) {
-        json::array tags;
+        w.key("tags").begin_array();
         for (const auto& [name, at] : c.tags) {
-            json::object t;
-            t["name"] = name;
-            t["added_at"] = format_time(at);
-            tags.emplace_back(std::move(t));
+            w.begin_object().key("name").string(name).key("added_at").string(format_time(at)).end_object();
         }
-        o["tags"] = std::move(tags);
+        w.end_array();
     }
     if (full || !c.notes.empty()) {
-        json::array notes;
+        w.key("notes").begin_array();
         for (const auto& n : c.notes) {
-            json::object no;
-            no["author"] = n.author;
-            no["at"] = format_time(n.at);
-            no["text"] = n.text;
-            notes.emplace_back(std::move(no));
+            w.begin_object();
+            w.key("author").string(n.author).key("at").string(format_time(n.at)).key("text").string(n.text);
+            w.end_object();
         }
-        o["notes"] = std::move(notes);
+        w.end_array();
     }
-    json::object act;
-    when(act, "first_seen", c.activity.first_seen);
-    when(act, "last_inbound", c.activity.last_inbound);
-    when(act, "last_message", c.activity.last_message);
-    when(act, "last_order", c.activity.last_order);
-    when(act, "first_order", c.activity.first_order);
-    count(act, "conversations", c.activity.conversations);
-    count(act, "orders", c.activity.orders);
-    if (full || c.activity.total_spent != 0) {
-        act["total_spent"] = number_to_json(c.activity.total_spent);
-    }
-    if (full || c.activity.returning) {
-        act["returning"] = c.activity.returning;
-    }
-    text(act, "last_channel", c.activity.last_channel);
-    text(act, "last_product", c.activity.last_product);
-    if (full || !act.empty()) {
-        o["activity"] = std::move(act);
+    const auto& a = c.activity;
+    if (full || a.first_seen || a.last_inbound || a.last_message || a.last_order || a.first_order ||
+        a.conversations != 0 || a.orders != 0 || a.total_spent != 0 || a.returning ||
+        !a.last_channel.empty() || !a.last_product.empty()) {
+        w.key("activity").begin_object();
+        when("first_seen", a.first_seen);
+        when("last_inbound", a.last_inbound);
+        when("last_message", a.last_message);
+        when("last_order", a.last_order);
+        when("first_order", a.first_order);
+        count("conversations", a.conversations);
+        count("orders", a.orders);
+        if (full || a.total_spent != 0) {
+            w.key("total_spent").number(a.total_spent);
+        }
+        if (full || a.returning) {
+            w.key("returning").boolean(a.returning);
+        }
+        text("last_channel", a.last_channel);
+        text("last_product", a.last_product);
+        w.end_object();
     }
     if (full || !c.fired_rules.empty()) {
-        json::array fired;
+        w.key("fired_rules").begin_array();
         for (const auto& r : c.fired_rules) {
-            fired.emplace_back(json::string(r));
+            w.string(r);
         }
-        o["fired_rules"] = std::move(fired);
+        w.end_array();
     }
     if (c.run) {
-        json::object run;
-        run["flow"] = c.run->flow;
-        run["block"] = c.run->block;
-        run["waiting"] = c.run->waiting;
-        run["retries"] = c.run->retries;
-        run["timer"] = c.run->timer;
-        run["request"] = c.run->request;
-        run["definitions_version"] = c.run->definitions_version;
-        json::array stack;
-        for (const auto& f : c.run->stack) {
-            json::object fo;
-            fo["flow"] = f.flow;
-            fo["next"] = f.next;
-            stack.emplace_back(std::move(fo));
+        const auto& r = *c.run;
+        w.key("run").begin_object();
+        w.key("flow").string(r.flow).key("block").string(r.block).key("waiting").string(r.waiting);
+        w.key("retries").integer(r.retries).key("timer").integer(r.timer).key("request").integer(r.request);
+        w.key("definitions_version").integer(r.definitions_version);
+        w.key("stack").begin_array();
+        for (const auto& f : r.stack) {
+            w.begin_object().key("flow").string(f.flow).key("next").string(f.next).end_object();
         }
-        run["stack"] = std::move(stack);
-        o["run"] = std::move(run);
+        w.end_array();
+        w.end_object();
     } else if (full) {
-        o["run"] = nullptr;
+        w.key("run").null();
     }
     if (!c.open_form.empty()) {
-        o["open_form"] = c.open_form;
+        w.key("open_form").string(c.open_form);
     }
     if (!c.capped_sends.empty()) {
-        json::object caps;
+        w.key("capped_sends").begin_object();
         for (const auto& [purpose, times] : c.capped_sends) {
-            json::array list;
-            for (const auto& t : times) {
-                list.emplace_back(json::string(format_time(t)));
-            }
-            caps[purpose] = std::move(list);
+            w.key(purpose);
+            time_list(times);
         }
-        o["capped_sends"] = std::move(caps);
+        w.end_object();
     }
     if (!c.segments.empty()) {
-        json::object segs;
+        w.key("segments").begin_object();
         for (const auto& [name, since] : c.segments) {
-            segs[name] = format_time(since);
+            w.key(name).string(format_time(since));
         }
-        o["segments"] = std::move(segs);
+        w.end_object();
     }
     if (!c.channels.empty()) {
-        json::object chans;
+        w.key("channels").begin_object();
         for (const auto& [name, st] : c.channels) {
-            json::object co;
-            when(co, "last_inbound", st.last_inbound);
-            count(co, "replies_since_inbound", st.replies_since_inbound);
+            w.key(name).begin_object();
+            when("last_inbound", st.last_inbound);
+            count("replies_since_inbound", st.replies_since_inbound);
             if (st.follower) {
-                co["follower"] = *st.follower;
+                w.key("follower").boolean(*st.follower);
             }
             if (!st.sends.empty()) {
-                json::object sends;
+                w.key("sends").begin_object();
                 for (const auto& [purpose, times] : st.sends) {
-                    json::array list;
-                    for (const auto& t : times) {
-                        list.emplace_back(json::string(format_time(t)));
-                    }
-                    sends[purpose] = std::move(list);
+                    w.key(purpose);
+                    time_list(times);
                 }
-                co["sends"] = std::move(sends);
+                w.end_object();
             }
-            chans[name] = std::move(co);
+            w.end_object();
         }
-        o["channels"] = std::move(chans);
+        w.end_object();
     }
     if (!c.date_timers.empty()) {
-        json::object dates;
+        w.key("date_timers").begin_object();
         for (const auto& [name, entry] : c.date_timers) {
-            json::object d;
-            d["from"] = entry.first;
-            d["timer"] = entry.second;
-            dates[name] = std::move(d);
+            w.key(name)
+                .begin_object()
+                .key("from")
+                .string(entry.first)
+                .key("timer")
+                .integer(entry.second)
+                .end_object();
         }
-        o["date_timers"] = std::move(dates);
+        w.end_object();
     }
     if (!c.sequences.empty()) {
-        json::object seqs;
-        for (const auto& [name, s] : c.sequences) {
-            json::object so;
-            so["entered"] = format_time(s.entered);
-            so["next_step"] = s.next_step;
-            so["last_step_at"] = time_or_null(s.last_step_at);
-            so["timer"] = s.timer;
-            so["sends"] = s.sends;
-            so["active"] = s.active;
-            so["completed"] = s.completed;
-            so["left_at"] = time_or_null(s.left_at);
-            seqs[name] = std::move(so);
+        w.key("sequences").begin_object();
+        for (const auto& [name, st] : c.sequences) {
+            w.key(name).begin_object();
+            w.key("entered").string(format_time(st.entered));
+            w.key("next_step").integer(st.next_step);
+            w.key("last_step_at");
+            time_or_null(st.last_step_at);
+            w.key("timer").integer(st.timer);
+            w.key("sends").integer(st.sends);
+            w.key("active").boolean(st.active);
+            w.key("completed").boolean(st.completed);
+            w.key("left_at");
+            time_or_null(st.left_at);
+            w.end_object();
         }
-        o["sequences"] = std::move(seqs);
+        w.end_object();
     }
     if (c.paused_until) {
-        o["paused_until"] = *c.paused_until == time_point::max() ? json::value("indefinitely")
-                                                                 : json::value(format_time(*c.paused_until));
+        w.key("paused_until");
+        w.string(*c.paused_until == time_point::max() ? std::string("indefinitely")
+                                                      : format_time(*c.paused_until));
     }
-    return o;
+    w.end_object();
+}
+
+std::string contact_json_text(const contact& c, contact_shape shape) {
+    std::string out;
+    out.reserve(512);
+    write_contact_json(out, c, shape);
+    return out;
+}
+
+json::object contact_to_json(const contact& c, contact_shape shape) {
+    // One writer is the only description of the document; the tree is read back from its text.
+    return std::move(json::parse(contact_json_text(c, shape)).as_object());
 }
 
 contact contact_from_json(const json::value& v) {
     const auto& o = v.as_object();
     // A missing key is the default (the stored shape leaves defaults out); a present key of the
-    // wrong kind is a damaged document and throws.
-    static const json::object none;
-    auto object_at = [](const json::object& in, std::string_view key) -> const json::object& {
-        const auto* p = in.if_contains(key);
-        return p && !p->is_null() ? p->as_object() : none;
+    // wrong kind is a damaged document and throws. Every contact read goes through here (a
+    // broadcast reads each recipient), so each object is walked once instead of being searched
+    // once per key.
+    auto text = [](const json::value& x) {
+        return x.is_string() ? std::string(x.get_string()) : std::string();
     };
-    static const json::array empty;
-    auto array_at = [](const json::object& in, std::string_view key) -> const json::array& {
-        const auto* p = in.if_contains(key);
-        return p && !p->is_null() ? p->as_array() : empty;
+    auto number = [](const json::value& x) -> std::int64_t {
+        return x.is_number() ? x.to_number<std::int64_t>() : 0;
+    };
+    auto when = [](const json::value& x) -> std::optional<time_point> {
+        if (x.is_string()) {
+            return parse_time(x.get_string());
+        }
+        return std::nullopt;
+    };
+    auto times = [](const json::value& list) {
+        std::vector<time_point> out;
+        for (const auto& t : list.as_array()) {
+            out.push_back(parse_time(t.as_string()));
+        }
+        return out;
     };
     contact c;
-    c.id = int64(o, "id");
-    c.stage = parse_lifecycle(str(o, "type")).value_or(lifecycle::stranger);
-    for (const auto& i : array_at(o, "identities")) {
-        c.identities.push_back(identity::parse(i.as_string()));
-    }
-    const auto& basic = object_at(o, "profile");
-    c.profile.name = str(basic, "name");
-    c.profile.phone = str(basic, "phone");
-    c.profile.email = str(basic, "email");
-    c.profile.time_zone = str(basic, "timezone");
-    c.profile.locale = str(basic, "locale");
-    c.profile.customer_id = str(basic, "customer_id");
-    for (const auto& [name, fv] : object_at(o, "fields")) {
-        const auto& fo = fv.as_object();
-        c.fields[std::string(name)] =
-            field_value{parse_field_type(str(fo, "type")).value_or(field_type::text), value_from_json(fo.at("value"))};
-    }
-    for (const auto& t : array_at(o, "tags")) {
-        const auto& to = t.as_object();
-        c.tags[str(to, "name")] = parse_time(to.at("added_at").as_string());
-    }
-    for (const auto& n : array_at(o, "notes")) {
-        const auto& no = n.as_object();
-        c.notes.push_back(note{str(no, "author"), parse_time(no.at("at").as_string()), str(no, "text")});
-    }
-    const auto& act = object_at(o, "activity");
-    c.activity.first_seen = optional_time(act, "first_seen");
-    c.activity.last_inbound = optional_time(act, "last_inbound");
-    c.activity.last_message = optional_time(act, "last_message");
-    c.activity.last_order = optional_time(act, "last_order");
-    c.activity.first_order = optional_time(act, "first_order");
-    c.activity.conversations = int64(act, "conversations");
-    c.activity.orders = int64(act, "orders");
-    if (const auto* spent = act.if_contains("total_spent")) {
-        c.activity.total_spent = spent->to_number<double>();
-    }
-    if (const auto* returning = act.if_contains("returning")) {
-        c.activity.returning = returning->as_bool();
-    }
-    c.activity.last_channel = str(act, "last_channel");
-    c.activity.last_product = str(act, "last_product");
-    for (const auto& r : array_at(o, "fired_rules")) {
-        c.fired_rules.insert(std::string(r.as_string()));
-    }
-    c.open_form = str(o, "open_form");
-    if (const auto* caps = o.if_contains("capped_sends"); caps && caps->is_object()) {
-        for (const auto& [purpose, list] : caps->get_object()) {
-            auto& times = c.capped_sends[std::string(purpose)];
-            for (const auto& t : list.as_array()) {
-                times.push_back(parse_time(t.as_string()));
-            }
+    const json::value* run = nullptr;
+    for (const auto& [key, x] : o) {
+        if (x.is_null()) {
+            continue;
         }
-    }
-    if (const auto* segs = o.if_contains("segments"); segs && segs->is_object()) {
-        for (const auto& [name, since] : segs->get_object()) {
-            c.segments[std::string(name)] = parse_time(since.as_string());
-        }
-    }
-    if (const auto* chans = o.if_contains("channels"); chans && chans->is_object()) {
-        for (const auto& [name, entry] : chans->get_object()) {
-            const auto& co = entry.as_object();
-            auto& st = c.channels[std::string(name)];
-            st.last_inbound = optional_time(co, "last_inbound");
-            st.replies_since_inbound = static_cast<int>(int64(co, "replies_since_inbound"));
-            if (const auto* f = co.if_contains("follower")) {
-                st.follower = f->as_bool();
+        if (key == "id") {
+            c.id = number(x);
+        } else if (key == "type") {
+            c.stage = parse_lifecycle(text(x)).value_or(lifecycle::stranger);
+        } else if (key == "identities") {
+            for (const auto& i : x.as_array()) {
+                c.identities.push_back(identity::parse(i.as_string()));
             }
-            if (const auto* sends = co.if_contains("sends"); sends && sends->is_object()) {
-                for (const auto& [purpose, list] : sends->get_object()) {
-                    auto& times = st.sends[std::string(purpose)];
-                    for (const auto& t : list.as_array()) {
-                        times.push_back(parse_time(t.as_string()));
+        } else if (key == "profile") {
+            for (const auto& [pk, pv] : x.as_object()) {
+                if (pk == "name") {
+                    c.profile.name = text(pv);
+                } else if (pk == "phone") {
+                    c.profile.phone = text(pv);
+                } else if (pk == "email") {
+                    c.profile.email = text(pv);
+                } else if (pk == "timezone") {
+                    c.profile.time_zone = text(pv);
+                } else if (pk == "locale") {
+                    c.profile.locale = text(pv);
+                } else if (pk == "customer_id") {
+                    c.profile.customer_id = text(pv);
+                }
+            }
+        } else if (key == "fields") {
+            for (const auto& [name, fv] : x.as_object()) {
+                const auto& fo = fv.as_object();
+                c.fields[std::string(name)] =
+                    field_value{parse_field_type(str(fo, "type")).value_or(field_type::text),
+                                value_from_json(fo.at("value"))};
+            }
+        } else if (key == "tags") {
+            for (const auto& t : x.as_array()) {
+                const auto& to = t.as_object();
+                c.tags[str(to, "name")] = parse_time(to.at("added_at").as_string());
+            }
+        } else if (key == "notes") {
+            for (const auto& n : x.as_array()) {
+                const auto& no = n.as_object();
+                c.notes.push_back(
+                    note{str(no, "author"), parse_time(no.at("at").as_string()), str(no, "text")});
+            }
+        } else if (key == "activity") {
+            auto& a = c.activity;
+            for (const auto& [ak, av] : x.as_object()) {
+                if (ak == "first_seen") {
+                    a.first_seen = when(av);
+                } else if (ak == "last_inbound") {
+                    a.last_inbound = when(av);
+                } else if (ak == "last_message") {
+                    a.last_message = when(av);
+                } else if (ak == "last_order") {
+                    a.last_order = when(av);
+                } else if (ak == "first_order") {
+                    a.first_order = when(av);
+                } else if (ak == "conversations") {
+                    a.conversations = number(av);
+                } else if (ak == "orders") {
+                    a.orders = number(av);
+                } else if (ak == "total_spent") {
+                    a.total_spent = av.to_number<double>();
+                } else if (ak == "returning") {
+                    a.returning = av.as_bool();
+                } else if (ak == "last_channel") {
+                    a.last_channel = text(av);
+                } else if (ak == "last_product") {
+                    a.last_product = text(av);
+                }
+            }
+        } else if (key == "fired_rules") {
+            for (const auto& r : x.as_array()) {
+                c.fired_rules.insert(std::string(r.as_string()));
+            }
+        } else if (key == "open_form") {
+            c.open_form = text(x);
+        } else if (key == "capped_sends") {
+            if (x.is_object()) {
+                for (const auto& [purpose, list] : x.get_object()) {
+                    c.capped_sends[std::string(purpose)] = times(list);
+                }
+            }
+        } else if (key == "segments") {
+            if (x.is_object()) {
+                for (const auto& [name, since] : x.get_object()) {
+                    c.segments[std::string(name)] = parse_time(since.as_string());
+                }
+            }
+        } else if (key == "channels") {
+            if (x.is_object()) {
+                for (const auto& [name, entry] : x.get_object()) {
+                    auto& st = c.channels[std::string(name)];
+                    for (const auto& [ck, cv] : entry.as_object()) {
+                        if (ck == "last_inbound") {
+                            st.last_inbound = when(cv);
+                        } else if (ck == "replies_since_inbound") {
+                            st.replies_since_inbound = static_cast<int>(number(cv));
+                        } else if (ck == "follower") {
+                            st.follower = cv.as_bool();
+                        } else if (ck == "sends" && cv.is_object()) {
+                            for (const auto& [purpose, list] : cv.get_object()) {
+                                st.sends[std::string(purpose)] = times(list);
+                            }
+                        }
                     }
                 }
             }
+        } else if (key == "date_timers") {
+            if (x.is_object()) {
+                for (const auto& [name, d] : x.get_object()) {
+                    c.date_timers[std::string(name)] = {str(d.as_object(), "from"),
+                                                        int64(d.as_object(), "timer")};
+                }
+            }
+        } else if (key == "sequences") {
+            if (x.is_object()) {
+                for (const auto& [name, entry] : x.get_object()) {
+                    const auto& so = entry.as_object();
+                    sequence_state s;
+                    s.entered = parse_time(so.at("entered").as_string());
+                    s.next_step = static_cast<int>(int64(so, "next_step"));
+                    s.last_step_at = optional_time(so, "last_step_at");
+                    s.timer = int64(so, "timer");
+                    s.sends = static_cast<int>(int64(so, "sends"));
+                    s.active = so.at("active").as_bool();
+                    s.completed = so.at("completed").as_bool();
+                    s.left_at = optional_time(so, "left_at");
+                    c.sequences[std::string(name)] = s;
+                }
+            }
+        } else if (key == "paused_until") {
+            if (x.is_string()) {
+                c.paused_until =
+                    x.get_string() == "indefinitely" ? time_point::max() : parse_time(x.get_string());
+            }
+        } else if (key == "run") {
+            run = &x;
         }
     }
-    if (const auto* dates = o.if_contains("date_timers"); dates && dates->is_object()) {
-        for (const auto& [name, d] : dates->get_object()) {
-            c.date_timers[std::string(name)] = {str(d.as_object(), "from"), int64(d.as_object(), "timer")};
-        }
-    }
-    if (const auto* seqs = o.if_contains("sequences"); seqs && seqs->is_object()) {
-        for (const auto& [name, entry] : seqs->get_object()) {
-            const auto& so = entry.as_object();
-            sequence_state s;
-            s.entered = parse_time(so.at("entered").as_string());
-            s.next_step = static_cast<int>(int64(so, "next_step"));
-            s.last_step_at = optional_time(so, "last_step_at");
-            s.timer = int64(so, "timer");
-            s.sends = static_cast<int>(int64(so, "sends"));
-            s.active = so.at("active").as_bool();
-            s.completed = so.at("completed").as_bool();
-            s.left_at = optional_time(so, "left_at");
-            c.sequences[std::string(name)] = s;
-        }
-    }
-    if (const auto* paused = o.if_contains("paused_until"); paused && paused->is_string()) {
-        c.paused_until = paused->get_string() == "indefinitely" ? time_point::max() : parse_time(paused->get_string());
-    }
-    if (const auto* run = o.if_contains("run"); run && run->is_object()) {
+    if (run && run->is_object()) {
         const auto& ro = run->get_object();
         flow_run r;
         r.flow = str(ro, "flow");
@@ -429,21 +513,24 @@ std::optional<duration> parse_short_duration(std::string_view text) {
     }
 }
 
-json::object event_to_json_object(const event& e) {
-    json::object o;
-    o["kind"] = to_string(e.kind);
+std::string event_json_text(const event& e) {
+    std::string out;
+    out.reserve(256);
+    json_writer w(out);
+    w.begin_object();
+    w.key("kind").string(to_string(e.kind));
     if (!e.identity.channel.empty() || !e.identity.external_id.empty()) {
-        o["identity"] = e.identity.to_string();
+        w.key("identity").string(e.identity.to_string());
     }
     if (e.contact) {
-        o["contact"] = *e.contact;
+        w.key("contact").integer(*e.contact);
     }
     if (e.at) {
-        o["at"] = format_time(*e.at);
+        w.key("at").string(format_time(*e.at));
     }
-    auto put = [&o](std::string_view key, const std::string& s) {
+    auto put = [&w](std::string_view key, const std::string& s) {
         if (!s.empty()) {
-            o[key] = s;
+            w.key(key).string(s);
         }
     };
     put("key", e.key);
@@ -451,17 +538,17 @@ json::object event_to_json_object(const event& e) {
     put("payload", e.payload);
     put("form", e.form);
     if (!e.data.empty()) {
-        json::object d;
+        w.key("data").begin_object();
         for (const auto& [k, v] : e.data) {
-            d[k] = v;
+            w.key(k).string(v);
         }
-        o["data"] = std::move(d);
+        w.end_object();
     }
     if (!e.profile.empty()) {
-        json::object p;
-        auto opt = [&p](std::string_view key, const std::optional<std::string>& s) {
+        w.key("profile").begin_object();
+        auto opt = [&w](std::string_view key, const std::optional<std::string>& s) {
             if (s) {
-                p[key] = *s;
+                w.key(key).string(*s);
             }
         };
         opt("name", e.profile.name);
@@ -470,63 +557,64 @@ json::object event_to_json_object(const event& e) {
         opt("timezone", e.profile.time_zone);
         opt("locale", e.profile.locale);
         if (!e.profile.fields.empty()) {
-            json::object f;
+            w.key("fields").begin_object();
             for (const auto& [k, v] : e.profile.fields) {
-                f[k] = v;
+                w.key(k).string(v);
             }
-            p["fields"] = std::move(f);
+            w.end_object();
         }
-        o["profile"] = std::move(p);
+        w.end_object();
     }
     if (e.message_id != 0) {
-        o["message_id"] = e.message_id;
+        w.key("message_id").integer(e.message_id);
     }
     put("external_id", e.external_id);
     if (e.delivery) {
-        o["delivery"] = to_string(*e.delivery);
+        w.key("delivery").string(to_string(*e.delivery));
     }
     if (e.until) {
-        o["until"] = format_time(*e.until);
+        w.key("until").string(format_time(*e.until));
     }
     if (e.kind == event_kind::order_placed) {
-        json::object ord;
-        ord["id"] = e.order.order_id;
-        ord["total"] = number_to_json(e.order.total);
-        ord["currency"] = e.order.currency;
-        json::array items;
+        w.key("order").begin_object();
+        w.key("id").string(e.order.order_id);
+        w.key("total").number(e.order.total);
+        w.key("currency").string(e.order.currency);
+        w.key("items").begin_array();
         for (const auto& i : e.order.items) {
-            items.emplace_back(json::string(i));
+            w.string(i);
         }
-        ord["items"] = std::move(items);
-        o["order"] = std::move(ord);
+        w.end_array();
+        w.end_object();
     }
     put("customer_id", e.customer_id);
     put("tag", e.tag);
     put("name", e.name);
     put("author", e.author);
     if (e.request_id != 0) {
-        o["request_id"] = e.request_id;
+        w.key("request_id").integer(e.request_id);
     }
     if (e.status != 0) {
-        o["status"] = e.status;
+        w.key("status").integer(e.status);
     }
     put("error", e.error);
-    return o;
+    w.end_object();
+    return out;
 }
 
-json::object message_content_to_json(const outbound_message& m) {
-    json::object o;
+json::object message_content_to_json(const outbound_message& m, json::storage_ptr sp) {
+    json::object o(sp);
     if (!m.quick_replies.empty()) {
-        json::array q;
+        json::array q(sp);
         for (const auto& r : m.quick_replies) {
             q.emplace_back(json::string(r));
         }
         o["quick_replies"] = std::move(q);
     }
     if (!m.buttons.empty()) {
-        json::array b;
+        json::array b(sp);
         for (const auto& btn : m.buttons) {
-            json::object bo;
+            json::object bo(sp);
             bo["title"] = btn.title;
             bo["payload"] = btn.payload;
             b.emplace_back(std::move(bo));
@@ -555,7 +643,7 @@ json::object message_content_to_json(const outbound_message& m) {
     }
     put("template", m.template_name);
     if (!m.template_params.empty()) {
-        json::array a;
+        json::array a(sp);
         for (const auto& p : m.template_params) {
             a.emplace_back(json::string(p));
         }
@@ -638,21 +726,21 @@ json::object message_to_json(const outbound_message& m) {
     return o;
 }
 
-json::object result_to_json(const ingest_result& r) {
-    json::object o;
+json::object result_to_json(const ingest_result& r, json::storage_ptr sp) {
+    json::object o(sp);
     o["event_id"] = r.event_id;
     o["contact"] = r.contact;
     o["contact_created"] = r.contact_created;
     o["duplicate"] = r.duplicate;
-    auto strings = [](const std::vector<std::string>& v) {
-        json::array a;
+    auto strings = [&sp](const std::vector<std::string>& v) {
+        json::array a(sp);
         for (const auto& s : v) {
-            a.emplace_back(json::string(s));
+            a.emplace_back(json::string_view(s));
         }
         return a;
     };
-    auto ints = [](const auto& v) {
-        json::array a;
+    auto ints = [&sp](const auto& v) {
+        json::array a(sp);
         for (auto i : v) {
             a.emplace_back(i);
         }

@@ -641,7 +641,9 @@ void send(contact& c, message_parts parts, std::int64_t cause_event, const std::
           core_env& env) {
     outbound_message m;
     m.id = ++env.ids.message;
-    m.key = env.key_base + "/" + key_part + "/" + std::to_string(env.sends++);
+    const auto ordinal = std::to_string(env.sends++);
+    m.key.reserve(env.key_base.size() + key_part.size() + ordinal.size() + 2);
+    m.key.append(env.key_base).append(1, '/').append(key_part).append(1, '/').append(ordinal);
     m.contact = c.id;
     m.to = parts.channels.empty() ? reply_address(c, env.input) : reachable_address(c, parts, env);
     m.text = render_template(parts.text, c);

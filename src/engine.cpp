@@ -26,13 +26,36 @@ namespace {
 
 // What one ingest or batch has read and changed, so later events of the same batch see the
 // earlier ones' effects before anything is committed.
+// The contacts an event or batch touched. Events insert the same few ids again and again, so
+// a vector with the last id checked beats a tree; finish() sorts it once.
+class touched_contacts {
+public:
+    void insert(contact_id id) {
+        if (ids_.empty() || ids_.back() != id) {
+            ids_.push_back(id);
+        }
+    }
+    void erase(contact_id id) { std::erase(ids_, id); }
+    // Ascending and without repeats.
+    const std::vector<contact_id>& sorted() {
+        std::sort(ids_.begin(), ids_.end());
+        ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+        return ids_;
+    }
+
+private:
+    std::vector<contact_id> ids_;
+};
+
 class unit_of_work {
 public:
     // A unit that will not be written (a dry run) skips remembering what the store held.
     explicit unit_of_work(store& s, bool written = true) : store_(s), written_(written) {}
 
     change_set changes;
-    std::unordered_map<std::string, ingest_result> outcomes; // by idempotency key, for duplicates in a batch
+    std::vector<ingest_result> results; // one per processed event, in order
+    // Index in results by idempotency key, for duplicates in a batch (no copy of each result).
+    std::unordered_map<std::string, std::size_t> outcomes;
 
     contact* get(contact_id id) {
         id = follow(id);
@@ -43,7 +66,7 @@ public:
         if (!loaded) {
             return nullptr;
         }
-        auto& c = contacts_[id] = std::move(*loaded);
+        auto& c = contacts_.try_emplace(id, std::move(*loaded)).first->second;
         if (written_) {
             stored_[id] = stored_parts{c.identities, c.tags, c.segments};
         }
@@ -136,8 +159,8 @@ public:
     }
 
     // Moves every touched contact into the change set, once, in id order; the unit is spent.
-    void finish(const std::set<contact_id>& touched) {
-        for (auto id : touched) {
+    void finish(touched_contacts& touched) {
+        for (auto id : touched.sorted()) {
             if (removed_.count(id) == 0) {
                 if (auto it = contacts_.find(id); it != contacts_.end()) {
                     auto& c = it->second;
@@ -387,7 +410,7 @@ struct engine::impl {
     }
 
     // Resolves the contact an event belongs to, creating it if needed.
-    contact& resolve(const event& e, unit_of_work& work, ingest_result& result, std::set<contact_id>& touched) {
+    contact& resolve(const event& e, unit_of_work& work, ingest_result& result, touched_contacts& touched) {
         if (e.contact) {
             auto* c = work.get(*e.contact);
             if (!c) {
@@ -425,7 +448,7 @@ struct engine::impl {
     // Merges any other contact sharing this one's phone, e-mail or customer id; the lower id
     // survives. Returns the survivor.
     contact& merge_duplicates(contact& c, unit_of_work& work, ingest_result& result,
-                              std::set<contact_id>& touched, std::int64_t cause, detail::core_env& env) {
+                              touched_contacts& touched, std::int64_t cause, detail::core_env& env) {
         contact* current = &c;
         for (const char* kind : {"customer_id", "phone", "email"}) {
             const auto& p = current->profile;
@@ -474,7 +497,7 @@ struct engine::impl {
         return *current;
     }
 
-    ingest_result process(const event& e, unit_of_work& work, std::set<contact_id>& touched) {
+    ingest_result process(const event& e, unit_of_work& work, touched_contacts& touched) {
         if (e.kind != event_kind::delivery_update) {
             return process_one(e, work, touched, nullptr);
         }
@@ -502,11 +525,11 @@ struct engine::impl {
         return process_one(routed, work, touched, &*m);
     }
 
-    ingest_result process_one(const event& e, unit_of_work& work, std::set<contact_id>& touched,
+    ingest_result process_one(const event& e, unit_of_work& work, touched_contacts& touched,
                               const outbound_message* delivered) {
         if (!e.key.empty()) {
             if (auto it = work.outcomes.find(e.key); it != work.outcomes.end()) {
-                auto first = it->second;
+                auto first = work.results[it->second];
                 first.duplicate = true;
                 return first;
             }
@@ -549,10 +572,11 @@ struct engine::impl {
         auto& row = work.changes.events[input_row];
         row.contact = final_contact.id;
         if (!previewing) {
-            row.outcome = json::serialize(detail::result_to_json(result));
+            row.outcome = detail::serialize_scratch(
+                [&result](json::storage_ptr sp) { return detail::result_to_json(result, std::move(sp)); });
         }
         if (!e.key.empty()) {
-            work.outcomes[e.key] = result;
+            work.outcomes[e.key] = work.results.size(); // ingest_all appends this result next
         }
         return result;
     }
@@ -595,7 +619,7 @@ struct engine::impl {
                     break;
                 }
                 unit_of_work work(*backing);
-                std::set<contact_id> touched;
+                touched_contacts touched;
                 for (const auto& t : due) {
                     const bool earlier_pending =
                         std::any_of(work.changes.timers.begin(), work.changes.timers.end(),
@@ -621,7 +645,8 @@ struct engine::impl {
         return fired;
     }
 
-    void fire_one(const timer_record& t, unit_of_work& work, std::set<contact_id>& touched, time_point clock_now) {
+    void fire_one(const timer_record& t, unit_of_work& work, touched_contacts& touched,
+                  time_point clock_now) {
         {
             work.changes.removed_timers.push_back(t.id);
             if (contact* c = work.get(t.contact)) {
@@ -687,8 +712,8 @@ struct engine::impl {
         try {
             store_unit unit(*backing, preview == nullptr);
             unit_of_work work(*backing, preview == nullptr);
-            std::set<contact_id> touched;
-            std::vector<ingest_result> results;
+            touched_contacts touched;
+            auto& results = work.results;
             results.reserve(checked.size());
             for (std::size_t i = 0; i < checked.size(); ++i) {
                 try {
@@ -703,14 +728,14 @@ struct engine::impl {
             if (preview) {
                 *preview = std::move(work.changes.messages);
                 ids = saved; // nothing was written: the ids are free again
-                return results;
+                return std::move(results);
             }
             work.finish(touched);
             if (!work.changes.empty()) {
                 backing->apply(work.changes);
             }
             unit.commit();
-            return results;
+            return std::move(results);
         } catch (...) {
             ids = saved; // nothing was written: hand the same ids out again
             throw;

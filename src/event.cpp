@@ -196,7 +196,7 @@ event event::for_contact(contact_id id) const {
 }
 
 std::string to_json(const event& e) {
-    return json::serialize(detail::event_to_json_object(e));
+    return detail::event_json_text(e);
 }
 
 namespace {

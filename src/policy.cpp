@@ -182,7 +182,7 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
     policy_decision d;
     // Deferrals: each rule may push the time later; repeat until every one allows it.
     time_point at = ctx.now;
-    std::string deferred_by, deferred_reason;
+    const policy_rule* deferred_by = nullptr; // copied into the decision once, not per round
     for (bool moved = true; moved;) {
         moved = false;
         for (const auto& r : profile.rules) {
@@ -207,16 +207,15 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
             if (next > at) {
                 at = next;
                 moved = true;
-                deferred_by = r.id;
-                deferred_reason = r.reason;
+                deferred_by = &r;
             }
         }
     }
     if (at > ctx.now) {
         d.outcome = policy_decision::verdict::defer;
         d.until = at;
-        d.rule = deferred_by;
-        d.reason = deferred_reason;
+        d.rule = deferred_by->id;
+        d.reason = deferred_by->reason;
     }
 
     for (const auto& r : profile.rules) {

@@ -236,7 +236,10 @@ public:
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
                         millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
-                        json::serialize(detail::message_content_to_json(m)), millis(m.due()),
+                        detail::serialize_scratch([&m](json::storage_ptr sp) {
+                            return detail::message_content_to_json(m, std::move(sp));
+                        }),
+                        millis(m.due()),
                         m.external_id.empty() ? std::optional<std::string>{} : m.external_id);
             st.execute();
         }
@@ -245,8 +248,11 @@ public:
                 "UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
                 "WHERE id = ?");
             st.bind_all(m.contact, std::string(to_string(m.status)),
-                        json::serialize(detail::message_content_to_json(m)), millis(m.due()),
-                        m.external_id.empty() ? std::optional<std::string>{} : m.external_id, m.id);
+                        detail::serialize_scratch([&m](json::storage_ptr sp) {
+                            return detail::message_content_to_json(m, std::move(sp));
+                        }),
+                        millis(m.due()), m.external_id.empty() ? std::optional<std::string>{} : m.external_id,
+                        m.id);
             st.execute();
         }
         for (auto id : changes.removed_timers) {
@@ -558,7 +564,7 @@ private:
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
             .bind_all(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
-                      json::serialize(detail::contact_to_json(c, detail::contact_shape::stored)))
+                      detail::contact_json_text(c, detail::contact_shape::stored))
             .execute();
         // Identities are only ever added (or moved by a merge, whose loser was deleted above),
         // so an upsert keeps this cheap without deleting rows first.

@@ -26,17 +26,36 @@ value value_from_json(const boost::json::value& v);
 // halves a typical document and the work of reading it back. contact_from_json reads both.
 enum class contact_shape { full, stored };
 
+// The contact document as JSON text, appended to `out`; the only description of its layout.
+void write_contact_json(std::string& out, const contact& c, contact_shape shape = contact_shape::full);
+std::string contact_json_text(const contact& c, contact_shape shape = contact_shape::full);
+// The same document as a tree (parsed from contact_json_text), for callers that edit or embed it.
 boost::json::object contact_to_json(const contact& c, contact_shape shape = contact_shape::full);
 contact contact_from_json(const boost::json::value& v);
 
-boost::json::object event_to_json_object(const event& e);
+// An input event as JSON text (what tagflow::to_json(event) returns and the log keeps).
+std::string event_json_text(const event& e);
+
+// message_content_to_json and result_to_json build their objects with `sp` (the default resource
+// when empty); a caller that only serialises the result passes a monotonic resource over a stack
+// buffer (serialize_scratch), so building allocates nothing.
 
 boost::json::object message_to_json(const outbound_message& m);
 // The structured part of a message (quick replies, buttons, form) as stored beside its text.
-boost::json::object message_content_to_json(const outbound_message& m);
+boost::json::object message_content_to_json(const outbound_message& m, boost::json::storage_ptr sp = {});
 void message_content_from_json(const boost::json::value& v, outbound_message& m);
 
-boost::json::object result_to_json(const ingest_result& r);
+boost::json::object result_to_json(const ingest_result& r, boost::json::storage_ptr sp = {});
+
+// Serialises what `build` makes with the storage it is given: a monotonic resource over a stack
+// buffer (spilling to the heap past it), so a document built only to be written out costs no
+// allocation per node. `build` takes a boost::json::storage_ptr and returns a value or object.
+template <typename Build>
+std::string serialize_scratch(Build&& build) {
+    unsigned char buffer[4096];
+    boost::json::monotonic_resource scratch(buffer, sizeof buffer);
+    return boost::json::serialize(build(boost::json::storage_ptr(&scratch)));
+}
 ingest_result result_from_json(const boost::json::value& v);
 
 // The text of a JSON scalar as a person would write it: 2.5 -> "2.5", 3 -> "3", true -> "true".
