@@ -4,6 +4,8 @@
 #include "detail/core.hpp"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace tagflow {
 
@@ -163,8 +165,20 @@ broadcast_summary broadcast_status(const engine& e, const std::string& name) {
             count(s, m);
         }
     });
-    std::sort(s.recipients.begin(), s.recipients.end(),
-              [](const broadcast_recipient& a, const broadcast_recipient& b) { return a.contact < b.contact; });
+    // Rows come in key order, where "…/10" sorts before "…/9". Sorting (contact, index) pairs and
+    // then moving each recipient once is much cheaper than swapping the recipients themselves.
+    std::vector<std::pair<contact_id, std::size_t>> order;
+    order.reserve(s.recipients.size());
+    for (std::size_t i = 0; i < s.recipients.size(); ++i) {
+        order.emplace_back(s.recipients[i].contact, i);
+    }
+    std::sort(order.begin(), order.end());
+    std::vector<broadcast_recipient> sorted;
+    sorted.reserve(order.size());
+    for (const auto& [contact, i] : order) {
+        sorted.push_back(std::move(s.recipients[i]));
+    }
+    s.recipients = std::move(sorted);
     return s;
 }
 

@@ -250,9 +250,16 @@ void cancel_timer_id(core_env& env, std::int64_t id) {
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
-    for (const char ch : text) {
-        const auto u = static_cast<unsigned char>(ch);
-        switch (ch) {
+    // Runs of characters that need no escape (nearly all of them) are appended whole.
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto u = static_cast<unsigned char>(text[i]);
+        if (u >= 0x20 && u != '"' && u != '\\') {
+            continue; // UTF-8 passes through as it is, like Boost.JSON's serializer
+        }
+        out.append(text.data() + run, i - run);
+        run = i + 1;
+        switch (u) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
         case '\n': out += "\\n"; break;
@@ -261,15 +268,12 @@ void append_json_string(std::string& out, std::string_view text) {
         case '\b': out += "\\b"; break;
         case '\f': out += "\\f"; break;
         default:
-            if (u < 0x20) {
-                out += "\\u00";
-                out += hex[u >> 4];
-                out += hex[u & 0xf];
-            } else {
-                out += ch; // UTF-8 passes through as it is, like Boost.JSON's serializer
-            }
+            out += "\\u00";
+            out += hex[u >> 4];
+            out += hex[u & 0xf];
         }
     }
+    out.append(text.data() + run, text.size() - run);
     out += '"';
 }
 
