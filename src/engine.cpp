@@ -60,6 +60,7 @@ public:
     contact* get(contact_id id) {
         id = follow(id);
         if (auto it = contacts_.find(id); it != contacts_.end()) {
+            in_hand_.push_back(id); // the caller may change its keys now
             return &it->second;
         }
         auto loaded = store_.load_contact(id);
@@ -71,6 +72,7 @@ public:
             stored_[id] = stored_parts{c.identities, c.tags, c.segments};
         }
         index(c);
+        index_keys(c);
         return &c;
     }
 
@@ -96,7 +98,20 @@ public:
     contact& create(contact c) {
         auto& stored = contacts_[c.id] = std::move(c);
         index(stored);
+        index_keys(stored);
         return stored;
+    }
+
+    // Called before each event or timer: contacts handed out for the previous one are indexed
+    // again under the keys they have now (the engine changes contacts only through what get()
+    // and create() handed out, and holds none across events).
+    void begin_event() {
+        for (const auto id : in_hand_) {
+            if (auto it = contacts_.find(id); it != contacts_.end()) {
+                index_keys(it->second, false);
+            }
+        }
+        in_hand_.clear();
     }
 
     std::optional<contact_id> by_identity(const identity& who) {
@@ -114,11 +129,29 @@ public:
             return std::nullopt;
         }
         // A contact touched in this unit may have changed since the store saw it: ask the cache
-        // first, and trust a store answer only if the cached copy still agrees.
-        for (const auto& [id, c] : contacts_) {
-            if (id != except && removed_.count(id) == 0 && key_of(c, kind) == value) {
-                return id;
+        // first, and trust a store answer only if the cached copy still agrees. The cache is
+        // searched through its key index (plus the contacts in hand, whose keys may have just
+        // changed) rather than contact by contact, which made a batch quadratic in its size.
+        // The lowest matching id wins, as a walk in id order would give.
+        std::optional<contact_id> cached;
+        auto consider = [&](contact_id id) {
+            if (id == except || removed_.count(id) != 0 || (cached && *cached <= id)) {
+                return;
             }
+            if (auto it = contacts_.find(id); it != contacts_.end() && key_of(it->second, kind) == value) {
+                cached = id;
+            }
+        };
+        if (auto it = keys_.find(kind + '\n' + value); it != keys_.end()) {
+            for (const auto id : it->second) {
+                consider(id);
+            }
+        }
+        for (const auto id : in_hand_) {
+            consider(id);
+        }
+        if (cached) {
+            return cached;
         }
         std::optional<contact_id> found;
         if (kind == "phone") {
@@ -201,6 +234,23 @@ private:
         return c.profile.customer_id;
     }
 
+    // Files the contact under its phone, e-mail and customer id as they are now. Entries for keys
+    // it no longer has stay behind; by_key checks every candidate against the contact itself.
+    void index_keys(const contact& c, bool in_hand = true) {
+        for (const char* kind : {"phone", "email", "customer_id"}) {
+            const auto& value = key_of(c, kind);
+            if (!value.empty()) {
+                auto& ids = keys_[std::string(kind) + '\n' + value];
+                if (std::find(ids.begin(), ids.end(), c.id) == ids.end()) {
+                    ids.push_back(c.id);
+                }
+            }
+        }
+        if (in_hand) {
+            in_hand_.push_back(c.id);
+        }
+    }
+
     contact_id follow(contact_id id) const {
         for (auto it = merged_into_.find(id); it != merged_into_.end(); it = merged_into_.find(id)) {
             id = it->second;
@@ -222,6 +272,9 @@ private:
     std::map<identity, contact_id> identities_;
     std::map<contact_id, contact_id> merged_into_;
     std::set<contact_id> removed_;
+    std::unordered_map<std::string, std::vector<contact_id>>
+        keys_;                        // "kind\nvalue" -> contacts filed under it
+    std::vector<contact_id> in_hand_; // handed out since the last begin_event()
 };
 
 // Keeps a store unit open for a scope, so a batch's reads and its write share one transaction;
@@ -498,6 +551,7 @@ struct engine::impl {
     }
 
     ingest_result process(const event& e, unit_of_work& work, touched_contacts& touched) {
+        work.begin_event();
         if (e.kind != event_kind::delivery_update) {
             return process_one(e, work, touched, nullptr);
         }
@@ -648,6 +702,7 @@ struct engine::impl {
     void fire_one(const timer_record& t, unit_of_work& work, touched_contacts& touched,
                   time_point clock_now) {
         {
+            work.begin_event();
             work.changes.removed_timers.push_back(t.id);
             if (contact* c = work.get(t.contact)) {
                 ingest_result result;

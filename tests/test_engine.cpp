@@ -408,6 +408,49 @@ TEST_CASE("when an event's contact merges into an older one, the event's new val
     }
 }
 
+TEST_CASE("within one batch, contacts merge on the phone they have at that point of the batch",
+          "[engine][merge]") {
+    // The batch keeps its contacts in hand; a phone changed early in the batch must count for the
+    // events after it, and the phone it had before must no longer match.
+    auto e = memory_engine();
+    const std::vector<event> batch{
+        event::profile_of({"web", "a"}, {.name = "An", .phone = "0912000001"}),
+        event::profile_of({"web", "a"}, {.phone = "0912000002"}),  // An moves to a new number
+        event::profile_of({"zalo", "b"}, {.phone = "0912000001"}), // An's old number: someone else
+        event::profile_of({"zalo", "c"}, {.phone = "0912000002"}), // An's new number: An
+    };
+    const auto results = e.ingest_batch(batch);
+    REQUIRE(results.size() == 4);
+    CHECK(results[2].contact_created);
+    CHECK(results[2].contact != results[0].contact);
+    CHECK_FALSE(results[3].contact_created);
+    CHECK(results[3].contact == results[0].contact);
+    CHECK(e.contacts().size() == 2);
+    CHECK(e.find_contact({"zalo", "c"})->has_identity({"web", "a"}));
+}
+
+TEST_CASE("a batch of many contacts with phones finds each one's match without walking the batch",
+          "[engine][merge]") {
+    auto e = memory_engine();
+    std::vector<event> batch;
+    for (int i = 0; i < 3000; ++i) {
+        batch.push_back(
+            event::profile_of({"web", std::to_string(i)}, {.phone = "0912" + std::to_string(100000 + i)}));
+    }
+    // The same people again on Zalo, in the same batch: each joins its web contact.
+    for (int i = 0; i < 3000; ++i) {
+        batch.push_back(
+            event::profile_of({"zalo", std::to_string(i)}, {.phone = "0912" + std::to_string(100000 + i)}));
+    }
+    const auto results = e.ingest_batch(batch);
+    CHECK(e.contacts().size() == 3000);
+    for (int i = 0; i < 3000; ++i) {
+        CHECK_FALSE(results[3000 + static_cast<std::size_t>(i)].contact_created);
+        CHECK(results[3000 + static_cast<std::size_t>(i)].contact ==
+              results[static_cast<std::size_t>(i)].contact);
+    }
+}
+
 TEST_CASE("a button press before the first message does not swallow the first-message greeting", "[engine]") {
     auto e = memory_engine();
     const identity who{"messenger", "42"};
