@@ -55,7 +55,8 @@ public:
     change_set changes;
     std::vector<ingest_result> results; // one per processed event, in order
     // Index in results by idempotency key, for duplicates in a batch (no copy of each result).
-    std::unordered_map<std::string, std::size_t> outcomes;
+    // The keys view the batch's validated events, which outlive the unit.
+    std::unordered_map<std::string_view, std::size_t> outcomes;
 
     contact* get(contact_id id) {
         id = follow(id);
@@ -237,10 +238,15 @@ private:
     // Files the contact under its phone, e-mail and customer id as they are now. Entries for keys
     // it no longer has stay behind; by_key checks every candidate against the contact itself.
     void index_keys(const contact& c, bool in_hand = true) {
-        for (const char* kind : {"phone", "email", "customer_id"}) {
-            const auto& value = key_of(c, kind);
-            if (!value.empty()) {
-                auto& ids = keys_[std::string(kind) + '\n' + value];
+        const auto& p = c.profile;
+        for (const auto& [kind, value] : {std::pair<std::string_view, const std::string*>{"phone", &p.phone},
+                                          {"email", &p.email},
+                                          {"customer_id", &p.customer_id}}) {
+            if (!value->empty()) {
+                std::string name;
+                name.reserve(kind.size() + 1 + value->size());
+                name.append(kind).append(1, '\n').append(*value);
+                auto& ids = keys_[std::move(name)];
                 if (std::find(ids.begin(), ids.end(), c.id) == ids.end()) {
                     ids.push_back(c.id);
                 }
@@ -550,8 +556,17 @@ struct engine::impl {
         return *current;
     }
 
+    // Processes one validated event of the batch; `e` lives until the unit ends.
     ingest_result process(const event& e, unit_of_work& work, touched_contacts& touched) {
         work.begin_event();
+        auto result = route(e, work, touched);
+        if (!e.key.empty() && !result.duplicate && result.event_id != 0) {
+            work.outcomes.emplace(e.key, work.results.size()); // ingest_all appends this result next
+        }
+        return result;
+    }
+
+    ingest_result route(const event& e, unit_of_work& work, touched_contacts& touched) {
         if (e.kind != event_kind::delivery_update) {
             return process_one(e, work, touched, nullptr);
         }
@@ -628,9 +643,6 @@ struct engine::impl {
         if (!previewing) {
             row.outcome = detail::serialize_scratch(
                 [&result](json::storage_ptr sp) { return detail::result_to_json(result, std::move(sp)); });
-        }
-        if (!e.key.empty()) {
-            work.outcomes[e.key] = work.results.size(); // ingest_all appends this result next
         }
         return result;
     }
@@ -770,6 +782,7 @@ struct engine::impl {
             touched_contacts touched;
             auto& results = work.results;
             results.reserve(checked.size());
+            work.outcomes.reserve(checked.size());
             for (std::size_t i = 0; i < checked.size(); ++i) {
                 try {
                     results.push_back(process(checked[i], work, touched));
