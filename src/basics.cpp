@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 namespace tagflow {
 
@@ -190,7 +191,50 @@ void expect_char(std::string_view text, std::size_t& pos, char c, std::string_vi
 
 } // namespace
 
+namespace {
+
+// The form format_time writes ("2026-03-02T12:00:00Z" or "...:00.250Z"), which is nearly every
+// time the engine reads back (contact documents, log rows): checked position by position and
+// converted without the general parser. Anything else returns nullopt and takes the long way.
+std::optional<time_point> parse_canonical_time(std::string_view t) {
+    if ((t.size() != 20 && t.size() != 24) || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+        t[16] != ':' || t.back() != 'Z' || (t.size() == 24 && t[19] != '.')) {
+        return std::nullopt;
+    }
+    int digits[17];
+    int n = 0;
+    for (const std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22}) {
+        if (i >= t.size() - 1) {
+            break;
+        }
+        const char ch = t[i];
+        if (ch < '0' || ch > '9') {
+            return std::nullopt;
+        }
+        digits[n++] = ch - '0';
+    }
+    const int y = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3];
+    const unsigned mo = static_cast<unsigned>(digits[4] * 10 + digits[5]);
+    const unsigned d = static_cast<unsigned>(digits[6] * 10 + digits[7]);
+    const int h = digits[8] * 10 + digits[9];
+    const int mi = digits[10] * 10 + digits[11];
+    const int s = digits[12] * 10 + digits[13];
+    const int ms = n == 17 ? digits[14] * 100 + digits[15] * 10 + digits[16] : 0;
+    const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
+    if (!ymd.ok() || h > 23 || mi > 59 || s > 59) {
+        return std::nullopt; // the general parser names the fault
+    }
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+        std::chrono::seconds{s} + std::chrono::milliseconds{ms});
+}
+
+} // namespace
+
 time_point parse_time(std::string_view text) {
+    if (auto fast = parse_canonical_time(text)) {
+        return *fast;
+    }
     std::size_t pos = 0;
     const int y = read_digits(text, pos, 4, text);
     expect_char(text, pos, '-', text);

@@ -72,7 +72,7 @@ public:
         if (written_) {
             stored_[id] = stored_parts{c.identities, c.tags, c.segments};
         }
-        index(c);
+        unindexed_.push_back(id); // by_identity files its identities when it is first asked
         index_keys(c);
         return &c;
     }
@@ -116,6 +116,7 @@ public:
     }
 
     std::optional<contact_id> by_identity(const identity& who) {
+        index_loaded();
         if (auto it = identities_.find(who); it != identities_.end()) {
             return it->second;
         }
@@ -176,6 +177,7 @@ public:
     }
 
     void remove(contact_id gone, contact_id survivor) {
+        index_loaded();
         merged_into_[gone] = survivor;
         removed_.insert(gone);
         contacts_.erase(gone);
@@ -190,6 +192,17 @@ public:
         for (const auto& who : c.identities) {
             identities_[who] = c.id;
         }
+    }
+
+    // Files the identities of contacts loaded since the last call. Loading defers it: most
+    // batches (a broadcast, timers) address contacts by id and never ask by identity.
+    void index_loaded() {
+        for (const auto id : unindexed_) {
+            if (auto it = contacts_.find(id); it != contacts_.end()) {
+                index(it->second);
+            }
+        }
+        unindexed_.clear();
     }
 
     // Moves every touched contact into the change set, once, in id order; the unit is spent.
@@ -281,6 +294,7 @@ private:
     std::unordered_map<std::string, std::vector<contact_id>>
         keys_;                        // "kind\nvalue" -> contacts filed under it
     std::vector<contact_id> in_hand_; // handed out since the last begin_event()
+    std::vector<contact_id> unindexed_; // loaded, identities not yet in identities_
 };
 
 // Keeps a store unit open for a scope, so a batch's reads and its write share one transaction;
