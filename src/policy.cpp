@@ -183,10 +183,13 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
     // Deferrals: each rule may push the time later; repeat until every one allows it.
     time_point at = ctx.now;
     const policy_rule* deferred_by = nullptr; // copied into the decision once, not per round
+    // An hours rule that set `at` itself needs no second look while nothing else moves it: the
+    // next opening from an open instant is that instant.
+    const policy_rule* settled = nullptr;
     for (bool moved = true; moved;) {
         moved = false;
         for (const auto& r : profile.rules) {
-            if (!applies(r, ctx)) {
+            if (&r == settled || !applies(r, ctx)) {
                 continue;
             }
             time_point next = at;
@@ -208,6 +211,7 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
                 at = next;
                 moved = true;
                 deferred_by = &r;
+                settled = r.what == kind::hours ? &r : nullptr;
             }
         }
     }
