@@ -70,7 +70,8 @@ event event_for(const broadcast_spec& spec, contact_id id, time_point now, const
 }
 
 // Calls `visit` with the broadcast events of the members, a page of at most `page` at a time in
-// contact id order, so a campaign to a million contacts never holds them all. Segment members
+// contact id order, so a campaign to a million contacts never holds them all. The visitor may
+// take the events (move from the vector); each page refills it. Segment members
 // come from the store's membership rows; an audience condition reads contacts page by page.
 template <typename Visit>
 void for_each_page(const engine& e, const broadcast_spec& spec, std::size_t page, Visit&& visit) {
@@ -88,7 +89,7 @@ void for_each_page(const engine& e, const broadcast_spec& spec, std::size_t page
             for (const auto id : ids) {
                 events.push_back(event_for(spec, id, now, channels));
             }
-            visit(std::span<const event>(events));
+            visit(events);
         }
         return;
     }
@@ -101,7 +102,7 @@ void for_each_page(const engine& e, const broadcast_spec& spec, std::size_t page
             }
         }
         if (!events.empty()) {
-            visit(std::span<const event>(events));
+            visit(events);
         }
     }
 }
@@ -133,13 +134,14 @@ broadcast_summary plan_broadcast(engine& e, const broadcast_spec& spec) {
     check(e, spec);
     broadcast_summary s;
     s.name = spec.name;
-    for_each_page(e, spec, 1000, [&](std::span<const event> events) {
-        auto rows = e.dry_run(events);
+    for_each_page(e, spec, 1000, [&](std::vector<event>& events) {
+        const std::size_t asked = events.size();
+        auto rows = e.dry_run(std::move(events));
         for (auto& m : rows) {
             count(s, m);
         }
         // Recipients whose key is already stored produced no row: an earlier send decided them.
-        s.already_decided += events.size() - rows.size();
+        s.already_decided += asked - rows.size();
     });
     for (auto& r : s.recipients) {
         r.message_id = 0;
@@ -152,7 +154,8 @@ broadcast_summary send_broadcast(engine& e, const broadcast_spec& spec, std::siz
     if (batch == 0) {
         batch = 1;
     }
-    for_each_page(e, spec, batch, [&e](std::span<const event> events) { (void)e.ingest_batch(events); });
+    for_each_page(e, spec, batch,
+                  [&e](std::vector<event>& events) { (void)e.ingest_batch(std::move(events)); });
     return broadcast_status(e, spec.name);
 }
 

@@ -346,11 +346,11 @@ struct engine::impl {
     }
 
     // Checks and normalises an event; throws event_error naming the field. Writes nothing.
-    event validate(const event& input, const std::string& prefix) const {
+    // Takes its own copy (or the caller's event, moved in) and returns it checked and completed.
+    event validate(event e, const std::string& prefix) const {
         auto fail = [&](const std::string& field, const std::string& what) -> void {
             throw event_error(prefix + field, what);
         };
-        event e = input;
         if (!e.at) {
             e.at = now();
         }
@@ -776,13 +776,17 @@ struct engine::impl {
 
     // Validates and processes `events` in one unit of work and commits it; with `preview`, the
     // outbox rows it would write go there instead and nothing is written (engine::dry_run).
+    // `owned`, when given, holds the same events for the taking: they are validated in place
+    // instead of copied.
     std::vector<ingest_result> ingest_all(std::span<const event> events, bool batch,
-                                          std::vector<outbound_message>* preview = nullptr) {
+                                          std::vector<outbound_message>* preview = nullptr,
+                                          std::vector<event>* owned = nullptr) {
         std::vector<event> checked;
         checked.reserve(events.size());
         std::lock_guard lock(mutex);
         for (std::size_t i = 0; i < events.size(); ++i) {
-            checked.push_back(validate(events[i], batch ? "[" + std::to_string(i) + "]." : std::string{}));
+            const auto prefix = batch ? "[" + std::to_string(i) + "]." : std::string{};
+            checked.push_back(owned ? validate(std::move((*owned)[i]), prefix) : validate(events[i], prefix));
         }
         const auto saved = ids;
         previewing = preview != nullptr;
@@ -890,6 +894,13 @@ std::vector<ingest_result> engine::ingest_batch(std::span<const event> events) {
         return {};
     }
     return impl_->ingest_all(events, true);
+}
+
+std::vector<ingest_result> engine::ingest_batch(std::vector<event>&& events) {
+    if (events.empty()) {
+        return {};
+    }
+    return impl_->ingest_all(events, true, nullptr, &events);
 }
 
 std::optional<contact> engine::find_contact(const identity& who) const {
@@ -1184,6 +1195,12 @@ void engine::visit_tags(const std::function<void(contact_id, const std::string&)
 std::vector<outbound_message> engine::dry_run(std::span<const event> events) {
     std::vector<outbound_message> decided;
     (void)impl_->ingest_all(events, true, &decided);
+    return decided;
+}
+
+std::vector<outbound_message> engine::dry_run(std::vector<event>&& events) {
+    std::vector<outbound_message> decided;
+    (void)impl_->ingest_all(events, true, &decided, &events);
     return decided;
 }
 

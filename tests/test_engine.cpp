@@ -484,3 +484,23 @@ TEST_CASE("templates see boolean fields as booleans", "[engine]") {
     CHECK(rows[0].text == "Hi!");
     CHECK(rows[1].text == "Hi VIP!");
 }
+
+TEST_CASE("a batch handed over by move is processed exactly like one that is copied", "[engine]") {
+    auto copied = memory_engine();
+    auto moved = memory_engine();
+    std::vector<event> batch{event::message({"zalo", "1"}, "Chào shop").with_key("m-1"),
+                             event::message({"zalo", "2"}, "Hi").with_key("m-2"),
+                             event::message({"zalo", "1"}, "Chào shop").with_key("m-1")};
+    const auto expected = copied.ingest_batch(batch);
+    const auto preview = moved.dry_run(std::vector<event>(batch));
+    const auto got = moved.ingest_batch(std::move(batch));
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].contact == expected[i].contact);
+        CHECK(got[i].duplicate == expected[i].duplicate);
+        CHECK(got[i].rules_fired == expected[i].rules_fired);
+        CHECK(got[i].messages == expected[i].messages);
+    }
+    CHECK(got[2].duplicate);
+    CHECK(preview.size() == moved.outbox().size());
+}
