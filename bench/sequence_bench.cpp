@@ -3,7 +3,9 @@
 // a baseline measured in the same run: N plain INSERTs into a SQLite file with the same
 // settings, in transactions of the same size.
 //
-//   sequence_bench [--contacts N] [--batch B] [--json]
+//   sequence_bench [--contacts N] [--batch B] [--keep] [--json]
+//
+// --keep leaves the engine's database file in the temporary directory, to inspect its tables.
 #include <tagflow/tagflow.hpp>
 
 #include <fmt/format.h>
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
     std::size_t contacts = 100000;
     std::size_t batch = 5000;
     bool json = false;
+    bool keep = false;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--contacts") == 0 && i + 1 < argc) {
             contacts = std::stoul(argv[++i]);
@@ -78,8 +81,10 @@ int main(int argc, char** argv) {
             batch = std::stoul(argv[++i]);
         } else if (std::strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (std::strcmp(argv[i], "--keep") == 0) {
+            keep = true;
         } else {
-            fmt::print(stderr, "usage: sequence_bench [--contacts N] [--batch B] [--json]\n");
+            fmt::print(stderr, "usage: sequence_bench [--contacts N] [--batch B] [--keep] [--json]\n");
             return 2;
         }
     }
@@ -98,13 +103,19 @@ int main(int argc, char** argv) {
             for (std::size_t j = 0; j < batch && i < contacts; ++j, ++i) {
                 page.push_back(tagflow::event::add_tag({"zalo", std::to_string(i)}, "Follow").at_time(t0));
             }
-            engine.ingest_batch(page);
+            engine.ingest_batch(std::move(page)); // the engine takes the batch over
+            page = {};
+            page.reserve(batch);
         }
     });
     std::size_t fired = 0;
     const double fire = seconds([&] { fired = engine.advance_to(t0 + std::chrono::hours(48)); });
     const long rss = peak_rss_mb();
-    fresh("engine");
+    if (keep) {
+        fmt::print(stderr, "kept {}\n", path.string());
+    } else {
+        fresh("engine");
+    }
     if (json) {
         fmt::print(R"({{"contacts":{},"fired":{},"baseline_s":{:.3f},"schedule_s":{:.3f},"fire_s":{:.3f},)"
                    R"("schedule_over_baseline":{:.2f},"fire_over_baseline":{:.2f},"peak_rss_mb":{}}})"

@@ -208,7 +208,7 @@ public:
 
     void write(const change_set& changes) {
         for (auto id : changes.removed_contacts) {
-            db_.cached("DELETE FROM contacts WHERE id = ?").bind_all(id).execute();
+            db_.cached("DELETE FROM contacts WHERE id = ?").run(id);
         }
         contact_id last_contact = 0;
         for (const auto& c : changes.contacts) {
@@ -217,62 +217,54 @@ public:
             last_contact = std::max(last_contact, c.id);
         }
         if (last_contact > 0) {
-            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_contact'")
-                .bind_all(last_contact)
-                .execute();
+            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_contact'").run(last_contact);
         }
         for (const auto& e : changes.events) {
             auto& st =
                 db_.cached("INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
                            "definitions_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            st.bind_all(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string>{} : e.key,
-                        millis(e.at), e.body, e.cause, e.origin, e.outcome, e.definitions_version);
-            st.execute();
+            st.run(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string_view>{} : e.key,
+                   millis(e.at), e.body, e.cause, e.origin, e.outcome, e.definitions_version);
         }
         for (const auto& m : changes.messages) {
             auto& st =
                 db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
                            "created_at, cause_event, cause, status, content, due, external_id) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            st.bind_all(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
-                        millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
-                        detail::serialize_scratch([&m](json::storage_ptr sp) {
-                            return detail::message_content_to_json(m, std::move(sp));
-                        }),
-                        millis(m.due()),
-                        m.external_id.empty() ? std::optional<std::string>{} : m.external_id);
-            st.execute();
+            st.run(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
+                   millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
+                   detail::serialize_scratch([&m](json::storage_ptr sp) {
+                       return detail::message_content_to_json(m, std::move(sp));
+                   }),
+                   millis(m.due()),
+                   m.external_id.empty() ? std::optional<std::string_view>{} : m.external_id);
         }
         for (const auto& m : changes.message_updates) {
             auto& st = db_.cached(
                 "UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
                 "WHERE id = ?");
-            st.bind_all(m.contact, std::string(to_string(m.status)),
-                        detail::serialize_scratch([&m](json::storage_ptr sp) {
-                            return detail::message_content_to_json(m, std::move(sp));
-                        }),
-                        millis(m.due()), m.external_id.empty() ? std::optional<std::string>{} : m.external_id,
-                        m.id);
-            st.execute();
+            st.run(m.contact, std::string(to_string(m.status)),
+                   detail::serialize_scratch([&m](json::storage_ptr sp) {
+                       return detail::message_content_to_json(m, std::move(sp));
+                   }),
+                   millis(m.due()), m.external_id.empty() ? std::optional<std::string_view>{} : m.external_id,
+                   m.id);
         }
         for (auto id : changes.removed_timers) {
-            db_.cached("DELETE FROM timers WHERE id = ?").bind_all(id).execute();
+            db_.cached("DELETE FROM timers WHERE id = ?").run(id);
         }
         std::int64_t last_timer = 0;
         for (const auto& t : changes.timers) {
             db_.cached("INSERT INTO timers(id, due, contact_id, kind) VALUES (?, ?, ?, ?)")
-                .bind_all(t.id, millis(t.due), t.contact, t.kind)
-                .execute();
+                .run(t.id, millis(t.due), t.contact, t.kind);
             last_timer = std::max(last_timer, t.id);
         }
         if (last_timer > 0) {
             // Fired timers are deleted, so the highest id ever used lives in meta.
-            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'")
-                .bind_all(last_timer)
-                .execute();
+            db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").run(last_timer);
         }
         for (const auto& [from, to] : changes.moved_timers) {
-            db_.cached("UPDATE timers SET contact_id = ? WHERE contact_id = ?").bind_all(to, from).execute();
+            db_.cached("UPDATE timers SET contact_id = ? WHERE contact_id = ?").run(to, from);
         }
         for (const auto& r : changes.requests) {
             json::array headers;
@@ -282,17 +274,15 @@ public:
             db_.cached("INSERT INTO requests(id, contact_id, method, url, headers, body, timeout_ms, "
                        "created_at, flow, "
                        "block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind_all(r.id, r.contact, r.method, r.url, json::serialize(headers), r.body,
-                          static_cast<std::int64_t>(r.timeout.count()), millis(r.created_at), r.flow, r.block)
-                .execute();
+                .run(r.id, r.contact, r.method, r.url, json::serialize(headers), r.body,
+                     static_cast<std::int64_t>(r.timeout.count()), millis(r.created_at), r.flow, r.block);
         }
         for (auto id : changes.completed_requests) {
-            db_.cached("UPDATE requests SET done = 1 WHERE id = ?").bind_all(id).execute();
+            db_.cached("UPDATE requests SET done = 1 WHERE id = ?").run(id);
         }
         if (const auto& d = changes.definitions) {
             db_.cached("INSERT INTO definitions(version, source, loaded_at) VALUES (?, ?, ?)")
-                .bind_all(d->version, d->source, millis(d->loaded_at))
-                .execute();
+                .run(d->version, d->source, millis(d->loaded_at));
         }
     }
 
@@ -563,9 +553,8 @@ private:
         db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
-            .bind_all(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
-                      detail::contact_json_text(c, detail::contact_shape::stored))
-            .execute();
+            .run(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
+                 detail::contact_json_text(c, detail::contact_shape::stored));
         // Identities are only ever added (or moved by a merge, whose loser was deleted above),
         // so an upsert keeps this cheap without deleting rows first.
         for (const auto& id : c.identities) {
@@ -574,23 +563,20 @@ private:
             }
             db_.cached("INSERT INTO identities(channel, external_id, contact_id) VALUES (?, ?, ?) "
                        "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id")
-                .bind_all(id.channel, id.external_id, c.id)
-                .execute();
+                .run(id.channel, id.external_id, c.id);
         }
         if (tags_changed) {
-            db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").bind_all(c.id).execute();
+            db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").run(c.id);
             for (const auto& [tag, at] : c.tags) {
                 db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
-                    .bind_all(c.id, tag, millis(at))
-                    .execute();
+                    .run(c.id, tag, millis(at));
             }
         }
         if (segments_changed) {
-            db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").bind_all(c.id).execute();
+            db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").run(c.id);
             for (const auto& [segment, at] : c.segments) {
                 db_.cached("INSERT INTO contact_segments(segment, contact_id, entered_at) VALUES (?, ?, ?)")
-                    .bind_all(segment, c.id, millis(at))
-                    .execute();
+                    .run(segment, c.id, millis(at));
             }
         }
     }

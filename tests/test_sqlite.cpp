@@ -250,6 +250,48 @@ TEST_CASE("a duplicate unique key throws constraint_error", "[sqlite]") {
     }
 }
 
+TEST_CASE("run binds, executes and leaves no binding behind", "[sqlite]") {
+    sql::database db(":memory:");
+    db.execute("CREATE TABLE t (n INTEGER, s TEXT, o TEXT)");
+    auto& insert = db.cached("INSERT INTO t (n, s, o) VALUES (?, ?, ?)");
+    {
+        // The text is read in place: it only has to live for the call.
+        std::string text = "xin ch\xc3\xa0o";
+        text.push_back('\0');
+        text += "tail";
+        insert.run(7, text, std::optional<std::string_view>{"set"});
+        insert.run(8, std::string(), std::optional<std::string>{});
+    }
+    // Rewound with every binding cleared: running again unbound inserts NULLs.
+    insert.execute();
+    insert.reset();
+
+    auto rows = db.prepare("SELECT n, s, o, length(CAST(s AS BLOB)) FROM t ORDER BY rowid");
+    REQUIRE(rows.step());
+    CHECK(rows.get_int64(0) == 7);
+    CHECK(rows.get_text(1) == std::string("xin ch\xc3\xa0o\0tail", 14));
+    CHECK(rows.get_text(2) == "set");
+    REQUIRE(rows.step());
+    CHECK(rows.get_int64(0) == 8);
+    CHECK_FALSE(rows.is_null(1)); // an empty string binds '', never NULL
+    CHECK(rows.get_int64(3) == 0);
+    CHECK(rows.is_null(2));
+    REQUIRE(rows.step());
+    CHECK(rows.is_null(0));
+    CHECK(rows.is_null(1));
+    CHECK_FALSE(rows.step());
+
+    SECTION("a failing run rewinds the statement, so it can run again") {
+        db.execute("CREATE TABLE u (k TEXT UNIQUE)");
+        auto& put = db.cached("INSERT INTO u (k) VALUES (?)");
+        put.run("a");
+        CHECK_THROWS_AS(put.run("a"), sql::constraint_error);
+        put.run("b");
+        CHECK(count_rows(db, "u") == 2);
+        CHECK_THROWS_WITH(put.run("c", "d"), Catch::Contains("2 values for 1 parameters"));
+    }
+}
+
 TEST_CASE("cached statements are reused and come back reset", "[sqlite]") {
     sql::database db(":memory:");
     db.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)");

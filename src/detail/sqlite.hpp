@@ -144,6 +144,24 @@ public:
         return *this;
     }
 
+    /// Binds args to parameters 1..N like bind_all, but text without copying it, runs the
+    /// statement to completion and rewinds it (clearing every binding), so nothing bound outlives
+    /// the call: the form for writes, which bind several strings per row and need no rows back.
+    /// Throws like bind_all and step(); the statement is rewound on a throw too.
+    template <typename... Args>
+    void run(const Args&... args) {
+        check_parameter_count(static_cast<int>(sizeof...(Args)));
+        try {
+            int index = 0;
+            (bind_borrowed(++index, args), ...);
+            execute();
+        } catch (...) {
+            reset();
+            throw;
+        }
+        reset();
+    }
+
     /// Advances to the next row: true when a row is available, false when the statement is done.
     /// Throws constraint_error on a constraint violation and store_failure on any other error
     /// (message carries SQLite's message, extended code and the SQL).
@@ -189,6 +207,27 @@ private:
     void check_parameter_count(int count) const;
     /// Throws store_failure unless col names a column of the current row.
     void check_column(int col) const;
+    /// Binds UTF-8 text without copying it: the bytes must stay alive until the statement is
+    /// reset, which run() guarantees. Throws like bind(int, std::string_view).
+    void bind_text_borrowed(int index, std::string_view value);
+    /// bind(), except that text (also inside an optional) is borrowed instead of copied.
+    template <typename T>
+    void bind_borrowed(int index, const T& value) {
+        if constexpr (std::convertible_to<const T&, std::string_view>) {
+            bind_text_borrowed(index, std::string_view(value));
+        } else if constexpr (requires {
+                                 value.has_value();
+                                 *value;
+                             }) {
+            if (value.has_value()) {
+                bind_borrowed(index, *value);
+            } else {
+                bind_null(index);
+            }
+        } else {
+            bind(index, value);
+        }
+    }
     /// Throws the error for a failed bind of parameter index.
     [[noreturn]] void throw_bind_error(int rc, int index) const;
 
