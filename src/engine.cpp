@@ -223,6 +223,7 @@ public:
                         }
                     } else {
                         // Created in this unit: the store has nothing of it, which empty parts match.
+                        changes.new_contacts.insert(id);
                         if (c.tags.empty()) {
                             changes.same_tags.insert(id);
                         }

@@ -213,7 +213,7 @@ public:
         contact_id last_contact = 0;
         for (const auto& c : changes.contacts) {
             write_contact(c, changes.same_identities.count(c.id) == 0, changes.same_tags.count(c.id) == 0,
-                          changes.same_segments.count(c.id) == 0);
+                          changes.same_segments.count(c.id) == 0, changes.new_contacts.count(c.id) != 0);
             last_contact = std::max(last_contact, c.id);
         }
         if (last_contact > 0) {
@@ -549,7 +549,8 @@ private:
         return o;
     }
 
-    void write_contact(const contact& c, bool identities_changed, bool tags_changed, bool segments_changed) {
+    void write_contact(const contact& c, bool identities_changed, bool tags_changed, bool segments_changed,
+                       bool is_new) {
         db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
                    "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
                    "customer_id = excluded.customer_id, doc = excluded.doc")
@@ -566,14 +567,18 @@ private:
                 .run(id.channel, id.external_id, c.id);
         }
         if (tags_changed) {
-            db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").run(c.id);
+            if (!is_new) {
+                db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").run(c.id);
+            }
             for (const auto& [tag, at] : c.tags) {
                 db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
                     .run(c.id, tag, millis(at));
             }
         }
         if (segments_changed) {
-            db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").run(c.id);
+            if (!is_new) {
+                db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").run(c.id);
+            }
             for (const auto& [segment, at] : c.segments) {
                 db_.cached("INSERT INTO contact_segments(segment, contact_id, entered_at) VALUES (?, ?, ?)")
                     .run(segment, c.id, millis(at));

@@ -70,6 +70,9 @@ struct change_set {
     /// Hints: contacts in `contacts` whose identities (or tags) are as the store already has
     /// them, so an implementation may skip rewriting those parts. Empty means rewrite all.
     std::set<contact_id> same_identities, same_tags, same_segments;
+    /// Hint: contacts in `contacts` created by this change set, so the store holds no rows of
+    /// them yet and an implementation may insert without clearing old ones first.
+    std::set<contact_id> new_contacts;
 
     /// True when there is nothing to write.
     [[nodiscard]] bool empty() const noexcept {

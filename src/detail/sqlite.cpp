@@ -87,12 +87,14 @@ bool is_blank_sql(sqlite3* db, std::string_view text) {
 
 // ---- statement ----------------------------------------------------------------------------------
 
-statement::statement(statement&& other) noexcept : stmt_(std::exchange(other.stmt_, nullptr)) {}
+statement::statement(statement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), dirty_(std::exchange(other.dirty_, false)) {}
 
 statement& statement::operator=(statement&& other) noexcept {
     if (this != &other) {
         sqlite3_finalize(stmt_);
         stmt_ = std::exchange(other.stmt_, nullptr);
+        dirty_ = std::exchange(other.dirty_, false);
     }
     return *this;
 }
@@ -107,6 +109,7 @@ void statement::throw_bind_error(int rc, int index) const {
 }
 
 void statement::bind(int index, std::int64_t value) {
+    dirty_ = true;
     const int rc = sqlite3_bind_int64(stmt_, index, value);
     if (rc != SQLITE_OK) {
         throw_bind_error(rc, index);
@@ -114,6 +117,7 @@ void statement::bind(int index, std::int64_t value) {
 }
 
 void statement::bind(int index, double value) {
+    dirty_ = true;
     const int rc = sqlite3_bind_double(stmt_, index, value);
     if (rc != SQLITE_OK) {
         throw_bind_error(rc, index);
@@ -123,6 +127,7 @@ void statement::bind(int index, double value) {
 void statement::bind(int index, std::string_view value) {
     // A null data pointer would bind NULL instead of ''; a default-constructed view has one.
     const char* data = value.data() != nullptr ? value.data() : "";
+    dirty_ = true;
     const int rc = sqlite3_bind_text64(stmt_, index, data, static_cast<sqlite3_uint64>(value.size()),
                                        SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) {
@@ -134,6 +139,7 @@ void statement::bind_text_borrowed(int index, std::string_view value) {
     const char* data = value.data() != nullptr ? value.data() : "";
     // SQLITE_STATIC: SQLite reads the bytes in place, which saves a copy and an allocation per
     // value (with their free when the bindings are cleared).
+    dirty_ = true;
     const int rc = sqlite3_bind_text64(stmt_, index, data, static_cast<sqlite3_uint64>(value.size()),
                                        SQLITE_STATIC, SQLITE_UTF8);
     if (rc != SQLITE_OK) {
@@ -142,6 +148,7 @@ void statement::bind_text_borrowed(int index, std::string_view value) {
 }
 
 void statement::bind_null(int index) {
+    dirty_ = true;
     const int rc = sqlite3_bind_null(stmt_, index);
     if (rc != SQLITE_OK) {
         throw_bind_error(rc, index);
@@ -162,6 +169,7 @@ void statement::check_parameter_count(int count) const {
 }
 
 bool statement::step() {
+    dirty_ = true;
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) {
         return true;
@@ -178,8 +186,12 @@ void statement::execute() {
 }
 
 void statement::reset() noexcept {
+    if (!dirty_) {
+        return;
+    }
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
+    dirty_ = false;
 }
 
 void statement::check_column(int col) const {
@@ -261,7 +273,7 @@ std::string_view statement::sql() const noexcept {
 // ---- database -----------------------------------------------------------------------------------
 
 database::database(const std::string& path, open_options opts) : path_(path) {
-    int flags = opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    int flags = (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     if (!opts.read_only && opts.create) {
         flags |= SQLITE_OPEN_CREATE;
     }
