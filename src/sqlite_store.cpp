@@ -207,38 +207,59 @@ public:
     }
 
     void write(const change_set& changes) {
+        try {
+            write_rows(changes);
+        } catch (...) {
+            // Rows still waiting belong to the failed change set: none may run with the next one.
+            for (auto* rows : {&contact_rows_, &identity_rows_, &tag_rows_, &segment_rows_, &event_rows_,
+                               &message_rows_, &timer_rows_, &removed_timer_rows_}) {
+                rows->clear();
+            }
+            throw;
+        }
+    }
+
+    void write_rows(const change_set& changes) {
         for (auto id : changes.removed_contacts) {
             db_.cached("DELETE FROM contacts WHERE id = ?").run(id);
         }
         contact_id last_contact = 0;
         for (const auto& c : changes.contacts) {
-            write_contact(c, changes.same_identities.count(c.id) == 0, changes.same_tags.count(c.id) == 0,
-                          changes.same_segments.count(c.id) == 0, changes.new_contacts.count(c.id) != 0);
+            contact_rows_.add(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
+                              detail::contact_json_text(c, detail::contact_shape::stored));
             last_contact = std::max(last_contact, c.id);
         }
+        // The rows below refer to their contact (foreign keys are checked at once), so the
+        // contacts go in first.
+        contact_rows_.flush();
+        for (const auto& c : changes.contacts) {
+            write_contact_parts(c, changes.same_identities.count(c.id) == 0,
+                                changes.same_tags.count(c.id) == 0, changes.same_segments.count(c.id) == 0,
+                                changes.new_contacts.count(c.id) != 0);
+        }
+        identity_rows_.flush();
+        tag_rows_.flush();
+        segment_rows_.flush();
         if (last_contact > 0) {
             db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_contact'").run(last_contact);
         }
         for (const auto& e : changes.events) {
-            auto& st =
-                db_.cached("INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
-                           "definitions_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            st.run(e.id, e.contact, e.kind, e.key.empty() ? std::optional<std::string_view>{} : e.key,
-                   millis(e.at), e.body, e.cause, e.origin, e.outcome, e.definitions_version);
+            event_rows_.add(e.id, e.contact, e.kind,
+                            e.key.empty() ? std::optional<std::string_view>{} : std::string_view(e.key),
+                            millis(e.at), e.body, e.cause, e.origin, e.outcome, e.definitions_version);
         }
+        event_rows_.flush();
         for (const auto& m : changes.messages) {
-            auto& st =
-                db_.cached("INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
-                           "created_at, cause_event, cause, status, content, due, external_id) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            st.run(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
-                   millis(m.created_at), m.cause_event, m.cause, std::string(to_string(m.status)),
-                   detail::serialize_scratch([&m](json::storage_ptr sp) {
-                       return detail::message_content_to_json(m, std::move(sp));
-                   }),
-                   millis(m.due()),
-                   m.external_id.empty() ? std::optional<std::string_view>{} : m.external_id);
+            message_rows_.add(m.id, m.key, m.contact, m.to.channel, m.to.external_id, m.text, m.purpose,
+                              millis(m.created_at), m.cause_event, m.cause, to_string(m.status),
+                              detail::serialize_scratch([&m](json::storage_ptr sp) {
+                                  return detail::message_content_to_json(m, std::move(sp));
+                              }),
+                              millis(m.due()),
+                              m.external_id.empty() ? std::optional<std::string_view>{}
+                                                    : std::string_view(m.external_id));
         }
+        message_rows_.flush();
         for (const auto& m : changes.message_updates) {
             auto& st = db_.cached(
                 "UPDATE outbox SET contact_id = ?, status = ?, content = ?, due = ?, external_id = ? "
@@ -251,14 +272,16 @@ public:
                    m.id);
         }
         for (auto id : changes.removed_timers) {
-            db_.cached("DELETE FROM timers WHERE id = ?").run(id);
+            removed_timer_rows_.add(id);
         }
+        // Before the inserts: a timer put off (a paused step) comes back under its old id.
+        removed_timer_rows_.flush();
         std::int64_t last_timer = 0;
         for (const auto& t : changes.timers) {
-            db_.cached("INSERT INTO timers(id, due, contact_id, kind) VALUES (?, ?, ?, ?)")
-                .run(t.id, millis(t.due), t.contact, t.kind);
+            timer_rows_.add(t.id, millis(t.due), t.contact, t.kind);
             last_timer = std::max(last_timer, t.id);
         }
+        timer_rows_.flush();
         if (last_timer > 0) {
             // Fired timers are deleted, so the highest id ever used lives in meta.
             db_.cached("UPDATE meta SET value = max(value, ?) WHERE name = 'last_timer'").run(last_timer);
@@ -549,39 +572,34 @@ private:
         return o;
     }
 
-    void write_contact(const contact& c, bool identities_changed, bool tags_changed, bool segments_changed,
-                       bool is_new) {
-        db_.cached("INSERT INTO contacts(id, phone, email, customer_id, doc) VALUES (?, ?, ?, ?, ?) "
-                   "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
-                   "customer_id = excluded.customer_id, doc = excluded.doc")
-            .run(c.id, c.profile.phone, c.profile.email, c.profile.customer_id,
-                 detail::contact_json_text(c, detail::contact_shape::stored));
-        // Identities are only ever added (or moved by a merge, whose loser was deleted above),
-        // so an upsert keeps this cheap without deleting rows first.
-        for (const auto& id : c.identities) {
-            if (!identities_changed) {
-                break;
+    // Everything of a contact but its own row, which write_rows has already put in.
+    void write_contact_parts(const contact& c, bool identities_changed, bool tags_changed,
+                             bool segments_changed, bool is_new) {
+        // Identities are only ever added (or moved by a merge, whose loser was deleted first), so
+        // an upsert keeps this cheap without deleting rows first.
+        if (identities_changed) {
+            for (const auto& id : c.identities) {
+                identity_rows_.add(id.channel, id.external_id, c.id);
             }
-            db_.cached("INSERT INTO identities(channel, external_id, contact_id) VALUES (?, ?, ?) "
-                       "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id")
-                .run(id.channel, id.external_id, c.id);
         }
         if (tags_changed) {
             if (!is_new) {
+                // Rows still waiting run first, so the delete sees the table as a row-by-row
+                // write would.
+                tag_rows_.flush();
                 db_.cached("DELETE FROM contact_tags WHERE contact_id = ?").run(c.id);
             }
             for (const auto& [tag, at] : c.tags) {
-                db_.cached("INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, ?)")
-                    .run(c.id, tag, millis(at));
+                tag_rows_.add(c.id, tag, millis(at));
             }
         }
         if (segments_changed) {
             if (!is_new) {
+                segment_rows_.flush();
                 db_.cached("DELETE FROM contact_segments WHERE contact_id = ?").run(c.id);
             }
             for (const auto& [segment, at] : c.segments) {
-                db_.cached("INSERT INTO contact_segments(segment, contact_id, entered_at) VALUES (?, ?, ?)")
-                    .run(segment, c.id, millis(at));
+                segment_rows_.add(segment, c.id, millis(at));
             }
         }
     }
@@ -614,6 +632,27 @@ private:
 
     sql::database db_;
     std::optional<sql::transaction> unit_; // open between begin_unit and its commit or abandon
+    // Multi-row statements for the rows a change set adds or removes; empty between apply() calls.
+    sql::bulk_rows contact_rows_{
+        db_, "INSERT INTO contacts(id, phone, email, customer_id, doc)", 5,
+        "ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, email = excluded.email, "
+        "customer_id = excluded.customer_id, doc = excluded.doc"};
+    sql::bulk_rows identity_rows_{
+        db_, "INSERT INTO identities(channel, external_id, contact_id)", 3,
+        "ON CONFLICT(channel, external_id) DO UPDATE SET contact_id = excluded.contact_id"};
+    sql::bulk_rows tag_rows_{db_, "INSERT INTO contact_tags(contact_id, tag, added_at)", 3};
+    sql::bulk_rows segment_rows_{db_, "INSERT INTO contact_segments(segment, contact_id, entered_at)", 3};
+    sql::bulk_rows event_rows_{
+        db_,
+        "INSERT INTO events(id, contact_id, kind, key, at, body, cause, origin, outcome, "
+        "definitions_version)",
+        10};
+    sql::bulk_rows message_rows_{db_,
+                                 "INSERT INTO outbox(id, key, contact_id, channel, recipient, text, purpose, "
+                                 "created_at, cause_event, cause, status, content, due, external_id)",
+                                 14};
+    sql::bulk_rows timer_rows_{db_, "INSERT INTO timers(id, due, contact_id, kind)", 4};
+    sql::bulk_rows removed_timer_rows_{db_, "DELETE FROM timers WHERE id IN (", 1, ")"};
 };
 
 } // namespace

@@ -292,6 +292,119 @@ TEST_CASE("run binds, executes and leaves no binding behind", "[sqlite]") {
     }
 }
 
+TEST_CASE("bulk rows insert any number of rows in order, as single inserts would", "[sqlite]") {
+    sql::database db(":memory:");
+    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, s TEXT, o TEXT, r REAL)");
+    sql::bulk_rows rows(db, "INSERT INTO t (n, s, o, r)", 4);
+    // Counts around the statement sizes: none, one, a full statement, a full one plus each
+    // smaller size, and several full ones with a remainder.
+    const int count = GENERATE(0, 1, 2, 31, 32, 33, 63, 100);
+    std::vector<std::string> texts;
+    for (int i = 0; i < count; ++i) {
+        texts.push_back("row " + std::to_string(i));
+    }
+    for (int i = 0; i < count; ++i) {
+        // Borrowed views, handed-over strings and NULLs from optionals, mixed row by row.
+        std::optional<std::string_view> maybe;
+        if (i % 3 != 0) {
+            maybe = texts[static_cast<std::size_t>(i)];
+        }
+        rows.add(i, maybe, std::string("own ") + std::to_string(i),
+                 i % 2 == 0 ? std::optional<double>{i / 2.0} : std::nullopt);
+        CHECK(rows.pending() == (i + 1) % sql::bulk_rows::max_rows);
+    }
+    rows.flush();
+    CHECK(rows.pending() == 0);
+    texts.assign(texts.size(), std::string(16, 'x')); // nothing may still point at the old text
+
+    CHECK(count_rows(db, "t") == count);
+    auto read = db.prepare("SELECT n, s, o, r FROM t ORDER BY n");
+    for (int i = 0; i < count; ++i) {
+        REQUIRE(read.step());
+        CHECK(read.get_int64(0) == i);
+        if (i % 3 == 0) {
+            CHECK(read.is_null(1));
+        } else {
+            CHECK(read.get_text(1) == "row " + std::to_string(i));
+        }
+        CHECK(read.get_text(2) == "own " + std::to_string(i));
+        if (i % 2 == 0) {
+            CHECK(read.get_double(3) == i / 2.0);
+        } else {
+            CHECK(read.is_null(3));
+        }
+    }
+    CHECK_FALSE(read.step());
+}
+
+TEST_CASE("bulk rows take a tail, so upserts and deletes by a list of ids work", "[sqlite]") {
+    sql::database db(":memory:");
+    db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID");
+    sql::bulk_rows upsert(db, "INSERT INTO kv (k, v)", 2, "ON CONFLICT(k) DO UPDATE SET v = excluded.v");
+    for (int i = 0; i < 40; ++i) {
+        upsert.add(std::string("k") + std::to_string(i % 10), i); // each key written four times
+    }
+    upsert.flush();
+    CHECK(count_rows(db, "kv") == 10);
+    // Rows run in order, so the last write of each key wins.
+    auto value = db.prepare("SELECT v FROM kv WHERE k = 'k3'");
+    REQUIRE(value.step());
+    CHECK(value.get_int64(0) == 33);
+
+    db.execute("CREATE TABLE ids (id INTEGER PRIMARY KEY)");
+    db.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+               "INSERT INTO ids SELECT i FROM n");
+    sql::bulk_rows remove(db, "DELETE FROM ids WHERE id IN (", 1, ")");
+    for (int id = 2; id <= 50; id += 2) {
+        remove.add(id);
+    }
+    remove.flush();
+    CHECK(count_rows(db, "ids") == 25);
+    auto even = db.prepare("SELECT count(*) FROM ids WHERE id % 2 = 0");
+    REQUIRE(even.step());
+    CHECK(even.get_int64(0) == 0);
+}
+
+TEST_CASE("a failing bulk statement throws and drops the rows that did not run", "[sqlite]") {
+    sql::database db(":memory:");
+    db.execute("CREATE TABLE u (k TEXT UNIQUE NOT NULL)");
+    sql::bulk_rows rows(db, "INSERT INTO u (k)", 1);
+
+    SECTION("a clash inside a full statement fails while adding") {
+        db.execute("INSERT INTO u VALUES ('k5')");
+        for (int i = 0; i < sql::bulk_rows::max_rows - 1; ++i) {
+            rows.add(std::string("k") + std::to_string(i));
+        }
+        CHECK_THROWS_AS(rows.add(std::string("last")), sql::constraint_error);
+        CHECK(rows.pending() == 0);
+        CHECK(count_rows(db, "u") == 1); // the failed statement left nothing of its rows
+    }
+    SECTION("a clash in the rest fails in flush, and the next rows are unaffected") {
+        rows.add("a");
+        rows.add("b");
+        rows.add("a");
+        CHECK_THROWS_AS(rows.flush(), sql::constraint_error);
+        CHECK(rows.pending() == 0);
+        rows.add("c");
+        rows.flush();
+        auto read = db.prepare("SELECT group_concat(k, ',') FROM (SELECT k FROM u ORDER BY k)");
+        REQUIRE(read.step());
+        // "a", "b" ran as a statement of two and the third row alone, which failed.
+        CHECK(read.get_text(0) == "a,b,c");
+    }
+    SECTION("wrong row shapes are refused") {
+        CHECK_THROWS_WITH(rows.add("x", "y"), Catch::Contains("2 values for rows of 1"));
+        CHECK(rows.pending() == 0);
+        CHECK_THROWS_AS(sql::bulk_rows(db, "INSERT INTO u (k)", 0), tagflow::error);
+    }
+    SECTION("clear drops waiting rows without running them") {
+        rows.add("never");
+        rows.clear();
+        rows.flush();
+        CHECK(count_rows(db, "u") == 0);
+    }
+}
+
 TEST_CASE("cached statements are reused and come back reset", "[sqlite]") {
     sql::database db(":memory:");
     db.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3)");

@@ -432,6 +432,102 @@ void database::set_user_version(int version) {
     execute("PRAGMA user_version=" + std::to_string(version));
 }
 
+// ---- bulk_rows --------------------------------------------------------------------------------
+
+bulk_rows::bulk_rows(database& db, std::string_view head, int columns, std::string_view tail)
+    : db_(db), head_(head), tail_(tail), columns_(columns) {
+    if (columns <= 0) {
+        throw tagflow::error(errc::invalid_argument,
+                             "bulk_rows needs at least one column per row, not " + std::to_string(columns));
+    }
+    values_.reserve(static_cast<std::size_t>(max_rows) * static_cast<std::size_t>(columns));
+}
+
+void bulk_rows::flush() {
+    // Powers of two keep the set of statements small (six per table) whatever the row count.
+    int first = 0;
+    for (int size = max_rows / 2; size > 0 && first < rows_; size /= 2) {
+        if (rows_ - first >= size) {
+            try {
+                run_rows(size, first);
+            } catch (...) {
+                clear();
+                throw;
+            }
+            first += size;
+        }
+    }
+    clear();
+}
+
+void bulk_rows::clear() noexcept {
+    values_.clear();
+    owned_.clear();
+    rows_ = 0;
+}
+
+void bulk_rows::run_rows(int rows, int first_row) {
+    statement& st = statement_for(rows);
+    try {
+        const auto first = static_cast<std::size_t>(first_row) * static_cast<std::size_t>(columns_);
+        const int count = rows * columns_;
+        for (int i = 0; i < count; ++i) {
+            const value& v = values_[first + static_cast<std::size_t>(i)];
+            switch (v.type) {
+            case value::kind::null:
+                st.bind_null(i + 1);
+                break;
+            case value::kind::integer:
+                st.bind(i + 1, v.integer);
+                break;
+            case value::kind::real:
+                st.bind(i + 1, v.real);
+                break;
+            case value::kind::text:
+                st.bind_text_borrowed(i + 1, v.text);
+                break;
+            }
+        }
+        st.execute();
+    } catch (...) {
+        st.reset();
+        throw;
+    }
+    st.reset();
+}
+
+statement& bulk_rows::statement_for(int rows) {
+    std::size_t slot = 0;
+    while ((max_rows >> slot) > rows) {
+        ++slot;
+    }
+    if (statements_[slot] == nullptr) {
+        std::string row = "(";
+        for (int c = 0; c < columns_; ++c) {
+            row += c == 0 ? "?" : ", ?";
+        }
+        row += ")";
+        std::string sql = head_ + " VALUES ";
+        for (int r = 0; r < rows; ++r) {
+            if (r > 0) {
+                sql += ", ";
+            }
+            sql += row;
+        }
+        if (!tail_.empty()) {
+            sql += ' ';
+            sql += tail_;
+        }
+        statements_[slot] = &db_.cached(sql);
+    }
+    return *statements_[slot];
+}
+
+void bulk_rows::throw_column_count(int given) const {
+    raise_misuse("bulk_rows got " + std::to_string(given) + " values for rows of " + std::to_string(columns_),
+                 head_);
+}
+
 // ---- transaction --------------------------------------------------------------------------------
 
 transaction::transaction(database& db, mode m) : db_(db) {

@@ -11,9 +11,11 @@
 
 #include "tagflow/error.hpp"
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -201,6 +203,7 @@ public:
 
 private:
     friend class database;
+    friend class bulk_rows;
     /// Adopts a freshly prepared, non-null handle.
     explicit statement(sqlite3_stmt* stmt) noexcept : stmt_(stmt) {}
     /// Throws store_failure unless the statement has exactly count parameters.
@@ -317,6 +320,121 @@ private:
     std::string path_;
     /// Statements kept by cached(); unordered_map nodes never move, so references stay valid.
     std::unordered_map<std::string, statement, sql_hash, std::equal_to<>> cache_;
+};
+
+/// One statement over many rows given as a VALUES list: `<head> VALUES (?, ...), (?, ...), ...
+/// <tail>`, mostly an INSERT or upsert (`INSERT INTO t(a, b)` + rows + `ON CONFLICT ...`), but
+/// any statement that takes its rows that way works, e.g. `DELETE FROM t WHERE id IN (` + rows +
+/// `)`. A statement per row pays SQLite's start and halt work for every row, about a third of a
+/// small insert's instructions; one statement over max_rows rows pays it once. Rows are kept as
+/// they are added and run max_rows at a time; flush() runs the rest in statements of 16, 8, 4, 2
+/// and 1 rows (each prepared once, on first use, through the database's cache).
+///
+/// Rows run in the order they were added, so an insert ends as if each row had been inserted by
+/// its own statement. Text values are borrowed until their row runs (at the latest in flush()):
+/// pass a std::string by rvalue to hand it over instead. When a statement fails, add() or flush()
+/// throws like statement::run and every row not yet run is dropped; rows already run stay, so
+/// the caller's transaction or savepoint must roll back. Not thread-safe (it uses its database).
+/// The database must outlive the object.
+class bulk_rows {
+public:
+    /// Rows one full statement inserts.
+    static constexpr int max_rows = 32;
+
+    /// Prepares nothing yet: `head` is the statement up to VALUES, `columns` the number of
+    /// values in each row and `tail` what follows the rows (an ON CONFLICT clause, a closing
+    /// parenthesis, or empty). Throws invalid_argument when columns is not positive; bad SQL
+    /// throws store_failure at the first run.
+    bulk_rows(database& db, std::string_view head, int columns, std::string_view tail = {});
+    bulk_rows(const bulk_rows&) = delete;
+    bulk_rows& operator=(const bulk_rows&) = delete;
+    /// Drops rows not run yet (nothing is written for them). Never fails.
+    ~bulk_rows() = default;
+
+    /// Adds one row: exactly `columns` values, of the types statement::bind accepts (std::nullopt
+    /// and empty optionals are NULL). Runs a full statement when max_rows rows are waiting.
+    /// Throws store_failure for a wrong number of values and like statement::run when the
+    /// statement fails.
+    template <typename... Args>
+    void add(Args&&... values) {
+        if (static_cast<int>(sizeof...(Args)) != columns_) {
+            throw_column_count(static_cast<int>(sizeof...(Args)));
+        }
+        try {
+            (push(std::forward<Args>(values)), ...);
+            if (++rows_ == max_rows) {
+                run_rows(max_rows);
+                clear();
+            }
+        } catch (...) {
+            clear();
+            throw;
+        }
+    }
+
+    /// Runs every waiting row. Does nothing when none waits. Throws like add().
+    void flush();
+    /// Drops every waiting row without running it. Never fails.
+    void clear() noexcept;
+    /// Rows added and not run yet. Never fails.
+    [[nodiscard]] int pending() const noexcept { return rows_; }
+
+private:
+    /// One value waiting to be bound.
+    struct value {
+        /// Which member holds it.
+        enum class kind { null, integer, real, text } type = kind::null;
+        std::int64_t integer = 0; ///< For kind::integer.
+        double real = 0;          ///< For kind::real.
+        std::string_view text;    ///< For kind::text: borrowed, or a view of owned_.
+    };
+
+    /// Keeps one value of a row; text is borrowed unless it is a std::string handed over.
+    template <typename T>
+    void push(T&& v) {
+        using plain = std::remove_cvref_t<T>;
+        if constexpr (std::is_same_v<plain, std::nullopt_t>) {
+            values_.push_back(value{});
+        } else if constexpr (requires {
+                                 v.has_value();
+                                 *v;
+                             }) {
+            if (v.has_value()) {
+                push(*std::forward<T>(v));
+            } else {
+                values_.push_back(value{});
+            }
+        } else if constexpr (std::is_same_v<plain, std::string> && !std::is_lvalue_reference_v<T>) {
+            // Held in a deque so the views of earlier values stay valid as more arrive.
+            owned_.push_back(std::move(v));
+            values_.push_back(value{value::kind::text, 0, 0, owned_.back()});
+        } else if constexpr (std::is_convertible_v<const plain&, std::string_view>) {
+            values_.push_back(value{value::kind::text, 0, 0, std::string_view(v)});
+        } else if constexpr (std::is_floating_point_v<plain>) {
+            values_.push_back(value{value::kind::real, 0, static_cast<double>(v), {}});
+        } else {
+            static_assert(std::is_same_v<plain, std::int64_t> || other_integer<plain>,
+                          "bulk_rows binds integers, floating point, text and optionals of them");
+            values_.push_back(value{value::kind::integer, static_cast<std::int64_t>(v), 0, {}});
+        }
+    }
+
+    /// Runs the statement of `rows` rows over the first waiting rows from `first_row`.
+    void run_rows(int rows, int first_row = 0);
+    /// The statement of `rows` rows (a power of two up to max_rows), prepared on first use.
+    statement& statement_for(int rows);
+    /// Throws store_failure for a row of `given` values.
+    [[noreturn]] void throw_column_count(int given) const;
+
+    database& db_;
+    std::string head_;
+    std::string tail_;
+    int columns_;
+    /// Statements by log2 of their row count; null until first used.
+    std::array<statement*, 6> statements_{};
+    std::vector<value> values_;     ///< Waiting values, row after row.
+    std::deque<std::string> owned_; ///< Text handed over with add().
+    int rows_ = 0;                  ///< Rows in values_.
 };
 
 /// Scope guard for a transaction: begins in the constructor, rolls back in the destructor unless
