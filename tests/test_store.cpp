@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -877,4 +878,74 @@ TEST_CASE("outbox rows are read by key prefix, in key order, a page at a time", 
     CHECK(s->messages_with_key_prefix("", "", 100).size() == keys.size());
     CHECK(s->messages_with_key_prefix("", "", 100).front().key == "a\xff\xff");
     CHECK(s->messages_with_key_prefix(sale, "", 10).front().cause == "rule:thanks"); // whole rows
+}
+
+TEST_CASE("timers come back by due time, and removals, re-adds and merges apply in order", "[store]") {
+    backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    INFO(s.kind);
+    {
+        change_set cs;
+        cs.contacts.push_back(plain_contact(1, {"zalo", "1"}));
+        cs.contacts.push_back(plain_contact(2, {"zalo", "2"}));
+        cs.contacts.push_back(plain_contact(3, {"zalo", "3"}));
+        // More timers than one multi-row statement holds, added out of due order; ties on the
+        // due time go by id.
+        for (std::int64_t id = 1; id <= 70; ++id) {
+            cs.timers.push_back(
+                timer_record{id, t0 + std::chrono::minutes{(id * 37) % 50}, 1 + id % 3, "sequence:x"});
+        }
+        s->apply(cs);
+    }
+    auto all = s->due_timers(time_point::max(), 1000);
+    REQUIRE(all.size() == 70);
+    CHECK(std::is_sorted(all.begin(), all.end(), [](const timer_record& a, const timer_record& b) {
+        return std::pair(a.due, a.id) < std::pair(b.due, b.id);
+    }));
+    CHECK(s->due_timers(t0 + 10min, 5).size() == 5);
+    CHECK(s->counters().last_timer == 70);
+
+    {
+        // A fired timer put off again keeps its id: it is removed and added in one change set.
+        change_set cs;
+        for (std::int64_t id = 1; id <= 40; ++id) {
+            cs.removed_timers.push_back(id);
+        }
+        cs.timers.push_back(timer_record{7, t0 + 24h, 2, "sequence:x"});
+        // Contact 3 merges into contact 2: its timers wake contact 2 from now on.
+        cs.removed_contacts.push_back(3);
+        cs.moved_timers.emplace_back(3, 2);
+        s->apply(cs);
+    }
+    all = s->due_timers(time_point::max(), 1000);
+    REQUIRE(all.size() == 31);
+    CHECK(all.back() == timer_record{7, t0 + 24h, 2, "sequence:x"});
+    CHECK(std::none_of(all.begin(), all.end(), [](const timer_record& t) { return t.contact == 3; }));
+    // Left: timers 41 to 70 and 7. Those of contact 1 (ids divisible by 3) stay; contact 2's and
+    // contact 3's now all belong to contact 2.
+    const auto of = [&all](contact_id who) {
+        return std::count_if(all.begin(), all.end(),
+                             [who](const timer_record& t) { return t.contact == who; });
+    };
+    CHECK(of(1) == 10);
+    CHECK(of(2) == 21);
+    CHECK(s->counters().last_timer == 70); // ids of fired timers are never handed out again
+}
+
+TEST_CASE("a merge finds the timers it moves through an index, not a scan of every timer", "[store]") {
+    temp_file file;
+    open_sqlite_store(file.path.string()).reset(); // creates the file at the current schema
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    // The statement the store runs for change_set::moved_timers.
+    REQUIRE(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN UPDATE timers SET contact_id = ? WHERE contact_id = ?",
+                               -1, &st, nullptr) == SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+        plan += '\n';
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CHECK_THAT(plan, Catch::Contains("USING INDEX timers_contact"));
 }
