@@ -1600,7 +1600,8 @@ PYBIND11_MODULE(_core, m) {
                 for (auto item : events) {
                     batch.push_back(event_from_py(item, "[" + std::to_string(i++) + "]."));
                 }
-                return self.run([&](tagflow::engine& en) { return en.ingest_batch(batch); });
+                // Handed over, not copied: the batch is built for this call only.
+                return self.run([&](tagflow::engine& en) { return en.ingest_batch(std::move(batch)); });
             },
             py::arg("events"), "Processes event dicts in order and commits them in one transaction.")
         .def(
