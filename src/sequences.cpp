@@ -20,13 +20,25 @@ bool qualifies(const contact& c, const sequence& s, const core_env& env) {
     return s.follows_segment.evaluate(contact_view(c, env.now));
 }
 
-void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, core_env& env, json::object extra = {}) {
-    json::object body;
-    body["sequence"] = s.name;
-    for (auto& [k, v] : extra) {
-        body[k] = v;
+// The body is written as text: every sequence step logs one or two of these, and building a
+// json::object only to serialise it was most of their cost. The text is what json::serialize
+// gives for {"sequence": name, extra...}.
+void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, core_env& env,
+         const json::object& extra = {}) {
+    if (!env.keep_log) {
+        ++env.ids.event; // a preview numbers the rows it does not keep, as record() does
+        return;
     }
-    record(env, c.id, kind, std::move(body), cause, "sequence:" + s.name);
+    std::string body = "{\"sequence\":";
+    append_json_string(body, s.name);
+    for (const auto& [k, v] : extra) {
+        body += ',';
+        append_json_string(body, k);
+        body += ':';
+        body += json::serialize(v);
+    }
+    body += '}';
+    record_json(env, c.id, kind, std::move(body), cause, "sequence:" + s.name);
 }
 
 // Schedules the state's next step: delayed from entry or from the previous step, then moved
@@ -140,7 +152,7 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
     case sequence_step::kind::send:
     case sequence_step::kind::send_form:
         if (s->max_sends >= 0 && st.sends >= s->max_sends) {
-            log(c, *s, "sequence_capped", cause, env, std::move(extra));
+            log(c, *s, "sequence_capped", cause, env, extra);
             break;
         }
         if (step.what == sequence_step::kind::send) {
@@ -153,7 +165,7 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
             }
         }
         ++st.sends;
-        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        log(c, *s, "sequence_step", cause, env, extra);
         break;
     case sequence_step::kind::tags:
         for (const auto& t : step.remove_tags) {
@@ -162,16 +174,16 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
         for (const auto& t : step.add_tags) {
             change_tag(c, t, true, cause, origin, 1, env, queue);
         }
-        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        log(c, *s, "sequence_step", cause, env, extra);
         break;
     case sequence_step::kind::start_flow:
         if (too_late) {
             // The declared policy for steps made stale by downtime: skip, and say so.
-            log(c, *s, "sequence_step_skipped_late", cause, env, std::move(extra));
+            log(c, *s, "sequence_step_skipped_late", cause, env, extra);
             break;
         }
         env.flow_starts.push_back({step.flow, cause, 1});
-        log(c, *s, "sequence_step", cause, env, std::move(extra));
+        log(c, *s, "sequence_step", cause, env, extra);
         break;
     }
     // The step may have removed the followed tag; reconcile_sequences will see that, but the
