@@ -1,8 +1,12 @@
 #include "detail/sequences.hpp"
 
 #include "detail/flows.hpp"
+#include "detail/json_writer.hpp"
 
 #include <tagflow/error.hpp>
+
+#include <algorithm>
+#include <optional>
 
 namespace tagflow::detail {
 
@@ -20,24 +24,31 @@ bool qualifies(const contact& c, const sequence& s, const core_env& env) {
     return s.follows_segment.evaluate(contact_view(c, env.now));
 }
 
-// The body is written as text: every sequence step logs one or two of these, and building a
-// json::object only to serialise it was most of their cost. The text is what json::serialize
-// gives for {"sequence": name, extra...}.
+// What a step's log row adds to {"sequence": name}: the step, and how late it ran after downtime
+// (0: on time, and then left out).
+struct step_detail {
+    int step = 0;
+    std::int64_t late_by_ms = 0;
+};
+
+// The body goes straight to text (json_writer): every sequence step logs one or two of these, and
+// building a json::object only to serialise it was most of their cost.
 void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, core_env& env,
-         const json::object& extra = {}) {
+         const std::optional<step_detail>& detail = {}) {
     if (!env.keep_log) {
         ++env.ids.event; // a preview numbers the rows it does not keep, as record() does
         return;
     }
-    std::string body = "{\"sequence\":";
-    append_json_string(body, s.name);
-    for (const auto& [k, v] : extra) {
-        body += ',';
-        append_json_string(body, k);
-        body += ':';
-        body += json::serialize(v);
+    std::string body;
+    json_writer w(body);
+    w.begin_object().key("sequence").string(s.name);
+    if (detail) {
+        w.key("step").integer(detail->step);
+        if (detail->late_by_ms > 0) {
+            w.key("late_by_ms").integer(detail->late_by_ms);
+        }
     }
-    body += '}';
+    w.end_object();
     record_json(env, c.id, kind, std::move(body), cause, "sequence:" + s.name);
 }
 
@@ -142,11 +153,7 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
         log(c, *s, "sequence_step_deferred", cause, env);
         return;
     }
-    json::object extra;
-    extra["step"] = st.next_step;
-    if (env.late_by > duration{}) {
-        extra["late_by_ms"] = static_cast<std::int64_t>(env.late_by.count());
-    }
+    const step_detail extra{st.next_step, std::max<std::int64_t>(0, env.late_by.count())};
     const bool too_late = step.sends() && s->skip_if_late && env.late_by > *s->skip_if_late;
     switch (too_late ? sequence_step::kind::start_flow : step.what) {
     case sequence_step::kind::send:

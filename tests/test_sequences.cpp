@@ -270,4 +270,38 @@ TEST_CASE("after downtime, late steps are sent late or skipped as each sequence 
     }
     CHECK(skipped);
     CHECK(e.outbox()[0].created_at == at("2026-01-05T11:00")); // decided as of its due time
+    // The log says which step ran and how late: 47 h after its 11:00 due time.
+    std::vector<std::pair<std::string, std::string>> late_ok;
+    for (const auto& r : e.event_log()) {
+        if (r.origin == "sequence:late ok") {
+            late_ok.emplace_back(r.kind, r.body);
+        }
+    }
+    CHECK(late_ok == std::vector<std::pair<std::string, std::string>>{
+                         {"sequence_entered", R"({"sequence":"late ok"})"},
+                         {"sequence_step", R"({"sequence":"late ok","step":0,"late_by_ms":169200000})"},
+                         {"sequence_completed", R"({"sequence":"late ok"})"}});
+}
+
+TEST_CASE("a step on time logs its index and no lateness", "[sequences]") {
+    time_point clock = at("2026-01-05T09:00");
+    engine_options o;
+    o.clock = [&clock] { return clock; };
+    engine e(make_memory_store(), o);
+    e.load_definitions(with_sequence(R"j({"name": "s \"quoted\"", "follows": {"tag": "Follow"},
+      "steps": [{"after": "1h", "send": "one"}, {"after": "1h", "from": "previous", "send": "two"}]})j"));
+    e.ingest(event::add_tag({"zalo", "1"}, "Follow"));
+    for (const char* due : {"2026-01-05T10:00", "2026-01-05T11:00"}) {
+        clock = at(due); // the engine wakes exactly when each step is due
+        e.advance_to(clock);
+    }
+    std::vector<std::string> steps;
+    for (const auto& r : e.event_log()) {
+        if (r.kind == "sequence_step") {
+            steps.push_back(r.body);
+        }
+    }
+    // Names are escaped as JSON strings.
+    CHECK(steps == std::vector<std::string>{R"({"sequence":"s \"quoted\"","step":0})",
+                                            R"({"sequence":"s \"quoted\"","step":1})"});
 }
