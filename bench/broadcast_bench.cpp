@@ -47,12 +47,15 @@ double timed(F&& f) {
 double raw_inserts(std::size_t n, std::size_t batch) {
     sqlite3* db = nullptr;
     sqlite3_open(fresh("broadcast_raw").c_str(), &db);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE outbox(id INTEGER PRIMARY KEY, "
-                     "key TEXT UNIQUE, contact_id INTEGER, text TEXT, status TEXT, content TEXT)",
-                 nullptr, nullptr, nullptr);
+    sqlite3_exec(
+        db,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE outbox(id INTEGER PRIMARY KEY, "
+        "key TEXT UNIQUE, contact_id INTEGER, text TEXT, status TEXT, content TEXT)",
+        nullptr, nullptr, nullptr);
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO outbox(key, contact_id, text, status, content) VALUES (?, ?, ?, 'deferred', ?)",
-                       -1, &st, nullptr);
+    sqlite3_prepare_v2(
+        db, "INSERT INTO outbox(key, contact_id, text, status, content) VALUES (?, ?, ?, 'deferred', ?)", -1,
+        &st, nullptr);
     const std::string text = "Khách VIP ơi, giảm 30% toàn bộ áo khoác đêm nay!";
     const std::string content = R"({"not_before":"2026-03-03T06:00:00Z","cost":300,"currency":"VND"})";
     const double s = timed([&] {
@@ -102,16 +105,17 @@ int main(int argc, char** argv) {
         } else if (a == "--json") {
             as_json = true;
         } else {
-            fmt::print(stderr, "usage: broadcast_bench [--contacts N] [--batch B] [--plans K] [--plan-only] [--mmap BYTES] [--json]\n");
+            fmt::print(stderr, "usage: broadcast_bench [--contacts N] [--batch B] [--plans K] [--plan-only] "
+                               "[--mmap BYTES] [--json]\n");
             return 2;
         }
     }
     const auto start = tagflow::parse_time("2026-03-02T20:00:00+07:00");
     tagflow::engine_options options;
     options.clock = [start] { return start; };
-    auto e = tagflow::engine(
-        tagflow::open_sqlite_store(fresh("broadcast").string(), tagflow::sqlite_options{.mmap_bytes = mmap_bytes}),
-        options);
+    auto e = tagflow::engine(tagflow::open_sqlite_store(fresh("broadcast").string(),
+                                                        tagflow::sqlite_options{.mmap_bytes = mmap_bytes}),
+                             options);
     e.load_definitions(R"j({"schema": 1, "tags": ["Khách VIP"],
       "segments": [{"name": "vip", "if": "tag(\"Khách VIP\")"}],
       "policies": {"zalo-priced": {"channel": "zalo", "currency": "VND", "rules": [
@@ -124,7 +128,8 @@ int main(int argc, char** argv) {
         for (std::size_t i = 1; i <= contacts; ++i) {
             const tagflow::identity who{"zalo", std::to_string(i)};
             events.push_back(tagflow::event::follow(who).at_time(start - std::chrono::hours(1)));
-            events.push_back(tagflow::event::add_tag(who, "Khách VIP").at_time(start - std::chrono::hours(1)));
+            events.push_back(
+                tagflow::event::add_tag(who, "Khách VIP").at_time(start - std::chrono::hours(1)));
             if (events.size() >= batch) {
                 e.ingest_batch(events);
                 events.clear();
@@ -149,23 +154,26 @@ int main(int argc, char** argv) {
     const long rss = peak_rss_mb(); // the plan holds one summary row per recipient, by design
     const double raw_s = raw_inserts(contacts, batch);
     if (plan.recipients.size() != contacts || (!plan_only && sent.recipients.size() != contacts)) {
-        fmt::print(stderr, "unexpected recipients: plan {} sent {}\n", plan.recipients.size(), sent.recipients.size());
+        fmt::print(stderr, "unexpected recipients: plan {} sent {}\n", plan.recipients.size(),
+                   sent.recipients.size());
         return 1;
     }
     const double per_million = 1'000'000.0 / static_cast<double>(contacts);
     if (as_json) {
-        fmt::print(R"({{"contacts":{},"batch":{},"setup_s":{:.2f},"plans":{},"plan_s":{:.3f},"plan_median_s":{:.3f},"send_s":{:.3f},"raw_s":{:.3f},)"
-                   R"("plan_vs_raw":{:.1f},"send_vs_raw":{:.1f},"plan_1m_s_extrapolated":{:.1f},"send_1m_s_extrapolated":{:.1f},)"
-                   R"("peak_rss_mb":{},"mmap_bytes":{}}})"
-                   "\n",
-                   contacts, batch, setup, plans, plan_s, plan_median_s, send_s, raw_s, plan_s / raw_s, send_s / raw_s, plan_s * per_million,
-                   send_s * per_million, rss, mmap_bytes);
+        fmt::print(
+            R"({{"contacts":{},"batch":{},"setup_s":{:.2f},"plans":{},"plan_s":{:.3f},"plan_median_s":{:.3f},"send_s":{:.3f},"raw_s":{:.3f},)"
+            R"("plan_vs_raw":{:.1f},"send_vs_raw":{:.1f},"plan_1m_s_extrapolated":{:.1f},"send_1m_s_extrapolated":{:.1f},)"
+            R"("peak_rss_mb":{},"mmap_bytes":{}}})"
+            "\n",
+            contacts, batch, setup, plans, plan_s, plan_median_s, send_s, raw_s, plan_s / raw_s,
+            send_s / raw_s, plan_s * per_million, send_s * per_million, rss, mmap_bytes);
     } else {
         fmt::print("{} recipients (setup {:.1f} s)\n", contacts, setup);
-        fmt::print("  plan:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million; fastest of {}, median {:.3f} s)\n",
+        fmt::print("  plan:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million; fastest of {}, median "
+                   "{:.3f} s)\n",
                    plan_s, plan_s / raw_s, plan_s * per_million, plans, plan_median_s);
-        fmt::print("  send:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million)\n", send_s, send_s / raw_s,
-                   send_s * per_million);
+        fmt::print("  send:  {:.3f} s  ({:.1f}x raw inserts; ~{:.0f} s per million)\n", send_s,
+                   send_s / raw_s, send_s * per_million);
         fmt::print("  raw SQLite inserts of the same rows: {:.3f} s\n", raw_s);
         fmt::print("  estimated cost: {} VND\n", plan.cost.count("VND") ? plan.cost.at("VND") : 0.0);
         fmt::print("  peak RSS: {} MB\n", rss);

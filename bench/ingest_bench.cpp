@@ -88,14 +88,16 @@ std::vector<tagflow::event> make_events(std::size_t n) {
     out.reserve(n);
     const auto start = tagflow::parse_time("2026-01-05T03:00:00Z");
     for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(tagflow::event::message({"zalo", std::to_string(i % 500)}, i % 3 ? "Xin chào" : "giá bao nhiêu")
-                          .with_key("m" + std::to_string(i))
-                          .at_time(start + std::chrono::minutes(i)));
+        out.push_back(
+            tagflow::event::message({"zalo", std::to_string(i % 500)}, i % 3 ? "Xin chào" : "giá bao nhiêu")
+                .with_key("m" + std::to_string(i))
+                .at_time(start + std::chrono::minutes(i)));
     }
     return out;
 }
 
-double engine_run(std::unique_ptr<tagflow::store> store, const std::vector<tagflow::event>& events, std::size_t batch) {
+double engine_run(std::unique_ptr<tagflow::store> store, const std::vector<tagflow::event>& events,
+                  std::size_t batch) {
     tagflow::engine engine(std::move(store));
     engine.load_definitions(definitions_json);
     return seconds([&] {
@@ -132,9 +134,11 @@ int main(int argc, char** argv) {
     }
     const auto input = make_events(events);
     const double raw_single = raw_sqlite(events, 1);
-    const double engine_single = engine_run(tagflow::open_sqlite_store(fresh_file("single").string()), input, 1);
+    const double engine_single =
+        engine_run(tagflow::open_sqlite_store(fresh_file("single").string()), input, 1);
     const double raw_batch = raw_sqlite(events, batch);
-    const double engine_batch = engine_run(tagflow::open_sqlite_store(fresh_file("batch").string()), input, batch);
+    const double engine_batch =
+        engine_run(tagflow::open_sqlite_store(fresh_file("batch").string()), input, batch);
     const double engine_memory = engine_run(tagflow::make_memory_store(), input, 1);
     for (const char* name : {"raw", "single", "batch"}) {
         fresh_file(name); // removes the files the runs left behind

@@ -8,8 +8,8 @@
 // (tag, contact_id)), and loaded into a segment_index. The condition is three terms,
 // tag("t0") and tag("t1") and not tag("t2"); both sides must return the same count.
 // Reported: median query time of each over R runs, and the ratio.
-#include <tagflow/tagflow.hpp>
 #include <tagflow/segment_index.hpp>
+#include <tagflow/tagflow.hpp>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
         } else if (a == "--json") {
             as_json = true;
         } else {
-            fmt::print(stderr, "usage: segment_bench [--contacts N] [--tags T] [--per-contact K] [--repeat R] [--json]\n");
+            fmt::print(
+                stderr,
+                "usage: segment_bench [--contacts N] [--tags T] [--per-contact K] [--repeat R] [--json]\n");
             return 2;
         }
     }
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
     sqlite3* db = nullptr;
     sqlite3_open(path.c_str(), &db);
     exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-    exec(db, "CREATE TABLE contact_tags(contact_id INTEGER NOT NULL, tag TEXT NOT NULL, added_at INTEGER NOT NULL, "
+    exec(db, "CREATE TABLE contact_tags(contact_id INTEGER NOT NULL, tag TEXT NOT NULL, added_at INTEGER NOT "
+             "NULL, "
              "PRIMARY KEY(contact_id, tag)) WITHOUT ROWID;");
 
     tagflow::segment_index index;
@@ -84,7 +87,8 @@ int main(int argc, char** argv) {
     const auto load_start = clock_type::now();
     exec(db, "BEGIN");
     sqlite3_stmt* insert = nullptr;
-    sqlite3_prepare_v2(db, "INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, 0)", -1, &insert, nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO contact_tags(contact_id, tag, added_at) VALUES (?, ?, 0)", -1,
+                       &insert, nullptr);
     std::vector<std::string> mine;
     std::vector<std::size_t> pool(tags);
     for (std::size_t c = 1; c <= contacts; ++c) {
@@ -140,13 +144,15 @@ int main(int argc, char** argv) {
     }
     const double ratio = median(sql_ms) / median(index_ms);
     if (as_json) {
-        fmt::print(R"({{"contacts":{},"tags":{},"per_contact":{},"matches":{},"index_ms":{:.3f},"index_members_ms":{:.3f},)"
-                   R"("sql_ms":{:.3f},"speedup":{:.1f},"load_s":{:.2f}}})"
-                   "\n",
-                   contacts, tags, per_contact, index_count, median(index_ms), members_ms, median(sql_ms), ratio,
-                   load_seconds);
+        fmt::print(
+            R"({{"contacts":{},"tags":{},"per_contact":{},"matches":{},"index_ms":{:.3f},"index_members_ms":{:.3f},)"
+            R"("sql_ms":{:.3f},"speedup":{:.1f},"load_s":{:.2f}}})"
+            "\n",
+            contacts, tags, per_contact, index_count, median(index_ms), members_ms, median(sql_ms), ratio,
+            load_seconds);
     } else {
-        fmt::print("{} contacts x {} of {} tags; condition matches {}\n", contacts, per_contact, tags, index_count);
+        fmt::print("{} contacts x {} of {} tags; condition matches {}\n", contacts, per_contact, tags,
+                   index_count);
         fmt::print("  segment_index count:   {:8.3f} ms (median of {})\n", median(index_ms), repeat);
         fmt::print("  segment_index members: {:8.3f} ms\n", members_ms);
         fmt::print("  SQLite query:          {:8.3f} ms (median of {})\n", median(sql_ms), repeat);

@@ -27,13 +27,13 @@ int main() {
     for (const auto& c : engine.contacts()) {
         vips += c.has_tag("Khách VIP") ? 1 : 0;
     }
-    std::cout << results.size() << " orders, " << engine.contacts().size() << " contacts, " << vips << " VIP\n";
+    std::cout << results.size() << " orders, " << engine.contacts().size() << " contacts, " << vips
+              << " VIP\n";
 
     // Importing the same file again is harmless: every key was seen.
     const auto again = engine.ingest_batch(orders);
-    std::cout << "re-import duplicates: " << std::count_if(again.begin(), again.end(), [](const auto& r) {
-        return r.duplicate;
-    }) << "\n";
+    std::cout << "re-import duplicates: "
+              << std::count_if(again.begin(), again.end(), [](const auto& r) { return r.duplicate; }) << "\n";
     for (const char* suffix : {"", "-wal", "-shm"}) {
         std::filesystem::remove(db.string() + suffix);
     }

@@ -118,21 +118,27 @@ int main(int argc, char** argv) {
         const identity lan{"web", "v1"};
 
         std::cout << "== S5: first-time vs returning ==\n";
-        log.ingest(event::message(minh, "Shop ơi, áo A giá bao nhiêu?").with_key("mid.1").at_time(at(0, "10:00")),
-                   "D0 10:00");
-        log.ingest(event::message(minh, "Shop ơi, áo A giá bao nhiêu?").with_key("mid.1").at_time(at(0, "10:00")),
-                   "D0 10:00");
+        log.ingest(
+            event::message(minh, "Shop ơi, áo A giá bao nhiêu?").with_key("mid.1").at_time(at(0, "10:00")),
+            "D0 10:00");
+        log.ingest(
+            event::message(minh, "Shop ơi, áo A giá bao nhiêu?").with_key("mid.1").at_time(at(0, "10:00")),
+            "D0 10:00");
         log.ingest(event::profile_of(minh, {.name = "Minh", .phone = "0912 345 678"}).at_time(at(0, "10:02")),
                    "D0 10:02");
-        log.ingest(event::order_of(minh, {"SO-1", 350000, "VND", {"Áo A"}}).at_time(at(0, "11:00")), "D0 11:00");
+        log.ingest(event::order_of(minh, {"SO-1", 350000, "VND", {"Áo A"}}).at_time(at(0, "11:00")),
+                   "D0 11:00");
         log.ingest(event::message(minh, "Chào shop").with_key("mid.2").at_time(at(3, "10:00")), "D3 10:00");
-        log.ingest(event::order_of(minh, {"SO-2", 400000, "VND", {"Quần B"}}).at_time(at(3, "11:00")), "D3 11:00");
-        log.ingest(event::order_of(minh, {"SO-3", 250000, "VND", {"Nón"}}).at_time(at(4, "09:00")), "D4 09:00");
+        log.ingest(event::order_of(minh, {"SO-2", 400000, "VND", {"Quần B"}}).at_time(at(3, "11:00")),
+                   "D3 11:00");
+        log.ingest(event::order_of(minh, {"SO-3", 250000, "VND", {"Nón"}}).at_time(at(4, "09:00")),
+                   "D4 09:00");
 
         std::cout << "\n== S2: contact types ==\n";
         log.ingest(event::message(lan, "Xin chào").at_time(at(5, "09:00")), "D5 09:00");
-        log.ingest(event::profile_of(lan, {.name = "Lan", .email = "lan@example.com"}).at_time(at(5, "09:01")),
-                   "D5 09:01");
+        log.ingest(
+            event::profile_of(lan, {.name = "Lan", .email = "lan@example.com"}).at_time(at(5, "09:01")),
+            "D5 09:01");
         log.ingest(event::link_customer(lan, "C-889").at_time(at(5, "10:00")), "D5 10:00");
         log.ingest(event::note_of(lan, "staff:thu", "Thích màu xanh").at_time(at(5, "10:05")), "D5 10:05");
         log.ingest(event::profile_of(lan, {.fields = {{"size", "M"}}}).at_time(at(5, "10:06")), "D5 10:06");

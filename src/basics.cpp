@@ -15,27 +15,42 @@ namespace tagflow {
 
 std::string_view to_string(errc code) noexcept {
     switch (code) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::invalid_definition: return "invalid_definition";
-    case errc::invalid_event: return "invalid_event";
-    case errc::invalid_phone: return "invalid_phone";
-    case errc::invalid_email: return "invalid_email";
-    case errc::syntax_error: return "syntax_error";
-    case errc::not_found: return "not_found";
-    case errc::store_failure: return "store_failure";
-    case errc::schema_mismatch: return "schema_mismatch";
+    case errc::invalid_argument:
+        return "invalid_argument";
+    case errc::invalid_definition:
+        return "invalid_definition";
+    case errc::invalid_event:
+        return "invalid_event";
+    case errc::invalid_phone:
+        return "invalid_phone";
+    case errc::invalid_email:
+        return "invalid_email";
+    case errc::syntax_error:
+        return "syntax_error";
+    case errc::not_found:
+        return "not_found";
+    case errc::store_failure:
+        return "store_failure";
+    case errc::schema_mismatch:
+        return "schema_mismatch";
     }
     return "unknown";
 }
 
 std::string_view to_string(field_type type) noexcept {
     switch (type) {
-    case field_type::text: return "text";
-    case field_type::number: return "number";
-    case field_type::boolean: return "bool";
-    case field_type::date: return "date";
-    case field_type::phone: return "phone";
-    case field_type::email: return "email";
+    case field_type::text:
+        return "text";
+    case field_type::number:
+        return "number";
+    case field_type::boolean:
+        return "bool";
+    case field_type::date:
+        return "date";
+    case field_type::phone:
+        return "phone";
+    case field_type::email:
+        return "email";
     }
     return "text";
 }
@@ -78,9 +93,12 @@ std::string to_text(const value& v) {
 
 std::string_view to_string(lifecycle stage) noexcept {
     switch (stage) {
-    case lifecycle::stranger: return "stranger";
-    case lifecycle::lead: return "lead";
-    case lifecycle::customer: return "customer";
+    case lifecycle::stranger:
+        return "stranger";
+    case lifecycle::lead:
+        return "lead";
+    case lifecycle::customer:
+        return "customer";
     }
     return "stranger";
 }
@@ -96,23 +114,32 @@ std::optional<lifecycle> parse_lifecycle(std::string_view name) noexcept {
 
 std::string_view to_string(message_status s) noexcept {
     switch (s) {
-    case message_status::pending: return "pending";
-    case message_status::sent: return "sent";
-    case message_status::failed: return "failed";
-    case message_status::blocked: return "blocked";
-    case message_status::deferred: return "deferred";
-    case message_status::delivered: return "delivered";
-    case message_status::read: return "read";
-    case message_status::dead_letter: return "dead_letter";
-    case message_status::cancelled: return "cancelled";
+    case message_status::pending:
+        return "pending";
+    case message_status::sent:
+        return "sent";
+    case message_status::failed:
+        return "failed";
+    case message_status::blocked:
+        return "blocked";
+    case message_status::deferred:
+        return "deferred";
+    case message_status::delivered:
+        return "delivered";
+    case message_status::read:
+        return "read";
+    case message_status::dead_letter:
+        return "dead_letter";
+    case message_status::cancelled:
+        return "cancelled";
     }
     return "pending";
 }
 
 std::optional<message_status> parse_message_status(std::string_view name) noexcept {
-    for (auto s : {message_status::pending, message_status::sent, message_status::failed, message_status::blocked,
-                   message_status::deferred, message_status::delivered, message_status::read,
-                   message_status::dead_letter, message_status::cancelled}) {
+    for (auto s : {message_status::pending, message_status::sent, message_status::failed,
+                   message_status::blocked, message_status::deferred, message_status::delivered,
+                   message_status::read, message_status::dead_letter, message_status::cancelled}) {
         if (to_string(s) == name) {
             return s;
         }
@@ -129,9 +156,9 @@ std::string format_time(time_point t) {
     const int year = static_cast<int>(ymd.year());
     const auto ms = hms.subseconds().count();
     if (year < 0 || year > 9999) {
-        std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year, static_cast<unsigned>(ymd.month()),
-                                      static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(),
-                                      hms.seconds().count());
+        std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", year,
+                                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                                      hms.hours().count(), hms.minutes().count(), hms.seconds().count());
         if (ms != 0) {
             out += fmt::format(".{:03}", ms);
         }

@@ -11,7 +11,9 @@ namespace tagflow {
 
 namespace {
 
-std::string key_of(const std::string& name, contact_id id) { return "broadcast:" + name + "/" + std::to_string(id); }
+std::string key_of(const std::string& name, contact_id id) {
+    return "broadcast:" + name + "/" + std::to_string(id);
+}
 
 void check(const engine& e, const broadcast_spec& spec) {
     if (spec.name.empty()) {
@@ -21,15 +23,16 @@ void check(const engine& e, const broadcast_spec& spec) {
         throw error(errc::invalid_argument, "broadcast \"" + spec.name + "\" needs a text");
     }
     if (spec.segment.empty() == spec.audience.empty()) {
-        throw error(errc::invalid_argument,
-                    "broadcast \"" + spec.name + "\" needs exactly one of a segment or an audience condition");
+        throw error(errc::invalid_argument, "broadcast \"" + spec.name +
+                                                "\" needs exactly one of a segment or an audience condition");
     }
     if (!spec.segment.empty() && !e.current_definitions().find_segment(spec.segment)) {
-        throw error(errc::invalid_argument, "segment \"" + spec.segment + "\" is not declared in the definitions");
+        throw error(errc::invalid_argument,
+                    "segment \"" + spec.segment + "\" is not declared in the definitions");
     }
     if (spec.purpose != "reply" && spec.purpose != "transactional" && spec.purpose != "promotional") {
-        throw error(errc::invalid_argument, "unknown purpose \"" + spec.purpose +
-                                                "\"; expected reply, transactional or promotional");
+        throw error(errc::invalid_argument,
+                    "unknown purpose \"" + spec.purpose + "\"; expected reply, transactional or promotional");
     }
 }
 

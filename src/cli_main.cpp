@@ -2,9 +2,9 @@
 // SQLite file and inspect what it holds; lint flows and draw them.
 #include <tagflow/channels.hpp>
 #include <tagflow/graph.hpp>
-#include <tagflow/webhook.hpp>
 #include <tagflow/lint.hpp>
 #include <tagflow/tagflow.hpp>
+#include <tagflow/webhook.hpp>
 
 #include "detail/codec.hpp"
 
@@ -26,8 +26,9 @@ namespace json = boost::json;
 
 int check(const std::string& file) {
     const auto defs = tagflow::definitions::load_file(file);
-    fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules, {} flows, {} sequences)\n", file, defs.schema_version(),
-               defs.tags().size(), defs.fields().size(), defs.rules().size(), defs.flows().size(), defs.sequences().size());
+    fmt::print("{}: ok (schema {}, {} tags, {} fields, {} rules, {} flows, {} sequences)\n", file,
+               defs.schema_version(), defs.tags().size(), defs.fields().size(), defs.rules().size(),
+               defs.flows().size(), defs.sequences().size());
     return 0;
 }
 
@@ -164,8 +165,9 @@ void read_webhook_secrets(const json::object& o, tagflow::webhook_settings& w) {
     };
     for (const auto& [k, v] : o) {
         if (k != "zalo" && k != "messenger" && k != "whatsapp" && k != "telegram" && k != "generic") {
-            throw tagflow::definition_error("$.webhooks." + std::string(k),
-                                            "unknown key; expected one of: zalo, messenger, whatsapp, telegram, generic");
+            throw tagflow::definition_error(
+                "$.webhooks." + std::string(k),
+                "unknown key; expected one of: zalo, messenger, whatsapp, telegram, generic");
         }
     }
     if (const auto* z = section("zalo")) {
@@ -266,7 +268,8 @@ int serve(const serve_args& a) {
             read_webhook_secrets(w->get_object(), hooks);
             o.erase("webhooks");
         }
-        adapters = tagflow::load_channels(json::serialize(o), std::shared_ptr<tagflow::http_client>(tagflow::make_http_client()));
+        adapters = tagflow::load_channels(json::serialize(o),
+                                          std::shared_ptr<tagflow::http_client>(tagflow::make_http_client()));
     }
     tagflow::dispatcher d(e);
     const auto defs = e.current_definitions();
@@ -275,10 +278,11 @@ int serve(const serve_args& a) {
         // Policies live in the definitions (so replays decide the same); point out a channel
         // that has an adapter but no policy there.
         if (!defs.channel_policy(name) && !adapter->default_policy().empty()) {
-            fmt::print(stderr,
-                       "tagflow serve: note: channel \"{}\" has no policy in the definitions; its adapter suggests "
-                       "\"channels\": {{\"{}\": {{\"policy\": \"{}\"}}}}\n",
-                       name, name, adapter->default_policy());
+            fmt::print(
+                stderr,
+                "tagflow serve: note: channel \"{}\" has no policy in the definitions; its adapter suggests "
+                "\"channels\": {{\"{}\": {{\"policy\": \"{}\"}}}}\n",
+                name, name, adapter->default_policy());
         }
     }
     tagflow::runtime_options ropts;
@@ -291,8 +295,8 @@ int serve(const serve_args& a) {
     tagflow::webhook_server server(
         e, [&rt](std::span<const tagflow::event> events) { return rt.ingest_batch(events); }, hooks);
     server.start();
-    fmt::print("tagflow serve: listening on http://{}:{}/webhooks/ ({} channel adapters)\n", a.bind, server.port(),
-               adapters.size());
+    fmt::print("tagflow serve: listening on http://{}:{}/webhooks/ ({} channel adapters)\n", a.bind,
+               server.port(), adapters.size());
     std::fflush(stdout);
     if (!a.port_file.empty()) {
         std::ofstream(a.port_file) << server.port() << "\n";
@@ -381,7 +385,8 @@ int why(const std::string& db, std::int64_t message_id) {
     auto engine = tagflow::engine::open(db);
     const auto ex = engine.explain(message_id);
     const auto& m = ex.message;
-    fmt::print("message #{} to {} at {}\n  \"{}\"\n", m.id, m.to.to_string(), tagflow::format_time(m.created_at), m.text);
+    fmt::print("message #{} to {} at {}\n  \"{}\"\n", m.id, m.to.to_string(),
+               tagflow::format_time(m.created_at), m.text);
     fmt::print("decided by {} (key {})\n", ex.decided_by, m.key);
     fmt::print("cause chain:\n");
     for (const auto& r : ex.chain) {
@@ -441,7 +446,8 @@ int main(int argc, char** argv) {
     ingest_cmd->add_option("--db", db, "SQLite file")->required();
     ingest_cmd->add_option("--defs", defs, "Load this definitions file first");
     ingest_cmd->add_option("input", input, "JSON-lines file, or - for standard input");
-    ingest_cmd->add_option("--batch", batch, "Events per transaction (group commit)")->check(CLI::PositiveNumber);
+    ingest_cmd->add_option("--batch", batch, "Events per transaction (group commit)")
+        ->check(CLI::PositiveNumber);
 
     std::string who;
     auto* contact_cmd = app.add_subcommand("contact", "Print one contact as JSON");
@@ -479,13 +485,15 @@ int main(int argc, char** argv) {
     blocks_cmd->add_option("--db", db, "SQLite file")->required();
 
     broadcast_args bc;
-    auto* broadcast_cmd = app.add_subcommand("broadcast", "Plan, send, inspect or cancel a broadcast to a segment");
+    auto* broadcast_cmd =
+        app.add_subcommand("broadcast", "Plan, send, inspect or cancel a broadcast to a segment");
     broadcast_cmd->add_option("action", bc.action, "plan, send, status or cancel")
         ->required()
         ->check(CLI::IsMember({"plan", "send", "status", "cancel"}));
     broadcast_cmd->add_option("--db", bc.db, "SQLite file")->required();
     broadcast_cmd->add_option("--defs", bc.defs, "Load this definitions file first");
-    broadcast_cmd->add_option("--name", bc.name, "Broadcast name (part of every recipient's key)")->required();
+    broadcast_cmd->add_option("--name", bc.name, "Broadcast name (part of every recipient's key)")
+        ->required();
     broadcast_cmd->add_option("--segment", bc.segment, "A segment declared in the definitions");
     broadcast_cmd->add_option("--audience", bc.audience, "Or a condition, e.g. 'tag(\"Khách VIP\")'");
     broadcast_cmd->add_option("--text", bc.text, "Message template");
@@ -498,8 +506,9 @@ int main(int argc, char** argv) {
     auto* stats_cmd = app.add_subcommand("stats", "Print delivery, conversion and audience tables");
     stats_cmd->add_option("--db", st.db, "SQLite file")->required();
     stats_cmd->add_option("--tz", st.tz, "Time zone of the daily counts (default Asia/Ho_Chi_Minh)");
-    stats_cmd->add_option("--table", st.tables, "Only these tables (repeatable): summary, messages, causes, "
-                                                 "broadcasts, sequence_steps, flow_blocks, daily");
+    stats_cmd->add_option("--table", st.tables,
+                          "Only these tables (repeatable): summary, messages, causes, "
+                          "broadcasts, sequence_steps, flow_blocks, daily");
     stats_cmd->add_option("--csv", st.csv, "Print one table as CSV");
     stats_cmd->add_flag("--json", st.as_json, "Print everything as JSON");
 
@@ -511,10 +520,12 @@ int main(int argc, char** argv) {
     report_cmd->add_option("--tz", report_tz, "Time zone of the daily counts");
 
     serve_args sv;
-    auto* serve_cmd = app.add_subcommand("serve", "Run the webhook server, timers and dispatcher on a SQLite file");
+    auto* serve_cmd =
+        app.add_subcommand("serve", "Run the webhook server, timers and dispatcher on a SQLite file");
     serve_cmd->add_option("--db", sv.db, "SQLite file")->required();
     serve_cmd->add_option("--defs", sv.defs, "Load this definitions file first");
-    serve_cmd->add_option("--channels", sv.channels, "Channels file: adapters, and webhook secrets under \"webhooks\"");
+    serve_cmd->add_option("--channels", sv.channels,
+                          "Channels file: adapters, and webhook secrets under \"webhooks\"");
     serve_cmd->add_option("--port", sv.port, "Port to listen on (0 picks a free one)");
     serve_cmd->add_option("--bind", sv.bind, "Address to listen on (default 127.0.0.1)");
     serve_cmd->add_option("--port-file", sv.port_file, "Write the port to this file once listening");

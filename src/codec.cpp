@@ -48,12 +48,18 @@ value value_from_json(const json::value& v) {
 
 std::string scalar_text(const json::value& v) {
     switch (v.kind()) {
-    case json::kind::string: return std::string(v.get_string());
-    case json::kind::bool_: return v.get_bool() ? "true" : "false";
-    case json::kind::int64: return std::to_string(v.get_int64());
-    case json::kind::uint64: return std::to_string(v.get_uint64());
-    case json::kind::double_: return to_text(value{v.get_double()});
-    default: return {};
+    case json::kind::string:
+        return std::string(v.get_string());
+    case json::kind::bool_:
+        return v.get_bool() ? "true" : "false";
+    case json::kind::int64:
+        return std::to_string(v.get_int64());
+    case json::kind::uint64:
+        return std::to_string(v.get_uint64());
+    case json::kind::double_:
+        return to_text(value{v.get_double()});
+    default:
+        return {};
     }
 }
 
@@ -505,11 +511,16 @@ std::optional<duration> parse_short_duration(std::string_view text) {
         return std::nullopt;
     }
     switch (*ptr) {
-    case 's': return std::chrono::seconds(amount);
-    case 'm': return std::chrono::minutes(amount);
-    case 'h': return std::chrono::hours(amount);
-    case 'd': return std::chrono::hours(24 * amount);
-    default: return std::nullopt;
+    case 's':
+        return std::chrono::seconds(amount);
+    case 'm':
+        return std::chrono::minutes(amount);
+    case 'h':
+        return std::chrono::hours(amount);
+    case 'd':
+        return std::chrono::hours(24 * amount);
+    default:
+        return std::nullopt;
     }
 }
 

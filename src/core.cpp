@@ -3,8 +3,8 @@
 #include "detail/codec.hpp"
 #include "detail/dates.hpp"
 #include "detail/flows.hpp"
-#include "detail/sequences.hpp"
 #include "detail/render.hpp"
+#include "detail/sequences.hpp"
 
 #include <tagflow/error.hpp>
 #include <tagflow/phone.hpp>
@@ -18,9 +18,13 @@ namespace tagflow::detail {
 
 namespace json = boost::json;
 
-bool contact_view::has_tag(std::string_view tag) const { return contact_.has_tag(tag); }
+bool contact_view::has_tag(std::string_view tag) const {
+    return contact_.has_tag(tag);
+}
 
-value contact_view::field(std::string_view name) const { return contact_.field(name); }
+value contact_view::field(std::string_view name) const {
+    return contact_.field(name);
+}
 
 value contact_view::attribute(std::string_view name) const {
     const auto& a = contact_.activity;
@@ -65,7 +69,8 @@ value contact_view::attribute(std::string_view name) const {
 
 value coerce_field(field_type type, const std::string& text) {
     switch (type) {
-    case field_type::text: return text;
+    case field_type::text:
+        return text;
     case field_type::number: {
         double d = 0;
         const auto* end = text.data() + text.size();
@@ -97,8 +102,10 @@ value coerce_field(field_type type, const std::string& text) {
         }
         return text;
     }
-    case field_type::phone: return normalize_phone(text);
-    case field_type::email: return normalize_email(text);
+    case field_type::phone:
+        return normalize_phone(text);
+    case field_type::email:
+        return normalize_email(text);
     }
     return text;
 }
@@ -162,7 +169,8 @@ void merge_contacts(contact& into, const contact& from) {
         }
     }
     into.notes.insert(into.notes.end(), from.notes.begin(), from.notes.end());
-    std::stable_sort(into.notes.begin(), into.notes.end(), [](const note& a, const note& b) { return a.at < b.at; });
+    std::stable_sort(into.notes.begin(), into.notes.end(),
+                     [](const note& a, const note& b) { return a.at < b.at; });
     auto& a = into.activity;
     const auto& b = from.activity;
     auto earliest = [](std::optional<time_point>& x, const std::optional<time_point>& y) {
@@ -219,7 +227,8 @@ const std::string& contact_zone(const contact& c, const core_env& env) {
     return c.profile.time_zone.empty() ? env.options.default_time_zone : c.profile.time_zone;
 }
 
-send_context policy_context(const contact& c, const std::string& channel, const std::string& zone, time_point now) {
+send_context policy_context(const contact& c, const std::string& channel, const std::string& zone,
+                            time_point now) {
     send_context ctx;
     ctx.now = now;
     const auto it = c.channels.find(channel);
@@ -228,7 +237,8 @@ send_context policy_context(const contact& c, const std::string& channel, const 
     return ctx;
 }
 
-send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone, time_point now) {
+send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone,
+                            time_point now) {
     auto ctx = policy_context(c, m.to.channel, zone, now);
     ctx.purpose = m.purpose;
     ctx.channel_tag = m.channel_tag;
@@ -239,7 +249,8 @@ send_context policy_context(const contact& c, const outbound_message& m, const s
 
 void cancel_timer_id(core_env& env, std::int64_t id) {
     auto& fresh = env.out.timers;
-    const auto it = std::find_if(fresh.begin(), fresh.end(), [id](const timer_record& t) { return t.id == id; });
+    const auto it =
+        std::find_if(fresh.begin(), fresh.end(), [id](const timer_record& t) { return t.id == id; });
     if (it != fresh.end()) {
         fresh.erase(it);
     } else {
@@ -260,13 +271,27 @@ void append_json_string(std::string& out, std::string_view text) {
         out.append(text.data() + run, i - run);
         run = i + 1;
         switch (u) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             out += "\\u00";
             out += hex[u >> 4];
@@ -277,8 +302,8 @@ void append_json_string(std::string& out, std::string_view text) {
     out += '"';
 }
 
-std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json, std::int64_t cause,
-                         std::string origin) {
+std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json,
+                         std::int64_t cause, std::string origin) {
     if (!env.keep_log) {
         return ++env.ids.event;
     }
@@ -295,8 +320,8 @@ std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::s
     return env.ids.event;
 }
 
-void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin, int depth,
-                core_env& env, std::vector<raised>& queue) {
+void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin,
+                int depth, core_env& env, std::vector<raised>& queue) {
     if (add == c.has_tag(tag)) {
         return; // no change, no event: rules must not fire for a tag the contact already had
     }
@@ -352,33 +377,42 @@ bool filter_matches(const rule& r, const raised& what, const event* e) {
         } catch (const error&) {
             return false; // a regex that gives up on a huge message does not match it
         }
-    case trigger::postback: return f.payload.empty() || (e && f.payload == e->payload);
+    case trigger::postback:
+        return f.payload.empty() || (e && f.payload == e->payload);
     case trigger::form_opened:
-    case trigger::form_submitted: return f.form.empty() || (e && f.form == e->form);
+    case trigger::form_submitted:
+        return f.form.empty() || (e && f.form == e->form);
     case trigger::order_placed:
-        return f.item.empty() || (e && std::any_of(e->order.items.begin(), e->order.items.end(), [&](const std::string& item) {
-                                      return fold(item) == fold(f.item);
-                                  }));
+        return f.item.empty() ||
+               (e && std::any_of(e->order.items.begin(), e->order.items.end(),
+                                 [&](const std::string& item) { return fold(item) == fold(f.item); }));
     case trigger::tag_added:
-    case trigger::tag_removed: return f.tag.empty() || f.tag == what.detail;
-    case trigger::lifecycle_changed: return !f.to || to_string(*f.to) == what.detail;
-    case trigger::track: return f.name.empty() || (e && f.name == e->name);
+    case trigger::tag_removed:
+        return f.tag.empty() || f.tag == what.detail;
+    case trigger::lifecycle_changed:
+        return !f.to || to_string(*f.to) == what.detail;
+    case trigger::track:
+        return f.name.empty() || (e && f.name == e->name);
     case trigger::segment_entered:
-    case trigger::segment_left: return f.segment.empty() || f.segment == what.detail;
+    case trigger::segment_left:
+        return f.segment.empty() || f.segment == what.detail;
     case trigger::message_sent:
     case trigger::message_delivered:
     case trigger::message_read:
     case trigger::message_clicked:
     case trigger::message_failed:
-    case trigger::message_blocked: return f.cause.empty() || what.detail.rfind(f.cause, 0) == 0;
-    default: return true;
+    case trigger::message_blocked:
+        return f.cause.empty() || what.detail.rfind(f.cause, 0) == 0;
+    default:
+        return true;
     }
 }
 
 // A dispatch result or platform receipt: updates the outbox row and raises the trigger rules
 // branch on. Receipts only move a message forward (sent -> delivered -> read); a late or
 // repeated one changes nothing.
-void apply_delivery(contact& c, const event& e, std::int64_t input_id, core_env& env, std::vector<raised>& queue) {
+void apply_delivery(contact& c, const event& e, std::int64_t input_id, core_env& env,
+                    std::vector<raised>& queue) {
     if (!env.delivery_message || !e.delivery) {
         return;
     }
@@ -407,8 +441,12 @@ void apply_delivery(contact& c, const event& e, std::int64_t input_id, core_env&
         m.last_error = e.error;
         m.next_attempt = e.until.value_or(now);
         break;
-    case delivery_status::failed: fail_with(message_status::failed); break;
-    case delivery_status::dead_letter: fail_with(message_status::dead_letter); break;
+    case delivery_status::failed:
+        fail_with(message_status::failed);
+        break;
+    case delivery_status::dead_letter:
+        fail_with(message_status::dead_letter);
+        break;
     case delivery_status::blocked:
         m.status = message_status::blocked;
         m.policy_rule = e.name;
@@ -492,8 +530,9 @@ void apply_caps(contact& c, outbound_message& m, core_env& env) {
     }
     auto& times = c.capped_sends[m.purpose];
     // Keep only what can still count for some cap: inside the longest window, or later.
-    times.erase(std::remove_if(times.begin(), times.end(), [&](time_point t) { return t <= env.now - longest; }),
-                times.end());
+    times.erase(
+        std::remove_if(times.begin(), times.end(), [&](time_point t) { return t <= env.now - longest; }),
+        times.end());
     std::sort(times.begin(), times.end());
     const time_point start = m.not_before.value_or(env.now); // scheduled sends count from their time
     time_point at = start;
@@ -641,8 +680,8 @@ identity reachable_address(const contact& c, const message_parts& parts, const c
     return first_known.value_or(identity{});
 }
 
-void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
-          core_env& env) {
+void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause,
+          const std::string& key_part, core_env& env) {
     outbound_message m;
     m.id = ++env.ids.message;
     const auto ordinal = std::to_string(env.sends++);
@@ -719,7 +758,8 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
     case event_kind::message_received: {
         // Conversations count messages only: a button press before the first message must not
         // swallow the first-message greeting.
-        const bool new_conversation = !act.last_message || now - *act.last_message > env.options.returning_gap;
+        const bool new_conversation =
+            !act.last_message || now - *act.last_message > env.options.returning_gap;
         if (new_conversation) {
             act.returning = act.conversations > 0 || act.orders > 0;
             ++act.conversations;
@@ -756,7 +796,9 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         }
         raise(trigger::order_placed);
         break;
-    case event_kind::profile_updated: raise(trigger::profile_updated); break;
+    case event_kind::profile_updated:
+        raise(trigger::profile_updated);
+        break;
     case event_kind::customer_linked:
         c.profile.customer_id = e.customer_id;
         raise(trigger::customer_linked);
@@ -765,7 +807,9 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         c.notes.push_back(note{e.author.empty() ? std::string("api") : e.author, now, e.text});
         raise(trigger::note_added);
         break;
-    case event_kind::track: raise(trigger::track); break;
+    case event_kind::track:
+        raise(trigger::track);
+        break;
     case event_kind::tag_added:
     case event_kind::tag_removed: {
         const bool add = e.kind == event_kind::tag_added;
@@ -781,8 +825,10 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         }
         break;
     }
-    case event_kind::lifecycle_changed: break; // refused by validation; derived only
-    case event_kind::request_completed: break; // flows take the answer
+    case event_kind::lifecycle_changed:
+        break; // refused by validation; derived only
+    case event_kind::request_completed:
+        break; // flows take the answer
     case event_kind::followed:
     case event_kind::unfollowed:
         if (!e.identity.channel.empty()) {
@@ -794,7 +840,9 @@ std::vector<raised> apply_input(contact& c, const event& e, std::int64_t input_i
         }
         raise(e.kind == event_kind::followed ? trigger::followed : trigger::unfollowed);
         break;
-    case event_kind::delivery_update: apply_delivery(c, e, input_id, env, queue); break;
+    case event_kind::delivery_update:
+        apply_delivery(c, e, input_id, env, queue);
+        break;
     case event_kind::broadcast: {
         message_parts parts;
         parts.text = e.text;
@@ -855,8 +903,8 @@ void run_rules(contact& c, std::vector<raised> queue, core_env& env) {
             if (r.once) {
                 c.fired_rules.insert(r.name);
             }
-            execute_actions(c, r.actions, "rule:" + r.name, r.path + ".then", what.event_id, what.depth + 1, r.name,
-                            "later:" + r.name + "/", env, queue);
+            execute_actions(c, r.actions, "rule:" + r.name, r.path + ".then", what.event_id, what.depth + 1,
+                            r.name, "later:" + r.name + "/", env, queue);
         }
     }
 }
@@ -886,7 +934,9 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
                 record(env, c.id, "action_failed", std::move(body), cause, origin);
             }
             break;
-        case action::kind::add_note: c.notes.push_back(note{origin, env.now, render_template(a.text, c)}); break;
+        case action::kind::add_note:
+            c.notes.push_back(note{origin, env.now, render_template(a.text, c)});
+            break;
         case action::kind::send:
             send(c,
                  message_parts{.text = a.text,
@@ -897,11 +947,14 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
                                .channels = a.channels},
                  cause, origin, key_part, env);
             break;
-        case action::kind::start_flow: env.flow_starts.push_back({a.flow, cause, depth}); break;
+        case action::kind::start_flow:
+            env.flow_starts.push_back({a.flow, cause, depth});
+            break;
         case action::kind::later: {
             // Durable: the nested actions run when the timer fires, even after a restart.
             const auto id = ++env.ids.timer;
-            env.out.timers.push_back(timer_record{id, env.now + a.delay, c.id, later_prefix + std::to_string(ai)});
+            env.out.timers.push_back(
+                timer_record{id, env.now + a.delay, c.id, later_prefix + std::to_string(ai)});
             json::object body;
             body["action"] = path + "[" + std::to_string(ai) + "]";
             body["due"] = format_time(env.now + a.delay);
@@ -912,7 +965,8 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
     }
 }
 
-void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env,
+               std::vector<raised>& queue) {
     // kind is "later:<rule name>/<action index>"; rule names may contain '/', the index may not.
     const auto slash = kind.rfind('/');
     const std::string rule_name = kind.substr(6, slash - 6);
@@ -931,8 +985,8 @@ void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env
         record(env, c.id, "later_skipped", std::move(body), cause, "rule:" + r->name);
         return;
     }
-    execute_actions(c, a.then, "rule:" + r->name, r->path + ".then[" + std::to_string(index) + "].then", cause, 1,
-                    r->name + ".later" + std::to_string(index), "", env, queue);
+    execute_actions(c, a.then, "rule:" + r->name, r->path + ".then[" + std::to_string(index) + "].then",
+                    cause, 1, r->name + ".later" + std::to_string(index), "", env, queue);
 }
 
 // Named segments follow every change: membership is recomputed, entering and leaving are
@@ -982,7 +1036,8 @@ void reconcile_segments(contact& c, std::int64_t cause, core_env& env, std::vect
 }
 
 void segments_on_timer(contact& c, std::int64_t timer_id) {
-    if (auto it = c.date_timers.find("segments:"); it != c.date_timers.end() && it->second.second == timer_id) {
+    if (auto it = c.date_timers.find("segments:");
+        it != c.date_timers.end() && it->second.second == timer_id) {
         c.date_timers.erase(it); // reconcile_segments arms the next one
     }
 }
@@ -1000,7 +1055,8 @@ void react(contact& c, std::vector<raised> queue, std::int64_t cause, core_env& 
             env.out.completed_requests.push_back(env.input->request_id);
         }
         json::object body;
-        body["until"] = *c.paused_until == time_point::max() ? std::string("resumed") : format_time(*c.paused_until);
+        body["until"] =
+            *c.paused_until == time_point::max() ? std::string("resumed") : format_time(*c.paused_until);
         record(env, c.id, "automation_paused", std::move(body), cause, "engine");
         return;
     }

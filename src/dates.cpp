@@ -25,7 +25,9 @@ std::string anchor_of(const contact& c, const date_trigger& d, const core_env& e
     return to_text(c.field(d.field));
 }
 
-bool leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool leap(int year) {
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 // The first occurrence strictly after `now`, or nothing when the listed anniversaries are over.
 std::optional<time_point> next_due(const std::string& anchor, const date_trigger& d, time_point now,
@@ -94,8 +96,8 @@ void reconcile_dates(contact& c, std::int64_t cause, core_env& env) {
     }
 }
 
-void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
-                   std::vector<raised>& queue) {
+void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause,
+                   core_env& env, std::vector<raised>& queue) {
     auto it = c.date_timers.find(name);
     const date_trigger* d = nullptr;
     for (const auto& candidate : env.defs.dates()) {
@@ -134,8 +136,8 @@ void reconcile_inactivity(contact& c, std::int64_t /*cause*/, core_env& env) {
             cancel_timer_id(env, entry.second);
         }
         entry = {anchor, ++env.ids.timer};
-        env.out.timers.push_back(
-            timer_record{entry.second, *c.activity.last_message + r.filter.inactive_for, c.id, "inactive:" + r.name});
+        env.out.timers.push_back(timer_record{entry.second, *c.activity.last_message + r.filter.inactive_for,
+                                              c.id, "inactive:" + r.name});
     }
 }
 
@@ -157,8 +159,8 @@ void inactive_on_timer(contact& c, const std::string& rule_name, std::int64_t ti
     if (r->once) {
         c.fired_rules.insert(r->name);
     }
-    execute_actions(c, r->actions, "rule:" + r->name, r->path + ".then", cause, 1, r->name, "later:" + r->name + "/",
-                    env, queue);
+    execute_actions(c, r->actions, "rule:" + r->name, r->path + ".then", cause, 1, r->name,
+                    "later:" + r->name + "/", env, queue);
 }
 
 void date_skip(contact& c, const std::string& name, std::int64_t timer_id, core_env& env) {

@@ -1,8 +1,8 @@
 #include <tagflow/definitions.hpp>
 #include <tagflow/error.hpp>
 
-#include "detail/policy.hpp"
 #include "detail/codec.hpp"
+#include "detail/policy.hpp"
 #include "detail/render.hpp"
 
 #include <boost/json.hpp>
@@ -82,14 +82,20 @@ std::string join(std::initializer_list<std::string_view> names) {
 
 std::string kind_of(const json::value& v) {
     switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a bool";
+    case json::kind::null:
+        return "null";
+    case json::kind::bool_:
+        return "a bool";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+        return "a number";
+    case json::kind::string:
+        return "a string";
+    case json::kind::array:
+        return "an array";
+    case json::kind::object:
+        return "an object";
     }
     return "a value";
 }
@@ -102,8 +108,8 @@ public:
     void load(const json::value& root) {
         const auto& doc = object(root, "$");
         allow(doc, "$",
-              {"schema", "tags", "fields", "segments", "flows", "sequences", "dates", "caps", "rules", "channels",
-               "policies"});
+              {"schema", "tags", "fields", "segments", "flows", "sequences", "dates", "caps", "rules",
+               "channels", "policies"});
         load_channels(doc);
         if (const auto* caps = doc.if_contains("caps")) {
             load_caps(array(*caps, "$.caps"));
@@ -173,14 +179,18 @@ private:
         const auto* v = o.if_contains(key);
         return v ? string(*v, path + "." + std::string(key), true) : std::string{};
     }
-    static void allow(const json::object& o, const std::string& path, std::initializer_list<std::string_view> keys) {
+    static void allow(const json::object& o, const std::string& path,
+                      std::initializer_list<std::string_view> keys) {
         for (const auto& [k, v] : o) {
             if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end()) {
-                throw definition_error(path + "." + std::string(k), "unknown key; expected one of: " + join(keys));
+                throw definition_error(path + "." + std::string(k),
+                                       "unknown key; expected one of: " + join(keys));
             }
         }
     }
-    static std::string at(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+    static std::string at(const std::string& path, std::size_t i) {
+        return path + "[" + std::to_string(i) + "]";
+    }
 
     void load_tags(const json::array& tags) {
         std::set<std::string> seen;
@@ -214,13 +224,15 @@ private:
             field_definition f;
             f.name = required_string(o, "name", path);
             const bool identifier =
-                std::all_of(f.name.begin(), f.name.end(),
-                            [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }) &&
+                std::all_of(
+                    f.name.begin(), f.name.end(),
+                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }) &&
                 !(f.name[0] >= '0' && f.name[0] <= '9');
             if (!identifier) {
-                throw definition_error(path + ".name", "\"" + f.name +
-                                                           "\" is not a field name; use lowercase ASCII letters, "
-                                                           "digits and _, not starting with a digit");
+                throw definition_error(path + ".name",
+                                       "\"" + f.name +
+                                           "\" is not a field name; use lowercase ASCII letters, "
+                                           "digits and _, not starting with a digit");
             }
             const auto type_name = required_string(o, "type", path);
             const auto type = parse_field_type(type_name);
@@ -232,7 +244,8 @@ private:
             f.type = *type;
             for (const auto& [name, builtin] : profile_fields) {
                 if (name == f.name && builtin != f.type) {
-                    throw definition_error(path + ".type", "\"" + f.name + "\" is a built-in profile field of type " +
+                    throw definition_error(path + ".type", "\"" + f.name +
+                                                               "\" is a built-in profile field of type " +
                                                                std::string(to_string(builtin)));
                 }
             }
@@ -248,8 +261,8 @@ private:
         return std::any_of(out_.tags.begin(), out_.tags.end(), [&](const auto& t) { return t.name == tag; });
     }
     bool field_declared(const std::string& name) const {
-        return is_profile_field(name) ||
-               std::any_of(out_.fields.begin(), out_.fields.end(), [&](const auto& f) { return f.name == name; });
+        return is_profile_field(name) || std::any_of(out_.fields.begin(), out_.fields.end(),
+                                                     [&](const auto& f) { return f.name == name; });
     }
     void check_tag(const std::string& tag, const std::string& path) const {
         if (!tag_declared(tag)) {
@@ -268,7 +281,8 @@ private:
     }
 
     void check_flow(const std::string& name, const std::string& path) const {
-        if (std::none_of(out_.flows.begin(), out_.flows.end(), [&](const flow& f) { return f.name == name; })) {
+        if (std::none_of(out_.flows.begin(), out_.flows.end(),
+                         [&](const flow& f) { return f.name == name; })) {
             throw definition_error(path, "flow \"" + name + "\" is not declared in $.flows");
         }
     }
@@ -279,7 +293,8 @@ private:
         if (const auto d = detail::parse_short_duration(text)) {
             return *d;
         }
-        throw definition_error(path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" + text + "\"");
+        throw definition_error(
+            path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" + text + "\"");
     }
 
     static std::vector<std::string> strings(const json::value& v, const std::string& path) {
@@ -333,7 +348,8 @@ private:
             for (const auto& b : f.blocks) {
                 auto exit = [&](const std::string& target, const char* key) {
                     if (!target.empty() && !f.find(target)) {
-                        throw definition_error(b.path + "." + key, "no block \"" + target + "\" in flow \"" + f.name + "\"");
+                        throw definition_error(b.path + "." + key,
+                                               "no block \"" + target + "\" in flow \"" + f.name + "\"");
                     }
                 };
                 exit(b.next, "next");
@@ -405,17 +421,27 @@ private:
         b.id = required_string(o, "id", path);
         const auto kind = required_string(o, "kind", path);
         static constexpr std::array<std::pair<block_kind, std::string_view>, 13> kinds{{
-            {block_kind::send, "send"}, {block_kind::ask, "ask"}, {block_kind::form, "form"},
-            {block_kind::condition, "condition"}, {block_kind::tag, "tag"}, {block_kind::set_field, "set_field"},
-            {block_kind::wait, "wait"}, {block_kind::randomizer, "randomizer"}, {block_kind::go_to, "go_to"},
-            {block_kind::call, "call"}, {block_kind::request, "request"}, {block_kind::handoff, "handoff"},
+            {block_kind::send, "send"},
+            {block_kind::ask, "ask"},
+            {block_kind::form, "form"},
+            {block_kind::condition, "condition"},
+            {block_kind::tag, "tag"},
+            {block_kind::set_field, "set_field"},
+            {block_kind::wait, "wait"},
+            {block_kind::randomizer, "randomizer"},
+            {block_kind::go_to, "go_to"},
+            {block_kind::call, "call"},
+            {block_kind::request, "request"},
+            {block_kind::handoff, "handoff"},
             {block_kind::end, "end"},
         }};
-        const auto* k = std::find_if(kinds.begin(), kinds.end(), [&](const auto& p) { return p.second == kind; });
+        const auto* k =
+            std::find_if(kinds.begin(), kinds.end(), [&](const auto& p) { return p.second == kind; });
         if (k == kinds.end()) {
-            throw definition_error(path + ".kind", "unknown block kind \"" + kind +
-                                                       "\"; expected one of: send, ask, form, condition, tag, "
-                                                       "set_field, wait, randomizer, go_to, call, request, handoff, end");
+            throw definition_error(path + ".kind",
+                                   "unknown block kind \"" + kind +
+                                       "\"; expected one of: send, ask, form, condition, tag, "
+                                       "set_field, wait, randomizer, go_to, call, request, handoff, end");
         }
         b.kind = k->first;
         auto opt_string = [&](const char* key, std::string& out) {
@@ -440,8 +466,9 @@ private:
         };
         switch (b.kind) {
         case block_kind::send: {
-            allow(o, path, {"id", "kind", "description", "text", "quick_replies", "buttons", "next", "purpose",
-                            "template", "template_params", "channel_tag", "channels"});
+            allow(o, path,
+                  {"id", "kind", "description", "text", "quick_replies", "buttons", "next", "purpose",
+                   "template", "template_params", "channel_tag", "channels"});
             text_template(true);
             if (o.contains("purpose")) {
                 b.purpose = load_purpose(o.at("purpose"), path + ".purpose");
@@ -456,14 +483,16 @@ private:
                     const auto bp = at(path + ".buttons", i);
                     const auto& bo = object(list[i], bp);
                     allow(bo, bp, {"title", "payload"});
-                    b.buttons.push_back(button{required_string(bo, "title", bp), required_string(bo, "payload", bp)});
+                    b.buttons.push_back(
+                        button{required_string(bo, "title", bp), required_string(bo, "payload", bp)});
                 }
             }
             break;
         }
         case block_kind::ask: {
-            allow(o, path, {"id", "kind", "description", "text", "input", "choices", "field", "retry_text", "max_retries",
-                            "on_invalid", "timeout", "on_timeout", "quick_replies", "next"});
+            allow(o, path,
+                  {"id", "kind", "description", "text", "input", "choices", "field", "retry_text",
+                   "max_retries", "on_invalid", "timeout", "on_timeout", "quick_replies", "next"});
             text_template(true);
             b.field = required_string(o, "field", path);
             check_field(b.field, path + ".field");
@@ -483,8 +512,9 @@ private:
                     throw definition_error(path + ".choices", "only used with \"input\": \"choice\"");
                 }
             } else {
-                throw definition_error(path + ".input", "unknown input \"" + input +
-                                                            "\"; expected text, number, bool, date, phone, email or choice");
+                throw definition_error(path + ".input",
+                                       "unknown input \"" + input +
+                                           "\"; expected text, number, bool, date, phone, email or choice");
             }
             if (const auto* q = o.if_contains("quick_replies")) {
                 b.quick_replies = strings(*q, path + ".quick_replies");
@@ -504,8 +534,9 @@ private:
             break;
         }
         case block_kind::form: {
-            allow(o, path, {"id", "kind", "description", "form", "text", "fields", "invalid_text", "timeout", "on_timeout",
-                            "late_submission", "next"});
+            allow(o, path,
+                  {"id", "kind", "description", "form", "text", "fields", "invalid_text", "timeout",
+                   "on_timeout", "late_submission", "next"});
             if (const auto* late = o.if_contains("late_submission")) {
                 const auto policy = string(*late, path + ".late_submission");
                 if (policy != "ignore" && policy != "accept") {
@@ -534,8 +565,9 @@ private:
                 form_field ff;
                 ff.name = required_string(fo, "name", fp);
                 check_field(ff.name, fp + ".name");
-                if (const auto def = std::find_if(out_.fields.begin(), out_.fields.end(),
-                                                   [&](const field_definition& d) { return d.name == ff.name; });
+                if (const auto def =
+                        std::find_if(out_.fields.begin(), out_.fields.end(),
+                                     [&](const field_definition& d) { return d.name == ff.name; });
                     def != out_.fields.end()) {
                     ff.type = def->type;
                 } else {
@@ -619,11 +651,13 @@ private:
             check_field(b.field, path + ".field");
             opt_string("op", b.op);
             if (b.op != "set" && b.op != "clear" && b.op != "increment" && b.op != "append") {
-                throw definition_error(path + ".op", "unknown op \"" + b.op + "\"; expected set, clear, increment or append");
+                throw definition_error(path + ".op", "unknown op \"" + b.op +
+                                                         "\"; expected set, clear, increment or append");
             }
             if (const auto* val = o.if_contains("value")) {
                 if (!(val->is_string() || val->is_number() || val->is_bool())) {
-                    throw definition_error(path + ".value", "expected a string, number or bool, got " + kind_of(*val));
+                    throw definition_error(path + ".value",
+                                           "expected a string, number or bool, got " + kind_of(*val));
                 }
                 b.value = val->is_string() ? std::string(val->get_string()) : detail::scalar_text(*val);
                 check_template(b.value, path + ".value");
@@ -633,7 +667,9 @@ private:
             break;
         }
         case block_kind::wait: {
-            allow(o, path, {"id", "kind", "description", "delay", "until_reply", "until", "timeout", "on_timeout", "next"});
+            allow(o, path,
+                  {"id", "kind", "description", "delay", "until_reply", "until", "timeout", "on_timeout",
+                   "next"});
             if (const auto* d = o.if_contains("delay")) {
                 b.delay = load_duration(*d, path + ".delay");
             }
@@ -659,7 +695,8 @@ private:
             timeouts();
             const bool waits_for_something = b.until_reply || !b.until.source().empty();
             if (b.delay && (waits_for_something || b.timeout)) {
-                throw definition_error(path, "a wait is either a \"delay\" or \"until_reply\"/\"until\" with a \"timeout\"");
+                throw definition_error(
+                    path, "a wait is either a \"delay\" or \"until_reply\"/\"until\" with a \"timeout\"");
             }
             if (!b.delay && !waits_for_something) {
                 throw definition_error(path, "a wait needs \"delay\", \"until_reply\" or \"until\"");
@@ -701,8 +738,9 @@ private:
             b.flow = required_string(o, "flow", path);
             break;
         case block_kind::request: {
-            allow(o, path, {"id", "kind", "description", "method", "url", "headers", "body", "map", "timeout", "next",
-                            "on_failure"});
+            allow(o, path,
+                  {"id", "kind", "description", "method", "url", "headers", "body", "map", "timeout", "next",
+                   "on_failure"});
             opt_string("method", b.method);
             if (b.method != "GET" && b.method != "POST" && b.method != "PUT" && b.method != "PATCH" &&
                 b.method != "DELETE") {
@@ -750,7 +788,9 @@ private:
                 b.delay = load_duration(*d, path + ".duration");
             }
             break;
-        case block_kind::end: allow(o, path, {"id", "kind", "description"}); break;
+        case block_kind::end:
+            allow(o, path, {"id", "kind", "description"});
+            break;
         }
         opt_string("next", b.next);
         return b;
@@ -759,7 +799,8 @@ private:
     std::vector<std::string> tag_list(const json::object& o, const char* key, const std::string& path) const {
         std::vector<std::string> out;
         if (const auto* v = o.if_contains(key)) {
-            out = v->is_string() ? std::vector<std::string>{string(*v, path + "." + key)} : strings(*v, path + "." + key);
+            out = v->is_string() ? std::vector<std::string>{string(*v, path + "." + key)}
+                                 : strings(*v, path + "." + key);
             for (std::size_t i = 0; i < out.size(); ++i) {
                 check_tag(out[i], v->is_string() ? path + "." + key : at(path + "." + key, i));
             }
@@ -773,7 +814,8 @@ private:
             const auto path = at("$.sequences", i);
             const auto& o = object(list[i], path);
             allow(o, path,
-                  {"name", "description", "follows", "window", "steps", "reentry", "max_sends", "end", "skip_if_late"});
+                  {"name", "description", "follows", "window", "steps", "reentry", "max_sends", "end",
+                   "skip_if_late"});
             sequence s;
             s.path = path;
             s.name = required_string(o, "name", path);
@@ -825,7 +867,8 @@ private:
                         const auto& arr = array(*d, wp + ".weekdays");
                         for (std::size_t k = 0; k < arr.size(); ++k) {
                             if (!arr[k].is_int64() || arr[k].get_int64() < 1 || arr[k].get_int64() > 7) {
-                                throw definition_error(at(wp + ".weekdays", k), "expected an ISO weekday 1 (Monday) to 7 (Sunday)");
+                                throw definition_error(at(wp + ".weekdays", k),
+                                                       "expected an ISO weekday 1 (Monday) to 7 (Sunday)");
                             }
                             days.push_back(static_cast<int>(arr[k].get_int64()));
                         }
@@ -846,11 +889,13 @@ private:
                 if (policy == "ignore") {
                     s.reentry_restart = false;
                     if (!ro.contains("within")) {
-                        throw definition_error(rp + ".within", "required for policy \"ignore\", e.g. \"30d\"");
+                        throw definition_error(rp + ".within",
+                                               "required for policy \"ignore\", e.g. \"30d\"");
                     }
                     s.reentry_within = load_duration(ro.at("within"), rp + ".within");
                 } else if (policy != "restart") {
-                    throw definition_error(rp + ".policy", "unknown policy \"" + policy + "\"; expected restart or ignore");
+                    throw definition_error(rp + ".policy",
+                                           "unknown policy \"" + policy + "\"; expected restart or ignore");
                 }
             }
             if (const auto* m = o.if_contains("max_sends")) {
@@ -882,7 +927,8 @@ private:
 
     sequence_step load_step(const json::value& v, const std::string& path) const {
         const auto& o = object(v, path);
-        allow(o, path, {"after", "from", "send", "send_form", "add_tags", "remove_tags", "start_flow", "description"});
+        allow(o, path,
+              {"after", "from", "send", "send_form", "add_tags", "remove_tags", "start_flow", "description"});
         sequence_step st;
         st.path = path;
         const auto* after = o.if_contains("after");
@@ -909,9 +955,11 @@ private:
                 st.text = required_string(so, "text", path + ".send");
                 if (so.contains("purpose")) {
                     st.purpose = string(so.at("purpose"), path + ".send.purpose");
-                    if (st.purpose != "reply" && st.purpose != "transactional" && st.purpose != "promotional") {
-                        throw definition_error(path + ".send.purpose", "unknown purpose \"" + st.purpose +
-                                                                           "\"; expected reply, transactional or promotional");
+                    if (st.purpose != "reply" && st.purpose != "transactional" &&
+                        st.purpose != "promotional") {
+                        throw definition_error(path + ".send.purpose",
+                                               "unknown purpose \"" + st.purpose +
+                                                   "\"; expected reply, transactional or promotional");
                     }
                 }
             }
@@ -925,13 +973,15 @@ private:
             allow(so, sp, {"flow", "block"});
             st.flow = required_string(so, "flow", sp);
             st.block = required_string(so, "block", sp);
-            const auto fl = std::find_if(out_.flows.begin(), out_.flows.end(), [&](const flow& f) { return f.name == st.flow; });
+            const auto fl = std::find_if(out_.flows.begin(), out_.flows.end(),
+                                         [&](const flow& f) { return f.name == st.flow; });
             if (fl == out_.flows.end()) {
                 throw definition_error(sp + ".flow", "flow \"" + st.flow + "\" is not declared in $.flows");
             }
             const auto* b = fl->find(st.block);
             if (!b || b->kind != block_kind::form) {
-                throw definition_error(sp + ".block", "no form block \"" + st.block + "\" in flow \"" + st.flow + "\"");
+                throw definition_error(sp + ".block",
+                                       "no form block \"" + st.block + "\" in flow \"" + st.flow + "\"");
             }
         }
         if (o.contains("add_tags") || o.contains("remove_tags")) {
@@ -947,7 +997,8 @@ private:
             check_flow(st.flow, path + ".start_flow");
         }
         if (kinds != 1) {
-            throw definition_error(path, "a step does exactly one of: send, send_form, add_tags/remove_tags, start_flow");
+            throw definition_error(
+                path, "a step does exactly one of: send, send_form, add_tags/remove_tags, start_flow");
         }
         return st;
     }
@@ -1000,8 +1051,8 @@ private:
                     known += n;
                 }
                 throw definition_error(path + ".policy", "unknown policy \"" + name +
-                                                             "\"; expected one in $.policies, a built-in (" + known +
-                                                             ") or \"none\"");
+                                                             "\"; expected one in $.policies, a built-in (" +
+                                                             known + ") or \"none\"");
             }
         }
     }
@@ -1048,8 +1099,9 @@ private:
             frequency_cap cap;
             cap.purpose = required_string(o, "purpose", path);
             if (cap.purpose != "promotional") {
-                throw definition_error(path + ".purpose", "only \"promotional\" messages can be capped; replies and "
-                                                          "transactional messages are exempt");
+                throw definition_error(path + ".purpose",
+                                       "only \"promotional\" messages can be capped; replies and "
+                                       "transactional messages are exempt");
             }
             const auto* max = o.if_contains("max");
             if (!max || !max->is_int64() || max->get_int64() < 1 || max->get_int64() > 1000) {
@@ -1081,8 +1133,9 @@ private:
                 const auto def = std::find_if(out_.fields.begin(), out_.fields.end(),
                                               [&](const field_definition& f) { return f.name == d.field; });
                 if (def == out_.fields.end() || def->type != field_type::date) {
-                    throw definition_error(path + ".field", "\"" + d.field +
-                                                                "\" is not a declared date field (or \"first_order\")");
+                    throw definition_error(path + ".field",
+                                           "\"" + d.field +
+                                               "\" is not a declared date field (or \"first_order\")");
                 }
             }
             if (const auto* t = o.if_contains("at")) {
@@ -1096,7 +1149,8 @@ private:
                 const auto& ys = array(*y, path + ".years");
                 for (std::size_t k = 0; k < ys.size(); ++k) {
                     if (!ys[k].is_int64() || ys[k].get_int64() < 1 || ys[k].get_int64() > 200) {
-                        throw definition_error(at(path + ".years", k), "expected a number of years from 1 to 200");
+                        throw definition_error(at(path + ".years", k),
+                                               "expected a number of years from 1 to 200");
                     }
                     d.years.push_back(static_cast<int>(ys[k].get_int64()));
                 }
@@ -1128,7 +1182,8 @@ private:
                     list += list.empty() ? "" : ", ";
                     list += p.second;
                 }
-                throw definition_error(path + ".when", "unknown trigger \"" + when + "\"; expected one of: " + list);
+                throw definition_error(path + ".when",
+                                       "unknown trigger \"" + when + "\"; expected one of: " + list);
             }
             r.when = t->first;
             if (const auto* f = o.if_contains("filter")) {
@@ -1225,8 +1280,8 @@ private:
             const auto to = required_string(o, "to", path);
             f.to = parse_lifecycle(to);
             if (!f.to) {
-                throw definition_error(path + ".to",
-                                       "unknown lifecycle \"" + to + "\"; expected stranger, lead or customer");
+                throw definition_error(path + ".to", "unknown lifecycle \"" + to +
+                                                         "\"; expected stranger, lead or customer");
             }
             break;
         }
@@ -1247,7 +1302,8 @@ private:
             f.segment = required_string(o, "segment", path);
             if (std::none_of(out_.segments.begin(), out_.segments.end(),
                              [&](const segment_definition& sd) { return sd.name == f.segment; })) {
-                throw definition_error(path + ".segment", "segment \"" + f.segment + "\" is not declared in $.segments");
+                throw definition_error(path + ".segment",
+                                       "segment \"" + f.segment + "\" is not declared in $.segments");
             }
             break;
         case trigger::message_sent:
@@ -1307,10 +1363,12 @@ private:
         const auto& o = object(v, path);
         if (o.size() != 1) {
             throw definition_error(path, "an action is an object with exactly one of: " +
-                                             join({"add_tag", "remove_tag", "set_field", "clear_field", "add_note",
-                                                   "send", "start_flow", "later"}));
+                                             join({"add_tag", "remove_tag", "set_field", "clear_field",
+                                                   "add_note", "send", "start_flow", "later"}));
         }
-        allow(o, path, {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send", "start_flow", "later"});
+        allow(
+            o, path,
+            {"add_tag", "remove_tag", "set_field", "clear_field", "add_note", "send", "start_flow", "later"});
         const auto& [key, body] = *o.begin();
         const std::string sub = path + "." + std::string(key);
         action a;
@@ -1334,7 +1392,8 @@ private:
             } else if (val->is_number() || val->is_bool()) {
                 a.value = detail::scalar_text(*val);
             } else {
-                throw definition_error(sub + ".value", "expected a string, number or bool, got " + kind_of(*val));
+                throw definition_error(sub + ".value",
+                                       "expected a string, number or bool, got " + kind_of(*val));
             }
         } else if (key == "clear_field") {
             a.what = action::kind::clear_field;
@@ -1342,8 +1401,9 @@ private:
             check_field(a.field, sub);
         } else if (key == "later") {
             if (!may_delay) {
-                throw definition_error(sub, "delayed actions cannot be nested or used here; only a rule's own "
-                                            "actions may be delayed");
+                throw definition_error(sub,
+                                       "delayed actions cannot be nested or used here; only a rule's own "
+                                       "actions may be delayed");
             }
             a.what = action::kind::later;
             const auto& lo = object(body, sub);
@@ -1385,7 +1445,8 @@ private:
                 if (so.contains("purpose")) {
                     a.purpose = load_purpose(so.at("purpose"), sub + ".purpose");
                 }
-                load_channel_specifics(so, sub, a.template_name, a.template_params, a.channel_tag, a.channels);
+                load_channel_specifics(so, sub, a.template_name, a.template_params, a.channel_tag,
+                                       a.channels);
             }
             check_template(a.text, sub + (body.is_string() ? "" : ".text"));
         }
@@ -1407,7 +1468,8 @@ std::string_view to_string(trigger t) noexcept {
 }
 
 bool is_profile_field(std::string_view name) noexcept {
-    return std::any_of(profile_fields.begin(), profile_fields.end(), [&](const auto& p) { return p.first == name; });
+    return std::any_of(profile_fields.begin(), profile_fields.end(),
+                       [&](const auto& p) { return p.first == name; });
 }
 
 definitions::definitions() : data_(std::make_shared<const data>()) {}
@@ -1438,16 +1500,34 @@ definitions definitions::load_file(const std::filesystem::path& file) {
     return parse(buffer.str());
 }
 
-int definitions::schema_version() const noexcept { return data_->schema; }
-const std::vector<tag_definition>& definitions::tags() const noexcept { return data_->tags; }
-const std::vector<field_definition>& definitions::fields() const noexcept { return data_->fields; }
-const std::vector<rule>& definitions::rules() const noexcept { return data_->rules; }
-const std::vector<flow>& definitions::flows() const noexcept { return data_->flows; }
-const std::vector<sequence>& definitions::sequences() const noexcept { return data_->sequences; }
-const std::vector<date_trigger>& definitions::dates() const noexcept { return data_->dates; }
-const std::vector<frequency_cap>& definitions::caps() const noexcept { return data_->caps; }
+int definitions::schema_version() const noexcept {
+    return data_->schema;
+}
+const std::vector<tag_definition>& definitions::tags() const noexcept {
+    return data_->tags;
+}
+const std::vector<field_definition>& definitions::fields() const noexcept {
+    return data_->fields;
+}
+const std::vector<rule>& definitions::rules() const noexcept {
+    return data_->rules;
+}
+const std::vector<flow>& definitions::flows() const noexcept {
+    return data_->flows;
+}
+const std::vector<sequence>& definitions::sequences() const noexcept {
+    return data_->sequences;
+}
+const std::vector<date_trigger>& definitions::dates() const noexcept {
+    return data_->dates;
+}
+const std::vector<frequency_cap>& definitions::caps() const noexcept {
+    return data_->caps;
+}
 
-const std::vector<segment_definition>& definitions::segments() const noexcept { return data_->segments; }
+const std::vector<segment_definition>& definitions::segments() const noexcept {
+    return data_->segments;
+}
 
 const segment_definition* definitions::find_segment(std::string_view name) const noexcept {
     for (const auto& s : data_->segments) {
@@ -1496,23 +1576,38 @@ const block* flow::find(std::string_view id) const noexcept {
 
 std::string_view to_string(block_kind kind) noexcept {
     switch (kind) {
-    case block_kind::send: return "send";
-    case block_kind::ask: return "ask";
-    case block_kind::form: return "form";
-    case block_kind::condition: return "condition";
-    case block_kind::tag: return "tag";
-    case block_kind::set_field: return "set_field";
-    case block_kind::wait: return "wait";
-    case block_kind::randomizer: return "randomizer";
-    case block_kind::go_to: return "go_to";
-    case block_kind::call: return "call";
-    case block_kind::handoff: return "handoff";
-    case block_kind::request: return "request";
-    case block_kind::end: return "end";
+    case block_kind::send:
+        return "send";
+    case block_kind::ask:
+        return "ask";
+    case block_kind::form:
+        return "form";
+    case block_kind::condition:
+        return "condition";
+    case block_kind::tag:
+        return "tag";
+    case block_kind::set_field:
+        return "set_field";
+    case block_kind::wait:
+        return "wait";
+    case block_kind::randomizer:
+        return "randomizer";
+    case block_kind::go_to:
+        return "go_to";
+    case block_kind::call:
+        return "call";
+    case block_kind::handoff:
+        return "handoff";
+    case block_kind::request:
+        return "request";
+    case block_kind::end:
+        return "end";
     }
     return "end";
 }
-const std::string& definitions::source() const noexcept { return data_->source; }
+const std::string& definitions::source() const noexcept {
+    return data_->source;
+}
 
 const field_definition* definitions::find_field(std::string_view name) const noexcept {
     for (const auto& f : data_->fields) {

@@ -23,7 +23,9 @@ std::uint64_t mix(std::uint64_t seed, const std::string& key, int attempt) {
     return h;
 }
 
-std::int64_t millis_of(time_point t) { return t.time_since_epoch().count(); }
+std::int64_t millis_of(time_point t) {
+    return t.time_since_epoch().count();
+}
 
 } // namespace
 
@@ -35,7 +37,7 @@ duration retry_delay(const dispatch_options& options, const std::string& key, in
     delay = std::min(delay, options.max_backoff);
     const auto half = delay.count() / 2;
     const auto jitter = half > 0 ? static_cast<duration::rep>(mix(options.jitter_seed, key, attempt) %
-                                                             static_cast<std::uint64_t>(half + 1))
+                                                              static_cast<std::uint64_t>(half + 1))
                                  : 0;
     return delay + duration(jitter);
 }
@@ -66,7 +68,9 @@ std::shared_ptr<channel> dispatcher::find_channel(std::string_view channel_name)
     return it == channels_.end() ? nullptr : it->second;
 }
 
-std::optional<time_point> dispatcher::next_due() const { return engine_.next_message_due(); }
+std::optional<time_point> dispatcher::next_due() const {
+    return engine_.next_message_due();
+}
 
 dispatch_report dispatcher::dispatch_due(std::optional<time_point> now) {
     std::lock_guard lock(mutex_);
@@ -108,8 +112,8 @@ void dispatcher::record(const outbound_message& m, bool attempt, delivery_status
 void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_report& report) {
     const auto it = channels_.find(m.to.channel);
     if (it == channels_.end()) {
-        record(m, true, delivery_status::failed, now, "no channel adapter configured for \"" + m.to.channel + "\"", "", {},
-               "");
+        record(m, true, delivery_status::failed, now,
+               "no channel adapter configured for \"" + m.to.channel + "\"", "", {}, "");
         ++report.unroutable;
         return;
     }
@@ -133,7 +137,9 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
     // counters, not the engine's time.
     const auto defs = engine_.current_definitions();
     if (const auto* profile = defs.channel_policy(m.to.channel)) {
-        const auto wall = [] { return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()); };
+        const auto wall = [] {
+            return std::chrono::time_point_cast<duration>(std::chrono::system_clock::now());
+        };
         auto pace = [&](time_point& slot, duration gap) {
             const auto t = wall();
             if (slot > t) {
@@ -142,8 +148,8 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
             slot = std::max(slot, t) + gap;
         };
         if (profile->rate_per_second > 0) {
-            pace(next_slot_[m.to.channel],
-                 std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / profile->rate_per_second)));
+            pace(next_slot_[m.to.channel], std::chrono::duration_cast<duration>(std::chrono::duration<double>(
+                                               1.0 / profile->rate_per_second)));
         }
         if (profile->per_recipient_interval > duration{}) {
             auto& slot = next_recipient_slot_[m.to.to_string()];
@@ -172,9 +178,9 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
     } catch (...) {
         result = send_result::fail(send_result::outcome::retry, "exception", "unknown exception");
     }
-    const std::string what = result.error_code.empty() ? result.detail
-                                                       : result.error_code + (result.detail.empty() ? "" : ": ") +
-                                                             result.detail;
+    const std::string what = result.error_code.empty()
+                                 ? result.detail
+                                 : result.error_code + (result.detail.empty() ? "" : ": ") + result.detail;
     switch (result.result) {
     case send_result::outcome::sent:
         record(m, true, delivery_status::sent, now, "", "", {}, result.external_id);
@@ -183,8 +189,8 @@ void dispatcher::deliver(const outbound_message& m, time_point now, dispatch_rep
     case send_result::outcome::retry: {
         const int attempt = m.attempts + 1;
         if (attempt >= options_.max_attempts) {
-            record(m, true, delivery_status::dead_letter, now, what + " (gave up after " + std::to_string(attempt) + " attempts)",
-                   "", {}, "");
+            record(m, true, delivery_status::dead_letter, now,
+                   what + " (gave up after " + std::to_string(attempt) + " attempts)", "", {}, "");
             ++report.dead_lettered;
             break;
         }

@@ -1,6 +1,6 @@
 #include <tagflow/engine.hpp>
-#include <tagflow/http.hpp>
 #include <tagflow/error.hpp>
+#include <tagflow/http.hpp>
 #include <tagflow/phone.hpp>
 #include <tagflow/sqlite_store.hpp>
 #include <tagflow/text.hpp>
@@ -79,7 +79,8 @@ public:
 
     // An outbox row as this unit sees it: its latest update, a row decided earlier in the same
     // batch, or the stored one.
-    std::optional<outbound_message> message(std::int64_t id, const std::string& channel, const std::string& external) {
+    std::optional<outbound_message> message(std::int64_t id, const std::string& channel,
+                                            const std::string& external) {
         auto matches = [&](const outbound_message& m) {
             return id > 0 ? m.id == id : m.to.channel == channel && m.external_id == external;
         };
@@ -293,8 +294,8 @@ private:
     std::map<contact_id, contact_id> merged_into_;
     std::set<contact_id> removed_;
     std::unordered_map<std::string, std::vector<contact_id>>
-        keys_;                        // "kind\nvalue" -> contacts filed under it
-    std::vector<contact_id> in_hand_; // handed out since the last begin_event()
+        keys_;                          // "kind\nvalue" -> contacts filed under it
+    std::vector<contact_id> in_hand_;   // handed out since the last begin_event()
     std::vector<contact_id> unindexed_; // loaded, identities not yet in identities_
 };
 
@@ -356,14 +357,16 @@ struct engine::impl {
             e.at = now();
         }
         if (e.kind == event_kind::lifecycle_changed) {
-            fail("kind", "lifecycle_changed is derived by the engine and cannot be ingested; link a customer id "
-                         "or update the profile instead");
+            fail("kind",
+                 "lifecycle_changed is derived by the engine and cannot be ingested; link a customer id "
+                 "or update the profile instead");
         }
         const bool by_message = e.kind == event_kind::delivery_update && e.message_id > 0;
         if (e.kind == event_kind::delivery_update) {
             if (!e.delivery) {
-                fail("delivery", "required: sent, retry, failed, dead_letter, blocked, deferred, delivered, read or "
-                                 "clicked");
+                fail("delivery",
+                     "required: sent, retry, failed, dead_letter, blocked, deferred, delivered, read or "
+                     "clicked");
             }
             if (e.message_id < 0) {
                 fail("message_id", "outbox ids start at 1");
@@ -377,7 +380,8 @@ struct engine::impl {
                 fail("identity.channel", "required (or give a contact id)");
             }
             if (!valid_channel(e.identity.channel)) {
-                fail("identity.channel", "\"" + e.identity.channel + "\" is not a channel name (lowercase a-z, 0-9, _ or -)");
+                fail("identity.channel",
+                     "\"" + e.identity.channel + "\" is not a channel name (lowercase a-z, 0-9, _ or -)");
             }
             if (e.identity.external_id.empty()) {
                 fail("identity.external_id", "required");
@@ -394,7 +398,8 @@ struct engine::impl {
                 fail("text", "a broadcast needs a text");
             }
             if (auto it = e.data.find("purpose"); it != e.data.end() && it->second != "reply" &&
-                                                   it->second != "transactional" && it->second != "promotional") {
+                                                  it->second != "transactional" &&
+                                                  it->second != "promotional") {
                 fail("data.purpose", "expected reply, transactional or promotional");
             }
             break;
@@ -440,7 +445,8 @@ struct engine::impl {
                 fail("request_id", "required: the id of the request this answers");
             }
             break;
-        default: break;
+        default:
+            break;
         }
         if (!is_valid_utf8(e.text)) {
             fail("text", "is not valid UTF-8"); // rules match folded text: refuse what cannot be folded
@@ -663,8 +669,11 @@ struct engine::impl {
     }
 
     detail::core_env make_env(unit_of_work& work, ingest_result& result, time_point at) {
-        detail::core_env env{defs, options, defs_version, ids, work.changes, result, at, nullptr, {}, 0, {}, {}};
-        env.definitions_at = [this](int version) -> const definitions& { return definitions_version_of(version); };
+        detail::core_env env{defs, options, defs_version, ids, work.changes, result,
+                             at,   nullptr, {},           0,   {},           {}};
+        env.definitions_at = [this](int version) -> const definitions& {
+            return definitions_version_of(version);
+        };
         env.keep_log = !previewing;
         return env;
     }
@@ -708,8 +717,8 @@ struct engine::impl {
                     if (earlier_pending) {
                         break;
                     }
-                    if (std::find(work.changes.removed_timers.begin(), work.changes.removed_timers.end(), t.id) !=
-                        work.changes.removed_timers.end()) {
+                    if (std::find(work.changes.removed_timers.begin(), work.changes.removed_timers.end(),
+                                  t.id) != work.changes.removed_timers.end()) {
                         continue; // cancelled by a timer fired earlier in this batch
                     }
                     fire_one(t, work, touched, clock_now);
@@ -837,8 +846,8 @@ engine::engine(std::unique_ptr<store> backing, engine_options options) : impl_(s
     impl_->backing = std::move(backing);
     impl_->options = std::move(options);
     if (!is_valid_time_zone(impl_->options.default_time_zone)) {
-        throw error(errc::invalid_argument,
-                    "default_time_zone \"" + impl_->options.default_time_zone + "\" is not an IANA time zone");
+        throw error(errc::invalid_argument, "default_time_zone \"" + impl_->options.default_time_zone +
+                                                "\" is not an IANA time zone");
     }
     if (impl_->options.max_cascade_depth < 1) {
         throw error(errc::invalid_argument, "max_cascade_depth must be at least 1");
@@ -876,7 +885,9 @@ int engine::load_definitions(const definitions& defs) {
     return impl_->defs_version;
 }
 
-int engine::load_definitions(std::string_view json_text) { return load_definitions(definitions::parse(json_text)); }
+int engine::load_definitions(std::string_view json_text) {
+    return load_definitions(definitions::parse(json_text));
+}
 
 definitions engine::current_definitions() const {
     std::lock_guard lock(impl_->mutex);
@@ -888,7 +899,9 @@ int engine::definitions_version() const {
     return impl_->defs_version;
 }
 
-ingest_result engine::ingest(const event& e) { return impl_->ingest_all(std::span<const event>(&e, 1), false).front(); }
+ingest_result engine::ingest(const event& e) {
+    return impl_->ingest_all(std::span<const event>(&e, 1), false).front();
+}
 
 std::vector<ingest_result> engine::ingest_batch(std::span<const event> events) {
     if (events.empty()) {
@@ -959,10 +972,12 @@ auto read_all(std::int64_t after_id, Fetch fetch) {
 std::vector<outbound_message> engine::outbox(std::int64_t after_id) const {
     std::lock_guard lock(impl_->mutex);
     store_unit snapshot(*impl_->backing, false); // every page from the same snapshot
-    return read_all(after_id, [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
+    return read_all(after_id,
+                    [this](std::int64_t a, std::size_t n) { return impl_->backing->messages(a, n); });
 }
 
-std::vector<outbound_message> engine::outbox_with_key_prefix(const std::string& prefix, const std::string& after_key,
+std::vector<outbound_message> engine::outbox_with_key_prefix(const std::string& prefix,
+                                                             const std::string& after_key,
                                                              std::size_t limit) const {
     std::lock_guard lock(impl_->mutex);
     return impl_->backing->messages_with_key_prefix(prefix, after_key, limit);
@@ -1044,7 +1059,8 @@ std::vector<block_counter> engine::block_counters() const {
     for (const auto& r : event_log()) {
         if (r.kind == "block_entered") {
             const auto body = json::parse(r.body).as_object();
-            ++counter(std::string(body.at("flow").as_string()), std::string(body.at("block").as_string())).entered;
+            ++counter(std::string(body.at("flow").as_string()), std::string(body.at("block").as_string()))
+                  .entered;
         }
     }
     for (const auto& c : contacts()) {
@@ -1079,7 +1095,8 @@ std::string engine::export_json() const {
     }
     doc["contacts"] = std::move(people);
     json::array messages;
-    for (const auto& m : read_all(0, [&backing](std::int64_t a, std::size_t n) { return backing.messages(a, n); })) {
+    for (const auto& m :
+         read_all(0, [&backing](std::int64_t a, std::size_t n) { return backing.messages(a, n); })) {
         messages.emplace_back(detail::message_to_json(m));
     }
     doc["outbox"] = std::move(messages);
@@ -1236,7 +1253,8 @@ policy_decision engine::check_policy(const outbound_message& message, time_point
         throw error(errc::not_found, "no contact for outbox message " + std::to_string(message.id));
     }
     auto ctx = detail::policy_context(
-        *c, message, c->profile.time_zone.empty() ? impl_->options.default_time_zone : c->profile.time_zone, at);
+        *c, message, c->profile.time_zone.empty() ? impl_->options.default_time_zone : c->profile.time_zone,
+        at);
     ctx.at_dispatch = true;
     return evaluate(*profile, ctx);
 }
@@ -1250,8 +1268,12 @@ std::optional<time_point> engine::next_timer() const {
     return due.front().due;
 }
 
-time_point engine::now() const { return impl_->now(); }
+time_point engine::now() const {
+    return impl_->now();
+}
 
-const engine_options& engine::options() const noexcept { return impl_->options; }
+const engine_options& engine::options() const noexcept {
+    return impl_->options;
+}
 
 } // namespace tagflow

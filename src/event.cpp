@@ -76,11 +76,17 @@ std::optional<Enum> value_in(const std::array<std::pair<Enum, std::string_view>,
 
 } // namespace
 
-std::string_view to_string(event_kind kind) noexcept { return name_in(kind_names, kind); }
+std::string_view to_string(event_kind kind) noexcept {
+    return name_in(kind_names, kind);
+}
 
-std::optional<event_kind> parse_event_kind(std::string_view name) noexcept { return value_in(kind_names, name); }
+std::optional<event_kind> parse_event_kind(std::string_view name) noexcept {
+    return value_in(kind_names, name);
+}
 
-std::string_view to_string(delivery_status s) noexcept { return name_in(delivery_names, s); }
+std::string_view to_string(delivery_status s) noexcept {
+    return name_in(delivery_names, s);
+}
 
 std::optional<delivery_status> parse_delivery_status(std::string_view name) noexcept {
     return value_in(delivery_names, name);
@@ -136,7 +142,8 @@ event event::note_of(tagflow::identity who, std::string author, std::string text
     return e;
 }
 
-event event::track_of(tagflow::identity who, std::string name, std::map<std::string, std::string> properties) {
+event event::track_of(tagflow::identity who, std::string name,
+                      std::map<std::string, std::string> properties) {
     auto e = make(event_kind::track, std::move(who));
     e.name = std::move(name);
     e.data = std::move(properties);
@@ -155,11 +162,17 @@ event event::remove_tag(tagflow::identity who, std::string tag) {
     return e;
 }
 
-event event::resume_automation(tagflow::identity who) { return make(event_kind::automation_resumed, std::move(who)); }
+event event::resume_automation(tagflow::identity who) {
+    return make(event_kind::automation_resumed, std::move(who));
+}
 
-event event::follow(tagflow::identity who) { return make(event_kind::followed, std::move(who)); }
+event event::follow(tagflow::identity who) {
+    return make(event_kind::followed, std::move(who));
+}
 
-event event::unfollow(tagflow::identity who) { return make(event_kind::unfollowed, std::move(who)); }
+event event::unfollow(tagflow::identity who) {
+    return make(event_kind::unfollowed, std::move(who));
+}
 
 event event::delivery_of(std::int64_t message_id, tagflow::delivery_status status) {
     event e;
@@ -231,7 +244,8 @@ std::map<std::string, std::string> as_string_map(const json::value& v, const std
     return out;
 }
 
-void check_keys(const json::object& o, std::initializer_list<std::string_view> allowed, const std::string& prefix) {
+void check_keys(const json::object& o, std::initializer_list<std::string_view> allowed,
+                const std::string& prefix) {
     for (const auto& [k, v] : o) {
         bool ok = false;
         for (auto a : allowed) {
@@ -257,10 +271,10 @@ event event_from_json(std::string_view text) {
         throw event_error("", "malformed JSON: " + ec.message());
     }
     const auto& o = as_object(parsed, "");
-    check_keys(o,
-               {"kind", "identity", "contact", "at", "key", "text", "payload", "form", "data", "profile", "order",
-                "customer_id", "tag", "name", "author", "request_id", "status", "error", "message_id", "external_id",
-                "delivery", "until"},
+    check_keys(o, {"kind",       "identity",    "contact",  "at",         "key",    "text",
+                   "payload",    "form",        "data",     "profile",    "order",  "customer_id",
+                   "tag",        "name",        "author",   "request_id", "status", "error",
+                   "message_id", "external_id", "delivery", "until"},
                "");
     event e;
     const auto* kind = o.if_contains("kind");
@@ -328,9 +342,10 @@ event event_from_json(std::string_view text) {
         const auto name = as_string(*v, "delivery");
         e.delivery = parse_delivery_status(name);
         if (!e.delivery) {
-            throw event_error("delivery", "unknown delivery status \"" + name +
-                                              "\"; expected sent, retry, failed, dead_letter, blocked, deferred, "
-                                              "delivered, read, clicked or cancelled");
+            throw event_error("delivery",
+                              "unknown delivery status \"" + name +
+                                  "\"; expected sent, retry, failed, dead_letter, blocked, deferred, "
+                                  "delivered, read, clicked or cancelled");
         }
     }
     if (const auto* v = o.if_contains("until")) {

@@ -1113,7 +1113,8 @@ std::optional<tag_formula> formula_at(const expression_program& p, std::uint32_t
             f.children.push_back(std::move(*child));
         }
         return f;
-    default: return std::nullopt;
+    default:
+        return std::nullopt;
     }
 }
 

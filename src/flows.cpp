@@ -22,7 +22,9 @@ const definitions& defs_of(const flow_run& run, core_env& env) {
     return env.definitions_at(run.definitions_version);
 }
 
-std::string origin_of(const flow_run& run) { return "flow:" + run.flow + "/" + run.block; }
+std::string origin_of(const flow_run& run) {
+    return "flow:" + run.flow + "/" + run.block;
+}
 
 void cancel_timer(flow_run& run, core_env& env) {
     if (run.timer != 0) {
@@ -123,19 +125,21 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
         const std::string key_part = run.flow + "." + run.block;
         switch (b->kind) {
         case block_kind::send:
-            send(c, message_parts{.text = b->text,
-                                  .purpose = b->purpose,
-                                  .quick_replies = b->quick_replies,
-                                  .buttons = b->buttons,
-                                  .template_name = b->template_name,
-                                  .template_params = b->template_params,
-                                  .channel_tag = b->channel_tag,
-                                  .channels = b->channels},
+            send(c,
+                 message_parts{.text = b->text,
+                               .purpose = b->purpose,
+                               .quick_replies = b->quick_replies,
+                               .buttons = b->buttons,
+                               .template_name = b->template_name,
+                               .template_params = b->template_params,
+                               .channel_tag = b->channel_tag,
+                               .channels = b->channels},
                  cause, origin, key_part, env);
             go(c, b->next, cause, env);
             break;
         case block_kind::ask:
-            send(c, message_parts{.text = b->text, .quick_replies = b->quick_replies}, cause, origin, key_part, env);
+            send(c, message_parts{.text = b->text, .quick_replies = b->quick_replies}, cause, origin,
+                 key_part, env);
             run.waiting = "reply";
             run.retries = 0;
             if (b->timeout) {
@@ -179,7 +183,8 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
                     text = to_text(c.field(b->field)) + render_template(b->value, c);
                 } else if (b->op == "increment") {
                     const auto current = c.field(b->field);
-                    const double base = std::holds_alternative<double>(current) ? std::get<double>(current) : 0.0;
+                    const double base =
+                        std::holds_alternative<double>(current) ? std::get<double>(current) : 0.0;
                     const auto step = coerce_field(field_type::number, render_template(b->value, c));
                     text = to_text(value{base + std::get<double>(step)});
                 }
@@ -211,7 +216,8 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
             for (const auto& p : b->paths) {
                 total += p.weight;
             }
-            auto pick = static_cast<long long>(stable_hash(c.id, run.flow, run.block) % static_cast<std::uint64_t>(total));
+            auto pick = static_cast<long long>(stable_hash(c.id, run.flow, run.block) %
+                                               static_cast<std::uint64_t>(total));
             std::string next = b->paths.back().next;
             for (const auto& p : b->paths) {
                 if (pick < p.weight) {
@@ -266,7 +272,9 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
                 schedule(c, *b->delay, env);
             }
             break;
-        case block_kind::end: finish(c, cause, env); break;
+        case block_kind::end:
+            finish(c, cause, env);
+            break;
         }
     }
 }
@@ -318,7 +326,8 @@ std::optional<std::string> apply_response(contact& c, const block& b, const even
     return std::nullopt;
 }
 
-void answer(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void answer(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env,
+            std::vector<raised>& queue) {
     auto& run = *c.run;
     const std::string origin = origin_of(run);
     if (b.kind == block_kind::wait) {
@@ -364,18 +373,23 @@ void answer(contact& c, const block& b, const event& e, std::int64_t cause, core
         go(c, b.on_invalid, cause, env);
         return;
     }
-    const std::string retry = b.retry_text.empty() ? "Câu trả lời chưa hợp lệ, bạn vui lòng nhập lại: " + b.text : b.retry_text;
-    send(c, message_parts{.text = retry, .quick_replies = b.quick_replies}, cause, origin, run.flow + "." + run.block, env);
+    const std::string retry =
+        b.retry_text.empty() ? "Câu trả lời chưa hợp lệ, bạn vui lòng nhập lại: " + b.text : b.retry_text;
+    send(c, message_parts{.text = retry, .quick_replies = b.quick_replies}, cause, origin,
+         run.flow + "." + run.block, env);
 }
 
-void submit(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void submit(contact& c, const block& b, const event& e, std::int64_t cause, core_env& env,
+            std::vector<raised>& queue) {
     auto& run = *c.run;
     const std::string origin = origin_of(run);
     std::vector<std::pair<const form_field*, std::string>> values;
     std::string invalid;
     for (const auto& ff : b.fields) {
         const auto it = e.data.find(ff.name);
-        const std::string given = it == e.data.end() ? std::string{} : fold(it->second).empty() ? std::string{} : it->second;
+        const std::string given = it == e.data.end()         ? std::string{}
+                                  : fold(it->second).empty() ? std::string{}
+                                                             : it->second;
         bool ok = true;
         if (given.empty()) {
             ok = !ff.required;
@@ -398,7 +412,8 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
         std::string text = b.invalid_text;
         // {{invalid}} is the list of labels; render it first so the contact's data cannot
         // inject template syntax through a label.
-        for (std::size_t pos = text.find("{{invalid}}"); pos != std::string::npos; pos = text.find("{{invalid}}", pos)) {
+        for (std::size_t pos = text.find("{{invalid}}"); pos != std::string::npos;
+             pos = text.find("{{invalid}}", pos)) {
             text.replace(pos, 11, invalid);
             pos += invalid.size();
         }
@@ -429,7 +444,8 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
 // A submission when no run waits for that form: a second submission of a completed form, one
 // after the form's wait timed out, or one nobody asked for. Only forms declared
 // "late_submission": "accept" take it (their callback runs as a new run); the rest ignore it.
-void late_submission(contact& c, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void late_submission(contact& c, const event& e, std::int64_t cause, core_env& env,
+                     std::vector<raised>& queue) {
     json::object body;
     body["form"] = e.form;
     for (const auto& f : env.defs.flows()) {
@@ -474,7 +490,8 @@ void start_flow(contact& c, const std::string& name, std::int64_t cause, int dep
     run_blocks(c, cause, depth, env, queue);
 }
 
-void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env,
+                   std::vector<raised>& queue) {
     if (e.kind == event_kind::request_completed &&
         !(c.run && c.run->waiting == "request" && c.run->request == e.request_id)) {
         // The run that asked moved on (replaced, timed out): close the request so it is never
@@ -561,7 +578,8 @@ void flow_recheck(contact& c, std::int64_t cause, core_env& env, std::vector<rai
     run_blocks(c, cause, 1, env, queue);
 }
 
-void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_env& env, std::vector<raised>& queue) {
+void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_env& env,
+                   std::vector<raised>& queue) {
     if (!c.run || c.run->timer != timer_id) {
         return; // the run moved on; this timer was cancelled in spirit
     }

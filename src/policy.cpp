@@ -98,7 +98,8 @@ bool applies(const policy_rule& r, const send_context& ctx) {
     if (r.effective_until && ctx.now >= *r.effective_until) {
         return false;
     }
-    return r.purposes.empty() || std::find(r.purposes.begin(), r.purposes.end(), ctx.purpose) != r.purposes.end();
+    return r.purposes.empty() ||
+           std::find(r.purposes.begin(), r.purposes.end(), ctx.purpose) != r.purposes.end();
 }
 
 std::optional<duration> since_inbound(const send_context& ctx, time_point at) {
@@ -115,7 +116,8 @@ std::vector<time_point> counted_sends(const policy_rule& r, const send_context& 
         return out;
     }
     for (const auto& [purpose, times] : ctx.state->sends) {
-        if (r.purposes.empty() || std::find(r.purposes.begin(), r.purposes.end(), purpose) != r.purposes.end()) {
+        if (r.purposes.empty() ||
+            std::find(r.purposes.begin(), r.purposes.end(), purpose) != r.purposes.end()) {
             out.insert(out.end(), times.begin(), times.end());
         }
     }
@@ -135,9 +137,12 @@ policy_decision blocked(const policy_rule& r) {
 
 std::string_view to_string(policy_decision::verdict v) noexcept {
     switch (v) {
-    case policy_decision::verdict::allow: return "allow";
-    case policy_decision::verdict::defer: return "defer";
-    case policy_decision::verdict::block: return "block";
+    case policy_decision::verdict::allow:
+        return "allow";
+    case policy_decision::verdict::defer:
+        return "defer";
+    case policy_decision::verdict::block:
+        return "block";
     }
     return "allow";
 }
@@ -151,7 +156,8 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
         }
         switch (r.what) {
         case kind::retired_tag:
-            if (!ctx.channel_tag.empty() && std::find(r.tags.begin(), r.tags.end(), ctx.channel_tag) != r.tags.end()) {
+            if (!ctx.channel_tag.empty() &&
+                std::find(r.tags.begin(), r.tags.end(), ctx.channel_tag) != r.tags.end()) {
                 return blocked(r);
             }
             break;
@@ -175,7 +181,8 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
             }
             break;
         }
-        default: break;
+        default:
+            break;
         }
     }
 
@@ -195,7 +202,8 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
             time_point next = at;
             if (r.what == kind::hours) {
                 const send_window window(parse_clock_time(r.open), parse_clock_time(r.close));
-                next = window.next_open(at, r.zone.empty() ? std::string_view(ctx.zone) : std::string_view(r.zone));
+                next = window.next_open(at, r.zone.empty() ? std::string_view(ctx.zone)
+                                                           : std::string_view(r.zone));
             } else if (r.what == kind::limit && !ctx.at_dispatch) {
                 std::vector<time_point> within;
                 for (const auto t : counted_sends(r, ctx)) {
@@ -239,7 +247,8 @@ policy_decision evaluate(const policy_profile& profile, const send_context& ctx)
         } else if (r.what == kind::reply_cost && !ctx.at_dispatch) {
             const auto age = since_inbound(ctx, at);
             const int replies = ctx.state ? ctx.state->replies_since_inbound : 0;
-            const bool free = age && *age < r.within && (r.free_per_inbound == 0 || replies < r.free_per_inbound);
+            const bool free =
+                age && *age < r.within && (r.free_per_inbound == 0 || replies < r.free_per_inbound);
             if (!free) {
                 d.cost += r.price;
                 d.currency = profile.currency;
@@ -302,7 +311,8 @@ duration duration_at(const json::value& v, const std::string& path) {
     if (const auto d = parse_short_duration(text)) {
         return *d;
     }
-    throw definition_error(path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" + text + "\"");
+    throw definition_error(path, "expected a duration such as \"90s\", \"30m\", \"2h\" or \"7d\", got \"" +
+                                     text + "\"");
 }
 
 double number_at(const json::value& v, const std::string& path) {
@@ -323,7 +333,8 @@ std::vector<std::string> strings_at(const json::value& v, const std::string& pat
     return out;
 }
 
-void allow_keys(const json::object& o, std::initializer_list<std::string_view> keys, const std::string& path) {
+void allow_keys(const json::object& o, std::initializer_list<std::string_view> keys,
+                const std::string& path) {
     for (const auto& [k, v] : o) {
         if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
             std::string list;
@@ -352,9 +363,9 @@ constexpr std::array<std::pair<policy_rule::kind, std::string_view>, 10> kind_na
 policy_rule parse_rule(const json::value& v, const std::string& path) {
     const auto& o = object_at(v, path);
     allow_keys(o,
-               {"kind", "id", "reason", "purposes", "effective_from", "effective_until", "within", "human_within",
-                "templates_exempt", "free_per_inbound", "price", "max", "per", "open", "close", "zone", "tags",
-                "label"},
+               {"kind", "id", "reason", "purposes", "effective_from", "effective_until", "within",
+                "human_within", "templates_exempt", "free_per_inbound", "price", "max", "per", "open",
+                "close", "zone", "tags", "label"},
                path);
     policy_rule r;
     const auto* kind = o.if_contains("kind");
@@ -370,9 +381,10 @@ policy_rule parse_rule(const json::value& v, const std::string& path) {
         }
     }
     if (!known) {
-        throw definition_error(path + ".kind", "unknown rule kind \"" + kind_name +
-                                                   "\"; expected retired_tag, requires_inbound, followers_only, "
-                                                   "window, hours, limit, reply_cost, price, label or unsubscribe");
+        throw definition_error(path + ".kind",
+                               "unknown rule kind \"" + kind_name +
+                                   "\"; expected retired_tag, requires_inbound, followers_only, "
+                                   "window, hours, limit, reply_cost, price, label or unsubscribe");
     }
     auto text = [&](std::string_view key, std::string& out) {
         if (const auto* f = o.if_contains(key)) {
@@ -393,7 +405,8 @@ policy_rule parse_rule(const json::value& v, const std::string& path) {
             const auto& p = r.purposes[i];
             if (p != "reply" && p != "transactional" && p != "promotional") {
                 throw definition_error(path + ".purposes[" + std::to_string(i) + "]",
-                                       "unknown purpose \"" + p + "\"; expected reply, transactional or promotional");
+                                       "unknown purpose \"" + p +
+                                           "\"; expected reply, transactional or promotional");
             }
         }
     }
@@ -455,14 +468,18 @@ policy_rule parse_rule(const json::value& v, const std::string& path) {
 
     auto need = [&](bool ok, std::string_view key, std::string_view what) {
         if (!ok) {
-            throw definition_error(path + "." + std::string(key), "required for a " + kind_name + " rule: " +
-                                                                      std::string(what));
+            throw definition_error(path + "." + std::string(key),
+                                   "required for a " + kind_name + " rule: " + std::string(what));
         }
     };
     using k = policy_rule::kind;
     switch (r.what) {
-    case k::window: need(r.within > duration{}, "within", "how long after the last inbound message, e.g. \"24h\""); break;
-    case k::reply_cost: need(r.within > duration{}, "within", "the free period, e.g. \"48h\""); break;
+    case k::window:
+        need(r.within > duration{}, "within", "how long after the last inbound message, e.g. \"24h\"");
+        break;
+    case k::reply_cost:
+        need(r.within > duration{}, "within", "the free period, e.g. \"48h\"");
+        break;
     case k::limit:
         need(r.max > 0, "max", "messages per period");
         need(r.per > duration{}, "per", "the period, e.g. \"1d\"");
@@ -479,9 +496,14 @@ policy_rule parse_rule(const json::value& v, const std::string& path) {
             throw definition_error(path + ".zone", "\"" + r.zone + "\" is not an IANA time zone");
         }
         break;
-    case k::retired_tag: need(!r.tags.empty(), "tags", "the retired tags"); break;
-    case k::label: need(!r.label.empty(), "label", "the text to put first, e.g. \"[QC] \""); break;
-    default: break;
+    case k::retired_tag:
+        need(!r.tags.empty(), "tags", "the retired tags");
+        break;
+    case k::label:
+        need(!r.label.empty(), "label", "the text to put first, e.g. \"[QC] \"");
+        break;
+    default:
+        break;
     }
     return r;
 }

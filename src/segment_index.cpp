@@ -46,8 +46,8 @@ private:
 
 std::uint32_t narrow(contact_id id) {
     if (id <= 0 || id > std::numeric_limits<std::uint32_t>::max()) {
-        throw error(errc::invalid_argument, "segment_index holds contact ids from 1 to 4294967295, not " +
-                                                std::to_string(id));
+        throw error(errc::invalid_argument,
+                    "segment_index holds contact ids from 1 to 4294967295, not " + std::to_string(id));
     }
     return static_cast<std::uint32_t>(id);
 }
@@ -64,7 +64,8 @@ struct segment_index::impl {
             const auto it = by_tag.find(f.tag);
             return it == by_tag.end() ? bitmap() : it->second.copy();
         }
-        case tag_formula::kind::constant: return f.constant ? everyone.copy() : bitmap();
+        case tag_formula::kind::constant:
+            return f.constant ? everyone.copy() : bitmap();
         case tag_formula::kind::negate: {
             bitmap all = everyone.copy();
             const bitmap inner = eval(f.children.front());
@@ -76,7 +77,8 @@ struct segment_index::impl {
             bitmap acc = f.children.empty() ? everyone.copy() : eval(f.children.front());
             for (std::size_t i = 1; i < f.children.size(); ++i) {
                 const auto& child = f.children[i];
-                if (child.what == tag_formula::kind::negate && child.children.front().what == tag_formula::kind::tag) {
+                if (child.what == tag_formula::kind::negate &&
+                    child.children.front().what == tag_formula::kind::tag) {
                     if (const auto it = by_tag.find(child.children.front().tag); it != by_tag.end()) {
                         roaring_bitmap_andnot_inplace(acc.get(), it->second.get());
                     }
@@ -194,8 +196,9 @@ namespace {
 tag_formula formula_of(const expression& condition) {
     auto f = condition.as_tag_formula();
     if (!f) {
-        throw error(errc::invalid_argument, "segment_index evaluates tag conditions only (tag(), and, or, not); \"" +
-                                                condition.source() + "\" reads more");
+        throw error(errc::invalid_argument,
+                    "segment_index evaluates tag conditions only (tag(), and, or, not); \"" +
+                        condition.source() + "\" reads more");
     }
     return std::move(*f);
 }
@@ -206,8 +209,12 @@ std::vector<contact_id> segment_index::members(const expression& condition) cons
     return members(formula_of(condition));
 }
 
-std::uint64_t segment_index::count(const expression& condition) const { return count(formula_of(condition)); }
+std::uint64_t segment_index::count(const expression& condition) const {
+    return count(formula_of(condition));
+}
 
-std::uint64_t segment_index::size() const { return roaring_bitmap_get_cardinality(impl_->everyone.get()); }
+std::uint64_t segment_index::size() const {
+    return roaring_bitmap_get_cardinality(impl_->everyone.get());
+}
 
 } // namespace tagflow

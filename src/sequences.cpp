@@ -112,8 +112,8 @@ void reconcile_sequences(contact& c, std::int64_t cause, core_env& env) {
     }
 }
 
-void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
-                       std::vector<raised>& queue) {
+void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause,
+                       core_env& env, std::vector<raised>& queue) {
     auto it = c.sequences.find(name);
     const sequence* s = nullptr;
     for (const auto& candidate : env.defs.sequences()) {
@@ -121,7 +121,8 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
             s = &candidate;
         }
     }
-    if (it == c.sequences.end() || !it->second.active || it->second.completed || it->second.timer != timer_id) {
+    if (it == c.sequences.end() || !it->second.active || it->second.completed ||
+        it->second.timer != timer_id) {
         return; // cancelled
     }
     if (!s || it->second.next_step >= static_cast<int>(s->steps.size())) {
@@ -148,8 +149,8 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
     if (step.sends() && !s->window.allows(env.now, contact_zone(c, env))) {
         // Due outside the window (e.g. the zone changed since scheduling): wait, never drop.
         st.timer = ++env.ids.timer;
-        env.out.timers.push_back(
-            timer_record{st.timer, s->window.next_open(env.now, contact_zone(c, env)), c.id, "sequence:" + s->name});
+        env.out.timers.push_back(timer_record{st.timer, s->window.next_open(env.now, contact_zone(c, env)),
+                                              c.id, "sequence:" + s->name});
         log(c, *s, "sequence_step_deferred", cause, env);
         return;
     }
@@ -168,7 +169,8 @@ void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_i
             const auto* f = env.defs.find_flow(step.flow);
             const auto* b = f ? f->find(step.block) : nullptr;
             if (b) {
-                send(c, message_parts{.text = b->text, .purpose = step.purpose, .form = b->form}, cause, origin, key_part, env);
+                send(c, message_parts{.text = b->text, .purpose = step.purpose, .form = b->form}, cause,
+                     origin, key_part, env);
             }
         }
         ++st.sends;

@@ -77,7 +77,8 @@ public:
         std::string text;
     };
 
-    explicit recording_channel(std::string name, std::vector<call>& calls) : name_(std::move(name)), calls_(calls) {}
+    explicit recording_channel(std::string name, std::vector<call>& calls)
+        : name_(std::move(name)), calls_(calls) {}
     std::string_view name() const noexcept override { return name_; }
     const channel_capabilities& capabilities() const noexcept override { return caps_; }
     std::string_view default_policy() const noexcept override { return ""; }
@@ -94,8 +95,11 @@ private:
 
 class runner {
 public:
-    runner(const json::object& doc, const std::filesystem::path& base, std::unique_ptr<store> backing) : doc_(doc) {
-        allow(doc, "$", {"name", "description", "timezone", "start", "definitions", "definitions_file", "options", "steps"});
+    runner(const json::object& doc, const std::filesystem::path& base, std::unique_ptr<store> backing)
+        : doc_(doc) {
+        allow(doc, "$",
+              {"name", "description", "timezone", "start", "definitions", "definitions_file", "options",
+               "steps"});
         result_.name = doc.contains("name") ? string_at(doc.at("name"), "$.name") : std::string("scenario");
         const std::string tz = doc.contains("timezone") ? string_at(doc.at("timezone"), "$.timezone")
                                                         : std::string("Asia/Ho_Chi_Minh");
@@ -104,9 +108,11 @@ public:
         } catch (const std::exception&) {
             throw definition_error("$.timezone", "\"" + tz + "\" is not an IANA time zone");
         }
-        const std::string start = doc.contains("start") ? string_at(doc.at("start"), "$.start") : "2026-01-05";
+        const std::string start =
+            doc.contains("start") ? string_at(doc.at("start"), "$.start") : "2026-01-05";
         try {
-            start_day_ = std::chrono::floor<std::chrono::days>(parse_time(start + "T00:00Z")).time_since_epoch();
+            start_day_ =
+                std::chrono::floor<std::chrono::days>(parse_time(start + "T00:00Z")).time_since_epoch();
         } catch (const error&) {
             throw definition_error("$.start", "expected a date YYYY-MM-DD, got \"" + start + "\"");
         }
@@ -135,7 +141,8 @@ public:
                 dopts.wait = [](duration) {}; // virtual time: rate limits do not hold a simulation up
                 dispatcher_ = std::make_unique<dispatcher>(*engine_, dopts);
                 for (std::size_t i = 0; i < channels->get_array().size(); ++i) {
-                    const auto name = string_at(channels->get_array()[i], "$.options.dispatch[" + std::to_string(i) + "]");
+                    const auto name =
+                        string_at(channels->get_array()[i], "$.options.dispatch[" + std::to_string(i) + "]");
                     dispatcher_->add_channel(std::make_shared<recording_channel>(name, calls_));
                 }
             }
@@ -153,7 +160,8 @@ public:
             engine_->load_definitions(defs_text);
         } catch (const definition_error& e) {
             // Point into the scenario document so the path leads to the right place.
-            throw definition_error("$.definitions" + e.path().substr(1), std::string(e.what()).substr(e.path().size() + 2));
+            throw definition_error("$.definitions" + e.path().substr(1),
+                                   std::string(e.what()).substr(e.path().size() + 2));
         }
         line(fmt::format("scenario: {}", result_.name));
     }
@@ -168,13 +176,14 @@ public:
             step(list[i], "$.steps[" + std::to_string(i) + "]");
             ++result_.steps;
         }
-        line(fmt::format("{}: {} steps, {} checks, {} failed", result_.passed ? "PASSED" : "FAILED", result_.steps,
-                         result_.checks, result_.failures.size()));
+        line(fmt::format("{}: {} steps, {} checks, {} failed", result_.passed ? "PASSED" : "FAILED",
+                         result_.steps, result_.checks, result_.failures.size()));
         return std::move(result_);
     }
 
 private:
-    time_point to_sys(std::chrono::days day, std::chrono::minutes minutes, std::chrono::seconds seconds = {}) const {
+    time_point to_sys(std::chrono::days day, std::chrono::minutes minutes,
+                      std::chrono::seconds seconds = {}) const {
         const date::local_time<std::chrono::seconds> local{day + minutes + seconds};
         const auto sys = zone_->to_sys(local, date::choose::earliest);
         return std::chrono::time_point_cast<std::chrono::milliseconds>(sys);
@@ -191,8 +200,8 @@ private:
             if (n == 3 && static_cast<std::size_t>(used) < text.size()) {
                 n = std::sscanf(text.c_str(), "D%d %d:%d:%d%n", &day, &hour, &minute, &second, &used);
             }
-            if ((n == 3 || n == 4) && static_cast<std::size_t>(used) == text.size() && day >= 0 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 &&
-                second < 60) {
+            if ((n == 3 || n == 4) && static_cast<std::size_t>(used) == text.size() && day >= 0 &&
+                hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 && second < 60) {
                 return to_sys(start_day_ + std::chrono::days{day}, std::chrono::minutes{hour * 60 + minute},
                               std::chrono::seconds{second});
             }
@@ -210,7 +219,8 @@ private:
         const auto day = std::chrono::floor<std::chrono::days>(local.time_since_epoch());
         const auto in_day = std::chrono::floor<std::chrono::seconds>(local.time_since_epoch() - day);
         const std::chrono::hh_mm_ss hms{in_day};
-        return fmt::format("D{} {:02}:{:02}", (day - start_day_).count(), hms.hours().count(), hms.minutes().count());
+        return fmt::format("D{} {:02}:{:02}", (day - start_day_).count(), hms.hours().count(),
+                           hms.minutes().count());
     }
 
     void line(const std::string& text) {
@@ -230,7 +240,8 @@ private:
         if (const auto* at = s.if_contains("at")) {
             const auto t = parse_at(string_at(*at, path + ".at"), path + ".at");
             if (t < now_) {
-                throw definition_error(path + ".at", "time goes backwards (" + label(t) + " after " + label(now_) + ")");
+                throw definition_error(path + ".at",
+                                       "time goes backwards (" + label(t) + " after " + label(now_) + ")");
             }
             now_ = t;
         }
@@ -277,7 +288,8 @@ private:
     // plan / send / cancel a broadcast; the summary is kept for a "broadcast" expectation.
     void run_broadcast(const json::object& b, const std::string& path) {
         allow(b, path, {"action", "name", "segment", "audience", "text", "purpose", "at", "channels"});
-        const auto action = b.contains("action") ? string_at(b.at("action"), path + ".action") : std::string("send");
+        const auto action =
+            b.contains("action") ? string_at(b.at("action"), path + ".action") : std::string("send");
         broadcast_spec spec;
         spec.name = b.contains("name") ? string_at(b.at("name"), path + ".name") : std::string();
         if (const auto* v = b.if_contains("segment")) {
@@ -300,7 +312,8 @@ private:
                 throw definition_error(path + ".channels", "expected an array of channel names");
             }
             for (std::size_t i = 0; i < v->get_array().size(); ++i) {
-                spec.channels.push_back(string_at(v->get_array()[i], fmt::format("{}.channels[{}]", path, i)));
+                spec.channels.push_back(
+                    string_at(v->get_array()[i], fmt::format("{}.channels[{}]", path, i)));
             }
         }
         try {
@@ -378,7 +391,8 @@ private:
                     for (const auto& [k, n] : have) {
                         got += fmt::format("{}{}: {}", got.empty() ? "" : ", ", k, n);
                     }
-                    fail(path + "." + key, fmt::format("is {{{}}}, expected {}", got, json::serialize(*want)));
+                    fail(path + "." + key,
+                         fmt::format("is {{{}}}, expected {}", got, json::serialize(*want)));
                 }
             }
         };
@@ -389,14 +403,16 @@ private:
                 const auto it = broadcast_->cost.find(std::string(cur));
                 const double have = it == broadcast_->cost.end() ? 0 : it->second;
                 if (!v.is_number() || v.to_number<double>() != have) {
-                    fail(path + ".cost." + std::string(cur), fmt::format("is {}, expected {}", have, json::serialize(v)));
+                    fail(path + ".cost." + std::string(cur),
+                         fmt::format("is {}, expected {}", have, json::serialize(v)));
                 }
             }
         }
         if (const auto* want = x.if_contains("already_decided");
-            want && (!want->is_int64() || static_cast<std::size_t>(want->get_int64()) != broadcast_->already_decided)) {
-            fail(path + ".already_decided", fmt::format("is {}, expected {}", broadcast_->already_decided,
-                                                        json::serialize(*want)));
+            want && (!want->is_int64() ||
+                     static_cast<std::size_t>(want->get_int64()) != broadcast_->already_decided)) {
+            fail(path + ".already_decided",
+                 fmt::format("is {}, expected {}", broadcast_->already_decided, json::serialize(*want)));
         }
     }
 
@@ -427,7 +443,8 @@ private:
         try {
             e = event_from_json(json::serialize(obj));
         } catch (const event_error& err) {
-            throw definition_error(path + ".event" + (err.field().empty() ? "" : "." + err.field()), err.what());
+            throw definition_error(path + ".event" + (err.field().empty() ? "" : "." + err.field()),
+                                   err.what());
         }
         const std::string who = e.contact ? "#" + std::to_string(*e.contact) : e.identity.to_string();
         std::string detail;
@@ -444,7 +461,8 @@ private:
         try {
             auto r = engine_->ingest(e);
             if (refused) {
-                fail(path, "expected the event to be refused (" + json::serialize(*refused) + ") but it was accepted");
+                fail(path, "expected the event to be refused (" + json::serialize(*refused) +
+                               ") but it was accepted");
             }
             if (r.duplicate) {
                 line("           duplicate key: no-op, first outcome returned");
@@ -512,9 +530,9 @@ private:
     }
 
     void expect(const json::object& x, const std::string& path) {
-        allow(x, path, {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
-                        "notes", "activity", "contacts", "sent", "delivered", "adapter_calls", "broadcast",
-                        "daily"});
+        allow(x, path,
+              {"contact", "type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
+               "notes", "activity", "contacts", "sent", "delivered", "adapter_calls", "broadcast", "daily"});
         if (const auto* n = x.if_contains("contacts")) {
             ++result_.checks;
             const auto want = n->is_int64() ? n->get_int64() : -1;
@@ -540,8 +558,8 @@ private:
         }
         const auto* who = x.if_contains("contact");
         if (!who) {
-            for (auto key : {"type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities", "notes",
-                             "activity"}) {
+            for (auto key : {"type", "tags", "has_tags", "lacks_tags", "fields", "profile", "identities",
+                             "notes", "activity"}) {
                 if (x.contains(key)) {
                     throw definition_error(path + "." + key, "needs \"contact\" to say whose");
                 }
@@ -553,7 +571,8 @@ private:
         try {
             id = identity::parse(id_text);
         } catch (const error&) {
-            throw definition_error(path + ".contact", "expected \"channel:external_id\", got \"" + id_text + "\"");
+            throw definition_error(path + ".contact",
+                                   "expected \"channel:external_id\", got \"" + id_text + "\"");
         }
         ++result_.checks;
         const auto c = engine_->find_contact(id);
@@ -564,7 +583,8 @@ private:
         if (const auto* t = x.if_contains("type")) {
             const auto want = string_at(*t, path + ".type");
             if (to_string(c->stage) != want) {
-                fail(path + ".type", fmt::format("{} is {}, expected {}", id_text, to_string(c->stage), want));
+                fail(path + ".type",
+                     fmt::format("{} is {}, expected {}", id_text, to_string(c->stage), want));
             }
         }
         auto tag_list = [&](const char* key) {
@@ -592,7 +612,8 @@ private:
         };
         if (x.contains("tags")) {
             if (const auto want = tag_list("tags"); want != have) {
-                fail(path + ".tags", fmt::format("{} has tags {}, expected {}", id_text, joined(have), joined(want)));
+                fail(path + ".tags",
+                     fmt::format("{} has tags {}, expected {}", id_text, joined(have), joined(want)));
             }
         }
         if (x.contains("has_tags")) {
@@ -613,9 +634,11 @@ private:
             for (const auto& [name, want] : object_at(x.at(key), path + "." + key)) {
                 const auto got = c->field(name);
                 const auto want_text = detail::scalar_text(want);
-                if (want.is_null() ? !std::holds_alternative<std::monostate>(got) : to_text(got) != want_text) {
+                if (want.is_null() ? !std::holds_alternative<std::monostate>(got)
+                                   : to_text(got) != want_text) {
                     fail(fmt::format("{}.{}.{}", path, key, std::string(name)),
-                         fmt::format("{} is {}, expected {}", std::string(name), show(got), json::serialize(want)));
+                         fmt::format("{} is {}, expected {}", std::string(name), show(got),
+                                     json::serialize(want)));
                 }
             }
         };
@@ -635,7 +658,8 @@ private:
                 got.insert(i.to_string());
             }
             if (want != got) {
-                fail(path + ".identities", fmt::format("{} has {}, expected {}", id_text, joined(got), joined(want)));
+                fail(path + ".identities",
+                     fmt::format("{} has {}, expected {}", id_text, joined(got), joined(want)));
             }
         }
         if (const auto* notes = x.if_contains("notes")) {
@@ -656,7 +680,8 @@ private:
                     }
                     return "[" + out + "]";
                 };
-                fail(path + ".notes", fmt::format("{} has notes {}, expected {}", id_text, list(got), list(want)));
+                fail(path + ".notes",
+                     fmt::format("{} has notes {}, expected {}", id_text, list(got), list(want)));
             }
         }
         if (const auto* act = x.if_contains("activity")) {
@@ -664,7 +689,8 @@ private:
             for (const auto& [name, want] : object_at(*act, path + ".activity")) {
                 const auto* got = full.if_contains(name);
                 if (!got) {
-                    throw definition_error(path + ".activity." + std::string(name), "unknown activity counter");
+                    throw definition_error(path + ".activity." + std::string(name),
+                                           "unknown activity counter");
                 }
                 const bool same = (got->is_number() && want.is_number())
                                       ? got->to_number<double>() == want.to_number<double>()
@@ -697,30 +723,39 @@ private:
                 fail(p, "missing message " + json::serialize(w));
                 continue;
             }
-            if (const auto* to = w.if_contains("to"); to && string_at(*to, p + ".to") != got[i].to.to_string()) {
-                fail(p + ".to", fmt::format("sent to {}, expected {}", got[i].to.to_string(), json::serialize(*to)));
+            if (const auto* to = w.if_contains("to");
+                to && string_at(*to, p + ".to") != got[i].to.to_string()) {
+                fail(p + ".to",
+                     fmt::format("sent to {}, expected {}", got[i].to.to_string(), json::serialize(*to)));
             }
-            if (const auto* text = w.if_contains("text"); text && string_at(*text, p + ".text") != got[i].text) {
-                fail(p + ".text", fmt::format("text \"{}\", expected {}", got[i].text, json::serialize(*text)));
+            if (const auto* text = w.if_contains("text");
+                text && string_at(*text, p + ".text") != got[i].text) {
+                fail(p + ".text",
+                     fmt::format("text \"{}\", expected {}", got[i].text, json::serialize(*text)));
             }
-            if (const auto* pur = w.if_contains("purpose"); pur && string_at(*pur, p + ".purpose") != got[i].purpose) {
-                fail(p + ".purpose", fmt::format("purpose {}, expected {}", got[i].purpose, json::serialize(*pur)));
+            if (const auto* pur = w.if_contains("purpose");
+                pur && string_at(*pur, p + ".purpose") != got[i].purpose) {
+                fail(p + ".purpose",
+                     fmt::format("purpose {}, expected {}", got[i].purpose, json::serialize(*pur)));
             }
             // Status and reason are as decided: the status column of the outbox when checked.
             if (const auto* st = w.if_contains("status");
                 st && string_at(*st, p + ".status") != to_string(got[i].status)) {
-                fail(p + ".status", fmt::format("status {}, expected {}", to_string(got[i].status), json::serialize(*st)));
+                fail(p + ".status",
+                     fmt::format("status {}, expected {}", to_string(got[i].status), json::serialize(*st)));
             }
             if (const auto* why = w.if_contains("reason");
                 why && got[i].reason.find(string_at(*why, p + ".reason")) == std::string::npos) {
-                fail(p + ".reason", fmt::format("reason \"{}\" does not contain {}", got[i].reason, json::serialize(*why)));
+                fail(p + ".reason",
+                     fmt::format("reason \"{}\" does not contain {}", got[i].reason, json::serialize(*why)));
             }
             if (const auto* cost = w.if_contains("cost")) {
                 if (!cost->is_number()) {
                     throw definition_error(p + ".cost", "expected a number");
                 }
                 if (cost->to_number<double>() != got[i].cost) {
-                    fail(p + ".cost", fmt::format("cost {}, expected {}", got[i].cost, json::serialize(*cost)));
+                    fail(p + ".cost",
+                         fmt::format("cost {}, expected {}", got[i].cost, json::serialize(*cost)));
                 }
             }
         }
@@ -777,9 +812,11 @@ private:
         }
         ++result_.checks;
         const auto address = string_at(*to, path + ".to");
-        const auto have = std::count_if(calls_.begin(), calls_.end(), [&](const auto& c) { return c.to == address; });
+        const auto have =
+            std::count_if(calls_.begin(), calls_.end(), [&](const auto& c) { return c.to == address; });
         if (have != count->get_int64()) {
-            fail(path + ".count", fmt::format("{} adapter calls to {}, expected {}", have, address, count->get_int64()));
+            fail(path + ".count",
+                 fmt::format("{} adapter calls to {}, expected {}", have, address, count->get_int64()));
         }
     }
 

@@ -9,7 +9,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 struct shop {
     time_point clock = at("2026-03-02T20:00");

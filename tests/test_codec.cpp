@@ -38,8 +38,14 @@ contact everything_set() {
     c.fired_rules = {"welcome"};
     c.run = flow_run{"checkout", "ask_phone", "reply", 1, 7, 0, 2, {flow_frame{"main", "thanks"}}};
     c.open_form = "address";
-    c.sequences["nurture"] = sequence_state{parse_time("2026-03-01T00:00:00Z"), 2, parse_time("2026-03-02T00:00:00Z"),
-                                            9, 1, true, false, std::nullopt};
+    c.sequences["nurture"] = sequence_state{parse_time("2026-03-01T00:00:00Z"),
+                                            2,
+                                            parse_time("2026-03-02T00:00:00Z"),
+                                            9,
+                                            1,
+                                            true,
+                                            false,
+                                            std::nullopt};
     c.date_timers["birthday"] = {"2026-05-01", 11};
     c.capped_sends["promotional"] = {parse_time("2026-03-02T10:00:00Z")};
     c.segments["vip"] = parse_time("2026-03-02T12:00:00Z");

@@ -5,8 +5,15 @@
 #include <boost/json.hpp>
 
 TEST_CASE("hand-built JSON strings in the log match Boost.JSON's serialiser byte for byte", "[core]") {
-    const std::string samples[] = {"", "checkout", "Hoàn tất đơn hàng", "say \"hi\"", "back\\slash",
-                                   "tab\tnew\nline\r", std::string("nul\0x", 5), "\x01\x1f\x7f", "emoji 🙂"};
+    const std::string samples[] = {"",
+                                   "checkout",
+                                   "Hoàn tất đơn hàng",
+                                   "say \"hi\"",
+                                   "back\\slash",
+                                   "tab\tnew\nline\r",
+                                   std::string("nul\0x", 5),
+                                   "\x01\x1f\x7f",
+                                   "emoji 🙂"};
     for (const auto& s : samples) {
         std::string mine;
         tagflow::detail::append_json_string(mine, s);

@@ -118,9 +118,10 @@ TEST_CASE("a full definitions document loads every tag, field, trigger, filter a
 
     REQUIRE(d.fields().size() == 8);
     const std::vector<std::pair<std::string, field_type>> expected_fields{
-        {"size", field_type::text},       {"age", field_type::number},     {"subscribed", field_type::boolean},
-        {"birthday", field_type::date},   {"work_phone", field_type::phone}, {"work_email", field_type::email},
-        {"phone", field_type::phone},     {"name", field_type::text}};
+        {"size", field_type::text},          {"age", field_type::number},
+        {"subscribed", field_type::boolean}, {"birthday", field_type::date},
+        {"work_phone", field_type::phone},   {"work_email", field_type::email},
+        {"phone", field_type::phone},        {"name", field_type::text}};
     for (std::size_t i = 0; i < expected_fields.size(); ++i) {
         CHECK(d.fields()[i].name == expected_fields[i].first);
         CHECK(d.fields()[i].type == expected_fields[i].second);
@@ -136,13 +137,20 @@ TEST_CASE("a full definitions document loads every tag, field, trigger, filter a
 
     const auto& rules = d.rules();
     REQUIRE(rules.size() == 14);
-    const std::vector<trigger> triggers{trigger::message_received, trigger::first_message,
-                                        trigger::returning_message, trigger::postback,
-                                        trigger::form_opened,      trigger::form_submitted,
-                                        trigger::order_placed,     trigger::profile_updated,
-                                        trigger::customer_linked,  trigger::note_added,
-                                        trigger::track,            trigger::tag_added,
-                                        trigger::tag_removed,      trigger::lifecycle_changed};
+    const std::vector<trigger> triggers{trigger::message_received,
+                                        trigger::first_message,
+                                        trigger::returning_message,
+                                        trigger::postback,
+                                        trigger::form_opened,
+                                        trigger::form_submitted,
+                                        trigger::order_placed,
+                                        trigger::profile_updated,
+                                        trigger::customer_linked,
+                                        trigger::note_added,
+                                        trigger::track,
+                                        trigger::tag_added,
+                                        trigger::tag_removed,
+                                        trigger::lifecycle_changed};
     for (std::size_t i = 0; i < triggers.size(); ++i) {
         INFO("rule " << i);
         CHECK(rules[i].when == triggers[i]);
@@ -321,19 +329,26 @@ TEST_CASE("a missing or unsupported schema version is refused", "[definitions]")
 }
 
 TEST_CASE("unknown keys are refused with the allowed keys listed", "[definitions]") {
-    check_refusal(R"j({"schema": 1, "broadcasts": []})j", "$.broadcasts", "unknown key; expected one of: schema, tags, fields, segments, flows, sequences, dates, caps, rules, channels, policies");
+    check_refusal(R"j({"schema": 1, "broadcasts": []})j", "$.broadcasts",
+                  "unknown key; expected one of: schema, tags, fields, segments, flows, sequences, dates, "
+                  "caps, rules, channels, policies");
     check_refusal(R"j({"schema": 1, "tags": [{"name": "A", "colour": "red"}]})j", "$.tags[0].colour",
                   "expected one of: name, description");
     check_refusal(R"j({"schema": 1, "fields": [{"name": "a", "type": "text", "default": ""}]})j",
                   "$.fields[0].default", "expected one of: name, type, description");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "priority": 1, "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].priority", "unknown key; expected one of: name, description, when, filter, if, then, once");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "priority": 1, "then": [{"add_tag": "Khách VIP"}]})j"),
+        "$.rules[0].priority",
+        "unknown key; expected one of: name, description, when, filter, if, then, once");
     check_refusal(with_rule(R"j({"name": "r", "when": "message_received", "filter": {"keyword": ["a"]},
                                 "then": [{"add_tag": "Khách VIP"}]})j"),
                   "$.rules[0].filter.keyword", "expected one of: keywords, contains, regex");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"add_tag": "Khách VIP"}, {"tag": "Khách VIP"}]})j"),
-                  "$.rules[0].then[1].tag",
-                  "expected one of: add_tag, remove_tag, set_field, clear_field, add_note, send");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "then": [{"add_tag": "Khách VIP"}, {"tag": "Khách VIP"}]})j"),
+        "$.rules[0].then[1].tag",
+        "expected one of: add_tag, remove_tag, set_field, clear_field, add_note, send");
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed",
                                 "then": [{"set_field": {"field": "size", "value": "M", "type": "text"}}]})j"),
                   "$.rules[0].then[0].set_field.type", "expected one of: field, value");
@@ -343,12 +358,17 @@ TEST_CASE("unknown keys are refused with the allowed keys listed", "[definitions
 }
 
 TEST_CASE("values of the wrong type are refused naming the expected type", "[definitions]") {
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "once": "yes", "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].once", "expected a bool, got a string");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "once": 1, "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].once", "expected a bool, got a number");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "once": "yes", "then": [{"add_tag": "Khách VIP"}]})j"),
+        "$.rules[0].once", "expected a bool, got a string");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "once": 1, "then": [{"add_tag": "Khách VIP"}]})j"),
+        "$.rules[0].once", "expected a bool, got a number");
     check_refusal(R"j({"schema": 1, "tags": {"A": 1}})j", "$.tags", "expected an array, got an object");
-    check_refusal(R"j({"schema": 1, "tags": [1]})j", "$.tags[0]", "expected a tag name or an object, got a number");
+    check_refusal(R"j({"schema": 1, "tags": [1]})j", "$.tags[0]",
+                  "expected a tag name or an object, got a number");
     check_refusal(R"j({"schema": 1, "tags": [""]})j", "$.tags[0]", "must not be empty");
     check_refusal(R"j({"schema": 1, "fields": "size"})j", "$.fields", "expected an array, got a string");
     check_refusal(R"j({"schema": 1, "fields": [{"name": "size", "type": 1}]})j", "$.fields[0].type",
@@ -358,23 +378,32 @@ TEST_CASE("values of the wrong type are refused naming the expected type", "[def
     check_refusal(with_rule(R"j("welcome")j"), "$.rules[0]", "expected an object, got a string");
     check_refusal(with_rule(R"j({"name": 5, "when": "order_placed", "then": [{"add_tag": "Khách VIP"}]})j"),
                   "$.rules[0].name", "expected a string, got a number");
-    check_refusal(with_rule(R"j({"when": "order_placed", "then": [{"add_tag": "Khách VIP"}]})j"), "$.rules[0].name",
+    check_refusal(with_rule(R"j({"when": "order_placed", "then": [{"add_tag": "Khách VIP"}]})j"),
+                  "$.rules[0].name", "required");
+    check_refusal(with_rule(R"j({"name": "r", "then": [{"add_tag": "Khách VIP"}]})j"), "$.rules[0].when",
                   "required");
-    check_refusal(with_rule(R"j({"name": "r", "then": [{"add_tag": "Khách VIP"}]})j"), "$.rules[0].when", "required");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "if": true, "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].if", "expected a string, got a bool");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "filter": "Áo A", "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].filter", "expected an object, got a string");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "if": true, "then": [{"add_tag": "Khách VIP"}]})j"),
+        "$.rules[0].if", "expected a string, got a bool");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "filter": "Áo A", "then": [{"add_tag": "Khách VIP"}]})j"),
+        "$.rules[0].filter", "expected an object, got a string");
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": {"add_tag": "Khách VIP"}})j"),
                   "$.rules[0].then", "expected an array, got an object");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": ["Khách VIP"]})j"), "$.rules[0].then[0]",
-                  "expected an object, got a string");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"add_tag": ["Khách VIP"]}]})j"),
-                  "$.rules[0].then[0].add_tag", "expected a string, got an array");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"set_field": {"field": "size", "value": null}}]})j"),
-                  "$.rules[0].then[0].set_field.value", "expected a string, number or bool, got null");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"set_field": {"field": "size"}}]})j"),
-                  "$.rules[0].then[0].set_field.value", "required");
+    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": ["Khách VIP"]})j"),
+                  "$.rules[0].then[0]", "expected an object, got a string");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"add_tag": ["Khách VIP"]}]})j"),
+        "$.rules[0].then[0].add_tag", "expected a string, got an array");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "then": [{"set_field": {"field": "size", "value": null}}]})j"),
+        "$.rules[0].then[0].set_field.value", "expected a string, number or bool, got null");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"set_field": {"field": "size"}}]})j"),
+        "$.rules[0].then[0].set_field.value", "required");
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"send": 5}]})j"),
                   "$.rules[0].then[0].send", "expected an object, got a number");
     check_refusal(with_rule(R"j({"name": "r", "when": "message_received", "filter": {"keywords": ["a", 2]},
@@ -384,7 +413,8 @@ TEST_CASE("values of the wrong type are refused naming the expected type", "[def
 
 TEST_CASE("an unknown trigger is refused listing the triggers", "[definitions]") {
     check_refusal(with_rule(R"j({"name": "r", "when": "message", "then": [{"add_tag": "Khách VIP"}]})j"),
-                  "$.rules[0].when", "unknown trigger \"message\"; expected one of: message_received, first_message");
+                  "$.rules[0].when",
+                  "unknown trigger \"message\"; expected one of: message_received, first_message");
     check_refusal(with_rule(R"j({"name": "r", "when": "Order_Placed", "then": [{"add_tag": "Khách VIP"}]})j"),
                   "$.rules[0].when", "lifecycle_changed");
 }
@@ -392,17 +422,19 @@ TEST_CASE("an unknown trigger is refused listing the triggers", "[definitions]")
 TEST_CASE("an unknown field type is refused listing the types", "[definitions]") {
     check_refusal(R"j({"schema": 1, "fields": [{"name": "size", "type": "string"}]})j", "$.fields[0].type",
                   "unknown field type \"string\"; expected one of: text, number, bool, date, phone, email");
-    check_refusal(R"j({"schema": 1, "fields": [{"name": "ok", "type": "bool"}, {"name": "n", "type": "boolean"}]})j",
-                  "$.fields[1].type", "unknown field type \"boolean\"");
+    check_refusal(
+        R"j({"schema": 1, "fields": [{"name": "ok", "type": "bool"}, {"name": "n", "type": "boolean"}]})j",
+        "$.fields[1].type", "unknown field type \"boolean\"");
 }
 
 TEST_CASE("duplicate tags, fields and rules are refused", "[definitions]") {
     check_refusal(R"j({"schema": 1, "tags": ["Khách VIP", "Khách mới", "Khách VIP"]})j", "$.tags[2]",
                   "duplicate tag \"Khách VIP\"");
-    check_refusal(R"j({"schema": 1, "tags": ["Khách VIP", {"name": "Khách VIP", "description": "x"}]})j", "$.tags[1]",
-                  "duplicate tag \"Khách VIP\"");
-    check_refusal(R"j({"schema": 1, "fields": [{"name": "size", "type": "text"}, {"name": "size", "type": "number"}]})j",
-                  "$.fields[1]", "duplicate field \"size\"");
+    check_refusal(R"j({"schema": 1, "tags": ["Khách VIP", {"name": "Khách VIP", "description": "x"}]})j",
+                  "$.tags[1]", "duplicate tag \"Khách VIP\"");
+    check_refusal(
+        R"j({"schema": 1, "fields": [{"name": "size", "type": "text"}, {"name": "size", "type": "number"}]})j",
+        "$.fields[1]", "duplicate field \"size\"");
     check_refusal(with_rule(R"j({"name": "vip", "when": "order_placed", "then": [{"add_tag": "Khách VIP"}]},
                                {"name": "vip", "when": "tag_added", "then": [{"add_note": "x"}]})j"),
                   "$.rules[1].name", "duplicate rule name \"vip\"");
@@ -410,7 +442,8 @@ TEST_CASE("duplicate tags, fields and rules are refused", "[definitions]") {
 
 TEST_CASE("field names must be lowercase ASCII identifiers", "[definitions]") {
     for (const char* bad : {"Size", "1st", "kích_thước", "shoe size", "shoe-size", "fields.size"}) {
-        check_refusal(std::string(R"j({"schema": 1, "fields": [{"name": ")j") + bad + R"j(", "type": "text"}]})j",
+        check_refusal(std::string(R"j({"schema": 1, "fields": [{"name": ")j") + bad +
+                          R"j(", "type": "text"}]})j",
                       "$.fields[0].name", std::string("\"") + bad + "\" is not a field name");
     }
     check_refusal(R"j({"schema": 1, "fields": [{"name": "", "type": "text"}]})j", "$.fields[0].name",
@@ -438,8 +471,10 @@ TEST_CASE("a rule using an undeclared tag is refused where it uses it", "[defini
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed",
                                 "then": [{"add_tag": "Khách VIP"}, {"remove_tag": "khách mới"}]})j"),
                   "$.rules[0].then[1].remove_tag", "tag \"khách mới\" is not declared");
-    check_refusal(with_rule(R"j({"name": "r", "when": "tag_added", "filter": {"tag": "VIP"}, "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].filter.tag", "tag \"VIP\" is not declared");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "tag_added", "filter": {"tag": "VIP"}, "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].filter.tag", "tag \"VIP\" is not declared");
     check_refusal(with_rule(R"j({"name": "r", "when": "tag_removed", "filter": {"tag": "Khach VIP"},
                                 "then": [{"add_note": "x"}]})j"),
                   "$.rules[0].filter.tag", "tag \"Khach VIP\" is not declared");
@@ -452,8 +487,9 @@ TEST_CASE("a rule using an undeclared field is refused where it uses it", "[defi
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed",
                                 "then": [{"set_field": {"field": "colour", "value": "đỏ"}}]})j"),
                   "$.rules[0].then[0].set_field.field", "field \"colour\" is not declared in $.fields");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"clear_field": "colour"}]})j"),
-                  "$.rules[0].then[0].clear_field", "field \"colour\" is not declared");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"clear_field": "colour"}]})j"),
+        "$.rules[0].then[0].clear_field", "field \"colour\" is not declared");
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "if": "field(\"colour\") == \"đỏ\"",
                                 "then": [{"add_note": "x"}]})j"),
                   "$.rules[0].if", "field \"colour\" is not declared");
@@ -478,19 +514,23 @@ TEST_CASE("a bad expression is refused at the rule's if with the column", "[defi
         column = e.column();
     }
     REQUIRE(column > 0);
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "if": "orders >= 2 and and tag(\"Khách VIP\")",
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "if": "orders >= 2 and and tag(\"Khách VIP\")",
                                 "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].if", "column " + std::to_string(column) + ": ");
+        "$.rules[0].if", "column " + std::to_string(column) + ": ");
     CHECK(column == 17);
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "if": "orderz > 1", "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].if", "column 1: ");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "order_placed", "if": "orderz > 1", "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].if", "column 1: ");
     // The column counts code points, so it points at the right character in Vietnamese text.
     check_refusal(with_rule(R"j({"name": "ok", "when": "order_placed", "then": [{"add_note": "x"}]},
                                {"name": "r", "when": "order_placed", "if": "tag(\"Khách VIP\") @",
                                 "then": [{"add_note": "x"}]})j"),
                   "$.rules[1].if", "column 18: ");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "if": "", "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].if", "must not be empty");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "if": "", "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].if", "must not be empty");
 }
 
 TEST_CASE("an invalid mustache template is refused at the template", "[definitions]") {
@@ -499,8 +539,9 @@ TEST_CASE("an invalid mustache template is refused at the template", "[definitio
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed",
                                 "then": [{"add_tag": "Khách VIP"}, {"send": {"text": "{{#vip}}Chào", "purpose": "reply"}}]})j"),
                   "$.rules[0].then[1].send.text", "invalid template");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"add_note": "{{/name}}"}]})j"),
-                  "$.rules[0].then[0].add_note", "invalid template");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"add_note": "{{/name}}"}]})j"),
+        "$.rules[0].then[0].add_note", "invalid template");
     check_refusal(with_rule(R"j({"name": "r", "when": "order_placed",
                                 "then": [{"set_field": {"field": "size", "value": "{{size"}}]})j"),
                   "$.rules[0].then[0].set_field.value", "invalid template");
@@ -511,8 +552,9 @@ TEST_CASE("a send with an unknown purpose is refused listing the purposes", "[de
                                 "then": [{"send": {"text": "Giảm 50%", "purpose": "marketing"}}]})j"),
                   "$.rules[0].then[0].send.purpose",
                   "unknown purpose \"marketing\"; expected reply, transactional or promotional");
-    check_refusal(with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"send": {"purpose": "reply"}}]})j"),
-                  "$.rules[0].then[0].send.text", "required");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "order_placed", "then": [{"send": {"purpose": "reply"}}]})j"),
+        "$.rules[0].then[0].send.text", "required");
 }
 
 TEST_CASE("a rule without actions is refused", "[definitions]") {
@@ -553,11 +595,14 @@ TEST_CASE("a filter key the trigger does not take is refused", "[definitions]") 
 }
 
 TEST_CASE("filter values are validated", "[definitions]") {
-    check_refusal(with_rule(R"j({"name": "r", "when": "message_received", "filter": {"keywords": ["a"], "contains": "b"},
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "message_received", "filter": {"keywords": ["a"], "contains": "b"},
                                 "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].filter", "expected exactly one of: keywords, contains, regex");
-    check_refusal(with_rule(R"j({"name": "r", "when": "first_message", "filter": {}, "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].filter", "expected exactly one of: keywords, contains, regex");
+        "$.rules[0].filter", "expected exactly one of: keywords, contains, regex");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "first_message", "filter": {}, "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].filter", "expected exactly one of: keywords, contains, regex");
     check_refusal(with_rule(R"j({"name": "r", "when": "message_received", "filter": {"keywords": []},
                                 "then": [{"add_note": "x"}]})j"),
                   "$.rules[0].filter.keywords", "at least one keyword");
@@ -570,8 +615,11 @@ TEST_CASE("filter values are validated", "[definitions]") {
     check_refusal(with_rule(R"j({"name": "r", "when": "lifecycle_changed", "filter": {"to": "vip"},
                                 "then": [{"add_note": "x"}]})j"),
                   "$.rules[0].filter.to", "unknown lifecycle \"vip\"; expected stranger, lead or customer");
-    check_refusal(with_rule(R"j({"name": "r", "when": "postback", "filter": {}, "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].filter.payload", "required");
-    check_refusal(with_rule(R"j({"name": "r", "when": "form_submitted", "filter": {"form": ""}, "then": [{"add_note": "x"}]})j"),
-                  "$.rules[0].filter.form", "must not be empty");
+    check_refusal(
+        with_rule(R"j({"name": "r", "when": "postback", "filter": {}, "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].filter.payload", "required");
+    check_refusal(
+        with_rule(
+            R"j({"name": "r", "when": "form_submitted", "filter": {"form": ""}, "then": [{"add_note": "x"}]})j"),
+        "$.rules[0].filter.form", "must not be empty");
 }

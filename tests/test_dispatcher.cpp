@@ -9,7 +9,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 // An adapter whose answers the test scripts; it remembers what it was asked to send.
 class scripted_channel final : public channel {
@@ -156,7 +158,8 @@ TEST_CASE("a platform's retry_after is waited out", "[dispatcher]") {
 
 TEST_CASE("permanent failures and platform refusals are recorded without retry", "[dispatcher]") {
     harness h;
-    h.zalo->script.push_back(send_result::fail(send_result::outcome::blocked, "-230", "User has not interacted"));
+    h.zalo->script.push_back(
+        send_result::fail(send_result::outcome::blocked, "-230", "User has not interacted"));
     h.e.ingest(event::message({"zalo", "1001"}, "Xin chào").at_time(h.clock));
     dispatcher d(h.e, h.options);
     h.attach(d);
@@ -173,7 +176,7 @@ TEST_CASE("the policy is checked again at dispatch and blocks without an adapter
     harness h;
     h.e.ingest(event::message({"messenger", "2001"}, "Xin chào").at_time(h.clock));
     REQUIRE(h.only_message().status == message_status::pending); // inside the 24-hour window
-    h.clock += 25h; // the dispatcher was down for a day
+    h.clock += 25h;                                              // the dispatcher was down for a day
     dispatcher d(h.e, h.options);
     h.attach(d);
     CHECK(d.dispatch_due().blocked == 1);
@@ -190,7 +193,8 @@ TEST_CASE("a channel without an adapter is recorded as failed", "[dispatcher]") 
     dispatcher d(h.e, h.options);
     CHECK(d.dispatch_due().unroutable == 1);
     CHECK(h.only_message().status == message_status::failed);
-    CHECK_THAT(h.only_message().last_error, Catch::Contains("no channel adapter configured for \"telegram\""));
+    CHECK_THAT(h.only_message().last_error,
+               Catch::Contains("no channel adapter configured for \"telegram\""));
 }
 
 TEST_CASE("adapter exceptions count as temporary failures", "[dispatcher]") {
@@ -198,7 +202,9 @@ TEST_CASE("adapter exceptions count as temporary failures", "[dispatcher]") {
         std::string_view name() const noexcept override { return "zalo"; }
         const channel_capabilities& capabilities() const noexcept override { return caps; }
         std::string_view default_policy() const noexcept override { return ""; }
-        send_result send(const outbound_message&, const contact&) override { throw std::runtime_error("socket gone"); }
+        send_result send(const outbound_message&, const contact&) override {
+            throw std::runtime_error("socket gone");
+        }
         channel_capabilities caps;
     };
     harness h;
@@ -216,19 +222,24 @@ TEST_CASE("receipts move a message forward and raise rules once", "[dispatcher]"
     h.attach(d);
     d.dispatch_due();
     const identity who{"zalo", "1001"};
-    h.e.ingest(event::receipt_of(who, "ext-1", delivery_status::read).with_key("zalo:seen:1").at_time(h.clock + 2min));
+    h.e.ingest(event::receipt_of(who, "ext-1", delivery_status::read)
+                   .with_key("zalo:seen:1")
+                   .at_time(h.clock + 2min));
     auto m = h.only_message();
     CHECK(m.status == message_status::read);
     CHECK(m.read_at == h.clock + 2min);
     // A late "delivered" does not move it back, but still records when it was delivered.
-    h.e.ingest(event::receipt_of(who, "ext-1", delivery_status::delivered).with_key("zalo:recv:1").at_time(h.clock + 3min));
+    h.e.ingest(event::receipt_of(who, "ext-1", delivery_status::delivered)
+                   .with_key("zalo:recv:1")
+                   .at_time(h.clock + 3min));
     m = h.only_message();
     CHECK(m.status == message_status::read);
     CHECK(m.delivered_at == h.clock + 3min);
     CHECK(h.e.find_contact(who)->has_tag("Đã nhận"));
     // A receipt for a message another tool sent is accepted and changes nothing.
     const auto before = h.e.export_json();
-    const auto r = h.e.ingest(event::receipt_of(who, "not-ours", delivery_status::read).at_time(h.clock + 4min));
+    const auto r =
+        h.e.ingest(event::receipt_of(who, "not-ours", delivery_status::read).at_time(h.clock + 4min));
     CHECK(r.event_id == 0);
     CHECK(h.e.export_json() == before);
 }

@@ -11,7 +11,9 @@ using namespace std::chrono_literals;
 namespace {
 
 // Times in the scenarios are Asia/Ho_Chi_Minh (UTC+7); D0 is Monday 2026-01-05.
-time_point local(const char* text) { return parse_time(std::string(text) + "+07:00"); }
+time_point local(const char* text) {
+    return parse_time(std::string(text) + "+07:00");
+}
 
 const char* shop_rules = R"json({
   "schema": 1,
@@ -128,25 +130,30 @@ TEST_CASE("a contact known only from an order is returning on their first messag
 TEST_CASE("orders drive purchase tags, the second-order tag and VIP", "[engine]") {
     auto e = memory_engine();
     const identity who{"web", "s5"};
-    auto r1 = e.ingest(event::order_of(who, {"1", 300000, "VND", {"ÁO A"}}).at_time(local("2026-01-05T09:00")));
+    auto r1 =
+        e.ingest(event::order_of(who, {"1", 300000, "VND", {"ÁO A"}}).at_time(local("2026-01-05T09:00")));
     CHECK(r1.tags_added == std::vector<std::string>{"Đã mua Áo A"});
-    auto r2 = e.ingest(event::order_of(who, {"2", 300000, "VND", {"Quần"}}).at_time(local("2026-01-06T09:00")));
+    auto r2 =
+        e.ingest(event::order_of(who, {"2", 300000, "VND", {"Quần"}}).at_time(local("2026-01-06T09:00")));
     CHECK(r2.tags_added == std::vector<std::string>{"Đã mua lần 2"});
     auto r3 = e.ingest(event::order_of(who, {"3", 100, "VND", {"Nón"}}).at_time(local("2026-01-07T09:00")));
     CHECK(r3.tags_added == std::vector<std::string>{"Khách VIP"});
 
     const identity big{"web", "rich"};
-    auto r4 = e.ingest(event::order_of(big, {"4", 5000000, "VND", {"Đồng hồ"}}).at_time(local("2026-01-07T09:00")));
+    auto r4 =
+        e.ingest(event::order_of(big, {"4", 5000000, "VND", {"Đồng hồ"}}).at_time(local("2026-01-07T09:00")));
     CHECK(r4.tags_added == std::vector<std::string>{"Khách VIP"});
 }
 
 TEST_CASE("message filters match without case or diacritics", "[engine]") {
     auto e = memory_engine();
-    auto r = e.ingest(event::message({"zalo", "5"}, "Cho mình hỏi GIA cái áo").at_time(local("2026-01-05T10:00")));
+    auto r =
+        e.ingest(event::message({"zalo", "5"}, "Cho mình hỏi GIA cái áo").at_time(local("2026-01-05T10:00")));
     CHECK(std::find(r.tags_added.begin(), r.tags_added.end(), "Hỏi giá") != r.tags_added.end());
 }
 
-TEST_CASE("lifecycle moves from stranger to lead to customer and raises an event rules react to", "[engine]") {
+TEST_CASE("lifecycle moves from stranger to lead to customer and raises an event rules react to",
+          "[engine]") {
     auto e = memory_engine();
     const identity v1{"web", "v1"};
     e.ingest(event::message(v1, "Xin chào").at_time(local("2026-01-05T10:00")));
@@ -223,7 +230,8 @@ TEST_CASE("notes and custom fields are kept with author and time", "[engine]") {
 
 TEST_CASE("a repeated idempotency key is a no-op that returns the first outcome", "[engine][idempotency]") {
     auto e = memory_engine();
-    const auto msg = event::message({"zalo", "1"}, "Xin chào").with_key("zalo-msg-1").at_time(local("2026-01-05T10:00"));
+    const auto msg =
+        event::message({"zalo", "1"}, "Xin chào").with_key("zalo-msg-1").at_time(local("2026-01-05T10:00"));
     auto first = e.ingest(msg);
     const auto log_size = e.event_log().size();
     auto again = e.ingest(msg);
@@ -267,10 +275,11 @@ TEST_CASE("invalid events are refused naming the field, and nothing is written",
 
 TEST_CASE("a batch commits every event together and refuses all of it for one bad event", "[engine][batch]") {
     auto e = memory_engine();
-    std::vector<event> good{event::message({"zalo", "1"}, "a").at_time(local("2026-01-05T10:00")),
-                            event::message({"zalo", "2"}, "b").at_time(local("2026-01-05T10:01")),
-                            event::message({"zalo", "1"}, "c").with_key("k").at_time(local("2026-01-05T10:02")),
-                            event::message({"zalo", "1"}, "c").with_key("k").at_time(local("2026-01-05T10:02"))};
+    std::vector<event> good{
+        event::message({"zalo", "1"}, "a").at_time(local("2026-01-05T10:00")),
+        event::message({"zalo", "2"}, "b").at_time(local("2026-01-05T10:01")),
+        event::message({"zalo", "1"}, "c").with_key("k").at_time(local("2026-01-05T10:02")),
+        event::message({"zalo", "1"}, "c").with_key("k").at_time(local("2026-01-05T10:02"))};
     auto results = e.ingest_batch(good);
     REQUIRE(results.size() == 4);
     CHECK(results[0].contact == results[2].contact);
@@ -328,7 +337,8 @@ TEST_CASE("every outbox row has a unique key derived from the event, rule and or
     CHECK(rows[1].cause == "rule:welcome back");
 }
 
-TEST_CASE("replaying the input log into an empty store gives a byte-identical export", "[engine][determinism]") {
+TEST_CASE("replaying the input log into an empty store gives a byte-identical export",
+          "[engine][determinism]") {
     temp_db db;
     std::string original;
     std::vector<event> inputs;
@@ -337,10 +347,13 @@ TEST_CASE("replaying the input log into an empty store gives a byte-identical ex
         e.load_definitions(shop_rules);
         const identity who{"messenger", "3001"};
         e.ingest(event::message(who, "Xin chào").at_time(local("2026-01-05T10:00")));
-        e.ingest(event::profile_of(who, {.name = "Minh", .phone = "0912 345 678"}).at_time(local("2026-01-05T10:01")));
+        e.ingest(event::profile_of(who, {.name = "Minh", .phone = "0912 345 678"})
+                     .at_time(local("2026-01-05T10:01")));
         e.ingest(event::order_of(who, {"O-1", 350000, "VND", {"Áo A"}}).at_time(local("2026-01-05T11:00")));
-        e.ingest(event::message({"zalo", "1"}, "giá bao nhiêu").with_key("z1").at_time(local("2026-01-06T10:00")));
-        e.ingest(event::profile_of({"zalo", "1"}, {.phone = "+84912345678"}).at_time(local("2026-01-06T10:05")));
+        e.ingest(
+            event::message({"zalo", "1"}, "giá bao nhiêu").with_key("z1").at_time(local("2026-01-06T10:00")));
+        e.ingest(
+            event::profile_of({"zalo", "1"}, {.phone = "+84912345678"}).at_time(local("2026-01-06T10:05")));
         e.ingest(event::message(who, "Shop ơi").at_time(local("2026-01-08T10:00")));
         original = e.export_json();
         inputs = e.input_events();
@@ -359,7 +372,9 @@ TEST_CASE("an engine reopened on its SQLite file continues where it stopped", "[
     {
         auto e = engine::open(db.path.string());
         CHECK(e.load_definitions(shop_rules) == 1);
-        first = e.ingest(event::message({"zalo", "1"}, "hi").with_key("k1").at_time(local("2026-01-05T10:00"))).contact;
+        first =
+            e.ingest(event::message({"zalo", "1"}, "hi").with_key("k1").at_time(local("2026-01-05T10:00")))
+                .contact;
     }
     auto e = engine::open(db.path.string());
     CHECK(e.definitions_version() == 1);
@@ -392,10 +407,11 @@ TEST_CASE("ingest from several threads loses nothing", "[engine][threads]") {
 TEST_CASE("when an event's contact merges into an older one, the event's new values win", "[engine][merge]") {
     engine e(make_memory_store());
     e.load_definitions(R"json({"schema": 1, "fields": [{"name": "size", "type": "text"}]})json");
-    e.ingest(event::profile_of({"web", "old"}, {.name = "Mai", .phone = "0912345678", .fields = {{"size", "M"}}}));
+    e.ingest(
+        event::profile_of({"web", "old"}, {.name = "Mai", .phone = "0912345678", .fields = {{"size", "M"}}}));
     e.ingest(event::message({"zalo", "new"}, "hi"));
-    auto r = e.ingest(event::profile_of({"zalo", "new"},
-                                        {.name = "Mai Nguyễn", .phone = "0912345678", .fields = {{"size", "L"}}}));
+    auto r = e.ingest(event::profile_of(
+        {"zalo", "new"}, {.name = "Mai Nguyễn", .phone = "0912345678", .fields = {{"size", "L"}}}));
     REQUIRE(r.merged.size() == 1);
     const auto c = e.contacts().front();
     CHECK(c.id == 1);
@@ -462,9 +478,11 @@ TEST_CASE("a button press before the first message does not swallow the first-me
 
 TEST_CASE("numbers in form data and rule values keep the way people write them", "[engine]") {
     engine e(make_memory_store());
-    e.load_definitions(R"json({"schema": 1, "fields": [{"name": "note", "type": "text"}, {"name": "score", "type": "number"}],
+    e.load_definitions(
+        R"json({"schema": 1, "fields": [{"name": "note", "type": "text"}, {"name": "score", "type": "number"}],
       "rules": [{"name": "r", "when": "track", "then": [{"set_field": {"field": "score", "value": 2.5}}]}]})json");
-    auto ev = event_from_json(R"({"kind": "profile_updated", "identity": "web:1", "profile": {"fields": {"note": "x"}}, "data": {"n": 1.5}})");
+    auto ev = event_from_json(
+        R"({"kind": "profile_updated", "identity": "web:1", "profile": {"fields": {"note": "x"}}, "data": {"n": 1.5}})");
     CHECK(ev.data.at("n") == "1.5");
     e.ingest(ev);
     e.ingest(event::track_of({"web", "1"}, "rated"));

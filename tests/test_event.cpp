@@ -47,14 +47,16 @@ std::vector<event> every_kind() {
     out.push_back(event::message(zalo, "Xin chào, cho mình hỏi giá Áo A size M? 🙂")
                       .with_key("zalo:msg:1")
                       .at_time(monday_10am + 250ms));
-    out.push_back(event::postback_of({"messenger", "3001"}, "MUA_NGAY").at_time(monday_10am).with_key("pb-1"));
+    out.push_back(
+        event::postback_of({"messenger", "3001"}, "MUA_NGAY").at_time(monday_10am).with_key("pb-1"));
     out.push_back(event::form_open({"web", "visitor-77"}, "Đăng ký nhận ưu đãi"));
     out.push_back(event::form_submit({"web", "visitor-77"}, "Đăng ký nhận ưu đãi",
                                      {{"họ_tên", "Trần Thị Bích Ngọc"}, {"size", "M"}, {"số_lượng", "2"}})
                       .at_time(monday_10am + 1min));
-    out.push_back(event::order_of(zalo, order_info{"DH-2026-0001", 1250000, "VND", {"Áo A", "Quần jean xanh", "Mũ"}})
-                      .with_key("order:DH-2026-0001")
-                      .at_time(monday_10am + 2h));
+    out.push_back(
+        event::order_of(zalo, order_info{"DH-2026-0001", 1250000, "VND", {"Áo A", "Quần jean xanh", "Mũ"}})
+            .with_key("order:DH-2026-0001")
+            .at_time(monday_10am + 2h));
     out.push_back(event::order_of(zalo, order_info{"US-1", 19.99, "USD", {"Áo thun"}}));
     out.push_back(event::order_of(zalo, order_info{}));
     profile_update p;
@@ -114,8 +116,9 @@ TEST_CASE("to_json writes compact JSON with a fixed key order and UTF-8 kept as 
                         R"("key":"m1","text":"Xin chào"})");
 
     const auto order = event::order_of(zalo, order_info{"DH1", 950000, "VND", {"Áo A", "Quần B"}});
-    CHECK(to_json(order) == R"({"kind":"order_placed","identity":"zalo:1001",)"
-                            R"("order":{"id":"DH1","total":950000,"currency":"VND","items":["Áo A","Quần B"]}})");
+    CHECK(to_json(order) ==
+          R"({"kind":"order_placed","identity":"zalo:1001",)"
+          R"("order":{"id":"DH1","total":950000,"currency":"VND","items":["Áo A","Quần B"]}})");
 
     const auto by_contact = event::add_tag(zalo, "Khách VIP").for_contact(12);
     CHECK(to_json(by_contact) == R"({"kind":"tag_added","contact":12,"tag":"Khách VIP"})");
@@ -136,7 +139,8 @@ TEST_CASE("event_from_json reads the documented form", "[event]") {
     CHECK(std::stod(t.data.at("price")) == 199000.5);
 
     // An order without a currency is in VND; an integer total reads as a number.
-    const auto o = event_from_json(R"({"kind":"order_placed","contact":3,"order":{"id":"A1","total":500000}})");
+    const auto o =
+        event_from_json(R"({"kind":"order_placed","contact":3,"order":{"id":"A1","total":500000}})");
     CHECK(o.contact == 3);
     CHECK(o.identity == identity{});
     CHECK(o.order.currency == "VND");
@@ -171,10 +175,11 @@ TEST_CASE("unknown event keys are refused naming the key", "[event]") {
                   "unknown key; expected one of: kind, identity, contact, at, key, text");
     check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"phones":"0912345678"}})",
                   "profile.phones", "expected one of: name, phone, email, timezone, locale, fields");
-    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"time_zone":"Asia/Ho_Chi_Minh"}})",
-                  "profile.time_zone", "unknown key");
-    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":"1","item":"Áo A"}})", "order.item",
-                  "expected one of: id, total, currency, items");
+    check_refusal(
+        R"({"kind":"profile_updated","identity":"zalo:1","profile":{"time_zone":"Asia/Ho_Chi_Minh"}})",
+        "profile.time_zone", "unknown key");
+    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":"1","item":"Áo A"}})",
+                  "order.item", "expected one of: id, total, currency, items");
 }
 
 TEST_CASE("event members of the wrong type are refused naming the field", "[event]") {
@@ -183,34 +188,44 @@ TEST_CASE("event members of the wrong type are refused naming the field", "[even
     check_refusal(R"({"kind":"message_received","identity":":1001"})", "identity", "channel:external_id");
     check_refusal(R"({"kind":"message_received","identity":"zalo:"})", "identity", "channel:external_id");
     check_refusal(R"({"kind":"message_received","identity":1001})", "identity", "expected a string");
-    check_refusal(R"({"kind":"message_received","contact":"12"})", "contact", "expected an integer contact id");
-    check_refusal(R"({"kind":"message_received","contact":1.5})", "contact", "expected an integer contact id");
-    check_refusal(R"({"kind":"message_received","contact":true})", "contact", "expected an integer contact id");
+    check_refusal(R"({"kind":"message_received","contact":"12"})", "contact",
+                  "expected an integer contact id");
+    check_refusal(R"({"kind":"message_received","contact":1.5})", "contact",
+                  "expected an integer contact id");
+    check_refusal(R"({"kind":"message_received","contact":true})", "contact",
+                  "expected an integer contact id");
     check_refusal(R"({"kind":"message_received","contact":18446744073709551615})", "contact",
                   "expected an integer contact id");
     check_refusal(R"({"kind":"message_received","identity":"zalo:1","at":"yesterday"})", "at",
                   "invalid time \"yesterday\"");
     check_refusal(R"({"kind":"message_received","identity":"zalo:1","at":"2026-01-05T10:00"})", "at",
                   "missing zone");
-    check_refusal(R"({"kind":"message_received","identity":"zalo:1","at":1767582000000})", "at", "expected a string");
-    check_refusal(R"({"kind":"message_received","identity":"zalo:1","text":42})", "text", "expected a string");
-    check_refusal(R"({"kind":"message_received","identity":"zalo:1","key":null})", "key", "expected a string");
-    check_refusal(R"({"kind":"note_added","identity":"zalo:1","author":["lan"]})", "author", "expected a string");
-    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":"1","total":"950000"}})", "order.total",
-                  "expected a number");
-    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":1}})", "order.id", "expected a string");
+    check_refusal(R"({"kind":"message_received","identity":"zalo:1","at":1767582000000})", "at",
+                  "expected a string");
+    check_refusal(R"({"kind":"message_received","identity":"zalo:1","text":42})", "text",
+                  "expected a string");
+    check_refusal(R"({"kind":"message_received","identity":"zalo:1","key":null})", "key",
+                  "expected a string");
+    check_refusal(R"({"kind":"note_added","identity":"zalo:1","author":["lan"]})", "author",
+                  "expected a string");
+    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":"1","total":"950000"}})",
+                  "order.total", "expected a number");
+    check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"id":1}})", "order.id",
+                  "expected a string");
     check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"items":["Áo A",5,"Mũ"]}})",
                   "order.items[1]", "expected a string");
     check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":{"items":"Áo A"}})", "order.items",
                   "expected an array of strings");
     check_refusal(R"({"kind":"order_placed","identity":"zalo:1","order":[]})", "order", "expected an object");
-    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"fields":{"size":"M","x":{"a":1}}}})",
-                  "profile.fields.x", "expected a string, number or bool");
-    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"fields":["size"]}})", "profile.fields",
-                  "expected an object");
+    check_refusal(
+        R"({"kind":"profile_updated","identity":"zalo:1","profile":{"fields":{"size":"M","x":{"a":1}}}})",
+        "profile.fields.x", "expected a string, number or bool");
+    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"fields":["size"]}})",
+                  "profile.fields", "expected an object");
     check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":{"name":5}})", "profile.name",
                   "expected a string");
-    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":"Lan"})", "profile", "expected an object");
+    check_refusal(R"({"kind":"profile_updated","identity":"zalo:1","profile":"Lan"})", "profile",
+                  "expected an object");
     check_refusal(R"({"kind":"track","identity":"zalo:1","name":"x","data":{"items":[1,2]}})", "data.items",
                   "expected a string, number or bool");
     check_refusal(R"({"kind":"form_submitted","identity":"zalo:1","form":"f","data":{"a":null}})", "data.a",
@@ -244,12 +259,12 @@ TEST_CASE("parse_time refuses anything else with invalid_argument naming the inp
     const char* bad[] = {
         "",
         "2026-01-05",
-        "2026-01-05T10:00",          // no zone
-        "2026-01-05T10:00:00",       // no zone
-        "2026-01-05T10Z",            // no minutes
-        "2026-01-05T10:00:00.Z",     // no digits after '.'
-        "2026-01-05T10:00:00+7",     // short offset
-        "2026-01-05T10:00:00+07",    // offset without minutes
+        "2026-01-05T10:00",       // no zone
+        "2026-01-05T10:00:00",    // no zone
+        "2026-01-05T10Z",         // no minutes
+        "2026-01-05T10:00:00.Z",  // no digits after '.'
+        "2026-01-05T10:00:00+7",  // short offset
+        "2026-01-05T10:00:00+07", // offset without minutes
         "2026-01-05T10:00:00 +07:00",
         "2026-01-05T10:00:00Zjunk",
         "2026-01-05T10:00:00ZZ",

@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point t0() { return parse_time("2026-01-05T10:00:00+07:00"); }
+time_point t0() {
+    return parse_time("2026-01-05T10:00:00+07:00");
+}
 
 // Wraps blocks into a one-flow document started by the postback GO.
 std::string one_flow(const std::string& blocks, const std::string& extra_fields = "") {
@@ -249,7 +251,8 @@ TEST_CASE("an interrupting trigger starts its flow while another waits for an an
     CHECK(h.sent() == texts{"Màu?", "Menu"});
 }
 
-TEST_CASE("rules start flows, and in-flight runs stay on the definitions they started on", "[flows][versions]") {
+TEST_CASE("rules start flows, and in-flight runs stay on the definitions they started on",
+          "[flows][versions]") {
     const std::string v1 = R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}],
       "rules": [{"name": "start", "when": "postback", "filter": {"payload": "GO"}, "then": [{"start_flow": "f"}]}],
       "flows": [{"name": "f", "blocks": [
@@ -300,25 +303,35 @@ TEST_CASE("bad flow definitions are refused with the JSON path", "[flows][defini
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "send", "text": "x", "next": "nowhere"}])j")) ==
           "$.flows[0].blocks[0].next");
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "teleport"}])j")) == "$.flows[0].blocks[0].kind");
-    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "end"}, {"id": "a", "kind": "end"}])j")) == "$.flows[0].blocks[1].id");
+    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "end"}, {"id": "a", "kind": "end"}])j")) ==
+          "$.flows[0].blocks[1].id");
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "ask", "text": "?", "field": "nope"}])j")) ==
           "$.flows[0].blocks[0].field");
-    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "wait", "delay": "soon"}])j")) == "$.flows[0].blocks[0].delay");
+    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "wait", "delay": "soon"}])j")) ==
+          "$.flows[0].blocks[0].delay");
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "wait", "until_reply": true, "on_timeout": "a"}])j")) ==
           "$.flows[0].blocks[0].on_timeout");
-    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "tag", "add": ["Z"]}])j")) == "$.flows[0].blocks[0].add[0]");
-    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "go_to", "flow": "ghost"}])j")) == "$.flows[0].blocks[0].flow");
-    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "condition", "branches": [{"if": "tag(", "next": "a"}]}])j")) ==
+    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "tag", "add": ["Z"]}])j")) ==
+          "$.flows[0].blocks[0].add[0]");
+    CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "go_to", "flow": "ghost"}])j")) ==
+          "$.flows[0].blocks[0].flow");
+    CHECK(path_of(one_flow(
+              R"j([{"id": "a", "kind": "condition", "branches": [{"if": "tag(", "next": "a"}]}])j")) ==
           "$.flows[0].blocks[0].branches[0].if");
     CHECK(path_of(one_flow(R"j([{"id": "a", "kind": "form", "form": "F", "fields": []}])j")) ==
           "$.flows[0].blocks[0].fields");
-    CHECK(path_of(R"j({"schema": 1, "rules": [{"name": "r", "when": "track", "then": [{"start_flow": "x"}]}]})j") ==
-          "$.rules[0].then[0].start_flow");
-    CHECK(path_of(R"j({"schema": 1, "flows": [{"name": "f", "start": "x", "blocks": [{"id": "a", "kind": "end"}]}]})j") ==
-          "$.flows[0].start");
+    CHECK(
+        path_of(
+            R"j({"schema": 1, "rules": [{"name": "r", "when": "track", "then": [{"start_flow": "x"}]}]})j") ==
+        "$.rules[0].then[0].start_flow");
+    CHECK(
+        path_of(
+            R"j({"schema": 1, "flows": [{"name": "f", "start": "x", "blocks": [{"id": "a", "kind": "end"}]}]})j") ==
+        "$.flows[0].start");
 }
 
-TEST_CASE("a handoff pauses every automation until resumed or until its duration passes", "[flows][handoff]") {
+TEST_CASE("a handoff pauses every automation until resumed or until its duration passes",
+          "[flows][handoff]") {
     harness h(R"j({"schema": 1, "tags": ["Cần chăm sóc"],
       "rules": [{"name": "echo", "when": "message_received", "then": [{"send": "bot: {{name}}"}]}],
       "flows": [{"name": "f", "triggers": [{"postback": "GO"}, {"postback": "GO2"}], "blocks": [
@@ -388,7 +401,8 @@ TEST_CASE("why: a flow message is explained by its input, the flow and the block
     CHECK(find("yes").entered == 0);
 }
 
-TEST_CASE("migrate_runs moves runs to the current definitions where their block still exists", "[flows][versions]") {
+TEST_CASE("migrate_runs moves runs to the current definitions where their block still exists",
+          "[flows][versions]") {
     const std::string v1 = R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}], "flows": [
       {"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
         {"id": "q", "kind": "ask", "text": "v1?", "field": "colour", "next": "done"},
@@ -416,7 +430,8 @@ TEST_CASE("migrate_runs moves runs to the current definitions where their block 
     CHECK(e.migrate_runs().migrated == 0);
 }
 
-TEST_CASE("a form's late-submission policy decides what a submission after its timeout does", "[flows][forms]") {
+TEST_CASE("a form's late-submission policy decides what a submission after its timeout does",
+          "[flows][forms]") {
     auto defs = [](const std::string& policy) {
         return R"j({"schema": 1, "fields": [{"name": "colour", "type": "text"}], "flows": [
           {"name": "f", "triggers": [{"postback": "GO"}], "blocks": [
@@ -482,9 +497,11 @@ TEST_CASE("a merged contact's pending delay still wakes the surviving contact", 
     CHECK(e.outbox()[0].contact == 1);
 }
 
-TEST_CASE("ask choices without a choice input and non-scalar set_field values are refused", "[flows][definitions]") {
+TEST_CASE("ask choices without a choice input and non-scalar set_field values are refused",
+          "[flows][definitions]") {
     auto refused_at = [](const std::string& doc) { return testing::refused_path(doc); };
-    CHECK(refused_at(one_flow(R"j([{"id": "q", "kind": "ask", "text": "?", "field": "colour", "choices": ["a"]}])j")) ==
+    CHECK(refused_at(one_flow(
+              R"j([{"id": "q", "kind": "ask", "text": "?", "field": "colour", "choices": ["a"]}])j")) ==
           "$.flows[0].blocks[0].choices");
     CHECK(refused_at(one_flow(R"j([{"id": "s", "kind": "set_field", "field": "colour", "value": [1]}])j")) ==
           "$.flows[0].blocks[0].value");

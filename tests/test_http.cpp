@@ -42,7 +42,9 @@ public:
         }
         thread_.join();
     }
-    std::string base() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+    std::string base() const {
+        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    }
     int requests() const { return requests_; }
     std::string last_body() const {
         std::lock_guard lock(mutex_);
@@ -105,7 +107,8 @@ private:
 std::string defs_for(const std::string& url, const std::string& extra = "") {
     return R"({"schema": 1, "fields": [{"name": "tier", "type": "text"}, {"name": "points", "type": "number"}],
       "flows": [{"name": "lookup", "triggers": [{"postback": "GO"}], "blocks": [
-        {"id": "call", "kind": "request", "method": "POST", "url": ")" + url + R"(",
+        {"id": "call", "kind": "request", "method": "POST", "url": ")" +
+           url + R"(",
          "headers": {"X-Shop": "demo"}, "body": {"phone": "{{phone}}"}, "timeout": "1s",
          "map": {"tier": "/customer/tier", "points": "/customer/points"}, "next": "ok", "on_failure": "sorry")" +
            extra + R"(},
@@ -252,14 +255,15 @@ TEST_CASE("request blocks are validated when definitions load", "[http][definiti
     CHECK(path_of(R"({"schema": 1, "flows": [{"name": "f", "blocks": [
         {"id": "a", "kind": "request", "url": "http://x", "map": {"ghost": "/a"}}]}]})") ==
           "$.flows[0].blocks[0].map.ghost");
-    CHECK(path_of(R"({"schema": 1, "fields": [{"name": "a", "type": "text"}], "flows": [{"name": "f", "blocks": [
+    CHECK(path_of(
+              R"({"schema": 1, "fields": [{"name": "a", "type": "text"}], "flows": [{"name": "f", "blocks": [
         {"id": "a", "kind": "request", "url": "http://x", "map": {"a": "no-slash"}}]}]})") ==
           "$.flows[0].blocks[0].map.a");
 }
 
 TEST_CASE("an answer for a run that moved on closes the request for good", "[http][flows]") {
     shop_api api;
-    runner r(defs_for(api.base() + "/customers/{{phone}}") );
+    runner r(defs_for(api.base() + "/customers/{{phone}}"));
     r.start();
     // A new postback restarts the flow: the first request is orphaned, a second one is pending.
     r.e.ingest(event::postback_of(r.who, "GO").at_time(r.now));

@@ -7,7 +7,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 const policy_profile& builtin(const char* name) {
     const auto* p = builtin_policy(name);
@@ -20,7 +22,8 @@ struct situation {
     channel_state state;
     send_context ctx;
 
-    situation(time_point now, std::optional<time_point> inbound, int replies = 0, const char* purpose = "reply") {
+    situation(time_point now, std::optional<time_point> inbound, int replies = 0,
+              const char* purpose = "reply") {
         state.last_inbound = inbound;
         state.replies_since_inbound = replies;
         ctx.now = now;
@@ -32,7 +35,8 @@ struct situation {
 
 } // namespace
 
-TEST_CASE("zalo-2024 gives eight free replies per inbound message within 48 hours, then bills 55 VND", "[policy]") {
+TEST_CASE("zalo-2024 gives eight free replies per inbound message within 48 hours, then bills 55 VND",
+          "[policy]") {
     const auto t0 = at("2026-01-05T10:00");
     for (int replies = 0; replies < 8; ++replies) {
         const auto d = situation(t0 + 1h, t0, replies).under("zalo-2024");
@@ -158,7 +162,8 @@ TEST_CASE("vietnamese advertising sms keeps hours, three a day and the label", "
 
 TEST_CASE("email marketing needs the one-click unsubscribe header", "[policy]") {
     CHECK(situation(at("2026-01-05T10:00"), std::nullopt, 0, "promotional").under("email").needs_unsubscribe);
-    CHECK_FALSE(situation(at("2026-01-05T10:00"), std::nullopt, 0, "transactional").under("email").needs_unsubscribe);
+    CHECK_FALSE(
+        situation(at("2026-01-05T10:00"), std::nullopt, 0, "transactional").under("email").needs_unsubscribe);
 }
 
 TEST_CASE("counting rules are not applied twice at dispatch", "[policy]") {
@@ -188,7 +193,8 @@ TEST_CASE("policy profiles are data with readable errors", "[policy]") {
     CHECK(refused(R"({"rules": [{"kind": "teleport"}]})") == "$.rules[0].kind");
     CHECK(refused(R"({"rules": [{"kind": "window"}]})") == "$.rules[0].within");
     CHECK(refused(R"({"rules": [{"kind": "limit", "max": 2}]})") == "$.rules[0].per");
-    CHECK(refused(R"({"rules": [{"kind": "hours", "open": "25:00", "close": "06:00"}]})") == "$.rules[0].open");
+    CHECK(refused(R"({"rules": [{"kind": "hours", "open": "25:00", "close": "06:00"}]})") ==
+          "$.rules[0].open");
     CHECK(refused(R"({"rules": [{"kind": "window", "within": "2h", "purposes": ["spam"]}]})") ==
           "$.rules[0].purposes[0]");
     CHECK(refused(R"({"rules": [], "colour": 1})") == "$.colour");
@@ -198,8 +204,8 @@ TEST_CASE("policy profiles are data with readable errors", "[policy]") {
 
 TEST_CASE("every built-in profile loads", "[policy]") {
     const auto names = builtin_policy_names();
-    CHECK(names == std::vector<std::string>{"email", "messenger", "sms-vn-ads", "telegram", "whatsapp", "zalo",
-                                            "zalo-2024", "zalo-2026"});
+    CHECK(names == std::vector<std::string>{"email", "messenger", "sms-vn-ads", "telegram", "whatsapp",
+                                            "zalo", "zalo-2024", "zalo-2026"});
     CHECK(builtin_policy("nope") == nullptr);
 }
 

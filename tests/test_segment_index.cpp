@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include <tagflow/tagflow.hpp>
 #include <tagflow/segment_index.hpp>
+#include <tagflow/tagflow.hpp>
 
 using namespace tagflow;
 
@@ -19,7 +19,8 @@ struct tags_of final : expression_context {
 } // namespace
 
 TEST_CASE("tag-only conditions become tag formulas", "[segment_index]") {
-    const auto f = expression::parse(R"(tag("Khách VIP") and not tag("Đã mua Áo A") or tag("X"))").as_tag_formula();
+    const auto f =
+        expression::parse(R"(tag("Khách VIP") and not tag("Đã mua Áo A") or tag("X"))").as_tag_formula();
     REQUIRE(f);
     CHECK(f->what == tag_formula::kind::any_of);
     REQUIRE(f->children.size() == 2);
@@ -37,9 +38,12 @@ TEST_CASE("the index answers tag conditions like the per-contact evaluation", "[
     for (int n = 1; n <= 60; ++n) {
         const identity who{"zalo", std::to_string(n)};
         e.ingest(event::message(who, "hi"));
-        if (n % 2 == 0) e.ingest(event::add_tag(who, "A"));
-        if (n % 3 == 0) e.ingest(event::add_tag(who, "B"));
-        if (n % 5 == 0) e.ingest(event::add_tag(who, "C"));
+        if (n % 2 == 0)
+            e.ingest(event::add_tag(who, "A"));
+        if (n % 3 == 0)
+            e.ingest(event::add_tag(who, "B"));
+        if (n % 5 == 0)
+            e.ingest(event::add_tag(who, "C"));
     }
     const auto index = segment_index::build(e);
     CHECK(index.size() == 60);

@@ -7,7 +7,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 std::string refused_path(const std::string& doc) {
     try {
@@ -81,11 +83,15 @@ TEST_CASE("segments default to a daily re-check only when they read the clock", 
 }
 
 TEST_CASE("bad segments are refused with their path", "[segments]") {
-    CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "ordrs > 1"}]})j") == "$.segments[0].if");
-    CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "tag(\"Nope\")"}]})j") == "$.segments[0].if");
+    CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "ordrs > 1"}]})j") ==
+          "$.segments[0].if");
+    CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "tag(\"Nope\")"}]})j") ==
+          "$.segments[0].if");
     CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "orders > 1"},
-                                                      {"name": "x", "if": "orders > 2"}]})j") == "$.segments[1].name");
-    CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x", "if": "orders > 1", "recheck": "soon"}]})j") ==
+                                                      {"name": "x", "if": "orders > 2"}]})j") ==
+          "$.segments[1].name");
+    CHECK(refused_path(
+              R"j({"schema": 1, "segments": [{"name": "x", "if": "orders > 1", "recheck": "soon"}]})j") ==
           "$.segments[0].recheck");
     CHECK(refused_path(R"j({"schema": 1, "segments": [{"name": "x"}]})j") == "$.segments[0].if");
     CHECK(refused_path(R"j({"schema": 1, "rules": [{"name": "r", "when": "segment_entered",

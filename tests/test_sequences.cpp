@@ -10,7 +10,9 @@ using namespace std::chrono_literals;
 namespace {
 
 // Local times in Asia/Ho_Chi_Minh (UTC+7).
-time_point at(const char* local) { return parse_time(std::string(local) + "+07:00"); }
+time_point at(const char* local) {
+    return parse_time(std::string(local) + "+07:00");
+}
 
 std::string with_sequence(const std::string& sequence) {
     return R"j({"schema": 1, "tags": ["Follow", "Done", "VIP"], "fields": [{"name": "orders_note", "type": "text"}],
@@ -46,13 +48,15 @@ using sends = std::vector<std::pair<std::string, std::string>>;
 } // namespace
 
 TEST_CASE("steps run after entry or after the previous step, inside the send window", "[sequences]") {
-    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "08:00", "to": "21:00"},
+    harness h(with_sequence(
+        R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "08:00", "to": "21:00"},
       "steps": [{"after": "24h", "send": "one"}, {"after": "2h", "from": "previous", "send": "two"},
                 {"after": "30h", "from": "entry", "send": "three"}]})j"));
     h.tag(true, "2026-01-05T20:30");
-    CHECK(h.sent_until("2026-01-10T00:00") == sends{{"2026-01-06T20:30", "one"},
-                                                     {"2026-01-07T08:00", "two"}, // 22:30 is closed: next opening
-                                                     {"2026-01-07T08:00", "three"}}); // due 02:30, waits too
+    CHECK(h.sent_until("2026-01-10T00:00") ==
+          sends{{"2026-01-06T20:30", "one"},
+                {"2026-01-07T08:00", "two"},     // 22:30 is closed: next opening
+                {"2026-01-07T08:00", "three"}}); // due 02:30, waits too
 }
 
 TEST_CASE("leaving the tag cancels every pending step at once", "[sequences]") {
@@ -89,11 +93,13 @@ TEST_CASE("re-entry restarts by default, or is ignored within a period", "[seque
         h.tag(true, "2026-01-05T10:00");
         h.tag(false, "2026-01-05T12:00");
         h.tag(true, "2026-01-05T13:00");
-        CHECK(h.sent_until("2026-01-06T00:00") == sends{{"2026-01-05T11:00", "hello"}, {"2026-01-05T14:00", "hello"}});
+        CHECK(h.sent_until("2026-01-06T00:00") ==
+              sends{{"2026-01-05T11:00", "hello"}, {"2026-01-05T14:00", "hello"}});
     }
     SECTION("ignore within 30 days, even when staying in past the period") {
-        harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore", "within": "30d"}, )j" +
-                                steps + "}"));
+        harness h(with_sequence(
+            R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore", "within": "30d"}, )j" +
+            steps + "}"));
         h.tag(true, "2026-01-05T10:00");
         h.tag(false, "2026-01-05T12:00");
         h.tag(true, "2026-01-20T10:00");
@@ -113,7 +119,8 @@ TEST_CASE("a cap limits the messages of one subscription", "[sequences]") {
 }
 
 TEST_CASE("a sequence can follow a segment expression", "[sequences]") {
-    harness h(with_sequence(R"j({"name": "big spenders", "follows": {"segment": "total_spent >= 1000000 and not tag(\"VIP\")"},
+    harness h(with_sequence(
+        R"j({"name": "big spenders", "follows": {"segment": "total_spent >= 1000000 and not tag(\"VIP\")"},
       "steps": [{"after": "2h", "send": "Cảm ơn bạn đã mua nhiều!"}]})j"));
     h.e.ingest(event::order_of(h.who, {"1", 600000, "VND", {"Áo"}}).at_time(at("2026-01-05T09:00")));
     h.e.ingest(event::order_of(h.who, {"2", 600000, "VND", {"Quần"}}).at_time(at("2026-01-05T10:00")));
@@ -121,7 +128,8 @@ TEST_CASE("a sequence can follow a segment expression", "[sequences]") {
 }
 
 TEST_CASE("windows are in the contact's own time zone", "[sequences]") {
-    harness h(with_sequence(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "09:00", "to": "17:00"},
+    harness h(with_sequence(
+        R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "09:00", "to": "17:00"},
       "steps": [{"after": "1h", "send": "hi"}]})j"));
     h.e.ingest(event::profile_of(h.who, {.time_zone = "Europe/London"}).at_time(at("2026-01-05T08:00")));
     h.tag(true, "2026-01-05T08:00"); // 01:00 in London: due 02:00 London, opens 09:00 London = 16:00 +07
@@ -131,22 +139,28 @@ TEST_CASE("windows are in the contact's own time zone", "[sequences]") {
 TEST_CASE("bad sequences are refused with the JSON path", "[sequences][definitions]") {
     auto path_of = [](const std::string& seq) { return testing::refused_path(with_sequence(seq)); };
     CHECK(path_of(R"j({"name": "s", "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].follows");
-    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Nope"}, "steps": [{"after": "1h", "send": "x"}]})j") ==
-          "$.sequences[0].follows.tag");
+    CHECK(
+        path_of(R"j({"name": "s", "follows": {"tag": "Nope"}, "steps": [{"after": "1h", "send": "x"}]})j") ==
+        "$.sequences[0].follows.tag");
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": []})j") == "$.sequences[0].steps");
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"send": "x"}]})j") ==
           "$.sequences[0].steps[0].after");
-    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send": "x", "add_tags": ["Done"]}]})j") ==
-          "$.sequences[0].steps[0]");
+    CHECK(
+        path_of(
+            R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send": "x", "add_tags": ["Done"]}]})j") ==
+        "$.sequences[0].steps[0]");
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "window": {"from": "25:00", "to": "21:00"},
                       "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].window");
-    CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send_form": {"flow": "f", "block": "b"}}]})j") ==
-          "$.sequences[0].steps[0].send_form.flow");
+    CHECK(
+        path_of(
+            R"j({"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "1h", "send_form": {"flow": "f", "block": "b"}}]})j") ==
+        "$.sequences[0].steps[0].send_form.flow");
     CHECK(path_of(R"j({"name": "s", "follows": {"tag": "Follow"}, "reentry": {"policy": "ignore"},
                       "steps": [{"after": "1h", "send": "x"}]})j") == "$.sequences[0].reentry.within");
 }
 
-TEST_CASE("timers fired in one advance keep (due, id) order even when they schedule earlier ones", "[sequences][timers]") {
+TEST_CASE("timers fired in one advance keep (due, id) order even when they schedule earlier ones",
+          "[sequences][timers]") {
     engine e(make_memory_store());
     e.load_definitions(R"j({"schema": 1, "tags": ["Follow"],
       "sequences": [{"name": "s", "follows": {"tag": "Follow"}, "steps": [{"after": "2h", "send": "sequence at 2h"}]}],
@@ -202,7 +216,8 @@ TEST_CASE("a subscription that starts and ends in one event leaves no timer behi
 
 TEST_CASE("a segment that stops holding with time is re-checked before a step runs", "[sequences]") {
     engine e(make_memory_store());
-    e.load_definitions(R"j({"schema": 1, "sequences": [{"name": "fresh", "follows": {"segment": "days_since_last_inbound < 1"},
+    e.load_definitions(
+        R"j({"schema": 1, "sequences": [{"name": "fresh", "follows": {"segment": "days_since_last_inbound < 1"},
       "steps": [{"after": "2d", "send": "still chatting?"}]}]})j");
     e.ingest(event::message({"zalo", "1"}, "hi").at_time(at("2026-01-05T10:00")));
     e.advance_to(at("2026-01-10T00:00"));
@@ -231,7 +246,8 @@ TEST_CASE("frequency caps defer promotional messages across automations and neve
     int replies = 0;
     for (const auto& m : e.outbox()) {
         if (m.purpose == "promotional") {
-            promos.push_back(std::string(to_string(m.status)) + (m.not_before ? " " + format_time(*m.not_before) : ""));
+            promos.push_back(std::string(to_string(m.status)) +
+                             (m.not_before ? " " + format_time(*m.not_before) : ""));
         } else {
             CHECK(m.status == message_status::pending); // replies are never capped
             ++replies;
@@ -240,11 +256,13 @@ TEST_CASE("frequency caps defer promotional messages across automations and neve
     CHECK(replies == 4);
     CHECK(promos == std::vector<std::string>{"pending", "pending", "deferred 2026-01-06T03:00:00Z",
                                              "deferred 2026-01-06T04:00:00Z"});
-    CHECK_THROWS_AS(definitions::parse(R"j({"schema": 1, "caps": [{"purpose": "reply", "max": 1, "per": "1h"}]})j"),
-                    definition_error);
+    CHECK_THROWS_AS(
+        definitions::parse(R"j({"schema": 1, "caps": [{"purpose": "reply", "max": 1, "per": "1h"}]})j"),
+        definition_error);
 }
 
-TEST_CASE("after downtime, late steps are sent late or skipped as each sequence declares", "[sequences][downtime]") {
+TEST_CASE("after downtime, late steps are sent late or skipped as each sequence declares",
+          "[sequences][downtime]") {
     time_point clock = at("2026-01-05T10:00");
     engine_options o;
     o.clock = [&clock] { return clock; };

@@ -13,7 +13,8 @@ const std::filesystem::path scenarios = std::filesystem::path(TAGFLOW_TEST_DATA_
 std::string wrap(const std::string& steps) {
     return R"({"name": "t", "definitions": {"schema": 1, "tags": ["A"],
       "rules": [{"name": "r", "when": "message_received", "then": [{"add_tag": "A"}, {"send": "ok"}]}]},
-      "steps": )" + steps + "}";
+      "steps": )" +
+           steps + "}";
 }
 
 } // namespace
@@ -38,7 +39,8 @@ TEST_CASE("a scenario runs the same on a SQLite store", "[simulator][sqlite]") {
     for (const char* suffix : {"", "-wal", "-shm"}) {
         std::filesystem::remove(db.string() + suffix);
     }
-    const auto result = run_scenario_file(scenarios / "s5_first_time_returning.json", open_sqlite_store(db.string()));
+    const auto result =
+        run_scenario_file(scenarios / "s5_first_time_returning.json", open_sqlite_store(db.string()));
     INFO(result.transcript);
     CHECK(result.passed);
     for (const char* suffix : {"", "-wal", "-shm"}) {

@@ -31,25 +31,25 @@ struct broadcast_spec {
 
 /// One recipient's outcome, planned or decided.
 struct broadcast_recipient {
-    contact_id contact = 0;            ///< Who.
-    identity to;                       ///< Where it goes.
+    contact_id contact = 0;                          ///< Who.
+    identity to;                                     ///< Where it goes.
     message_status status = message_status::pending; ///< pending, deferred, blocked, ... (what the row says).
-    std::optional<time_point> not_before; ///< When it may go, if later than planned.
-    std::string rule;                  ///< Policy rule behind a block, deferral or cost.
-    std::string reason;                ///< Why, in words.
-    double cost = 0;                   ///< Expected price.
-    std::string currency;              ///< Currency of `cost`.
-    std::int64_t message_id = 0;       ///< The outbox row (0 in a plan).
+    std::optional<time_point> not_before;            ///< When it may go, if later than planned.
+    std::string rule;                                ///< Policy rule behind a block, deferral or cost.
+    std::string reason;                              ///< Why, in words.
+    double cost = 0;                                 ///< Expected price.
+    std::string currency;                            ///< Currency of `cost`.
+    std::int64_t message_id = 0;                     ///< The outbox row (0 in a plan).
 };
 
 /// A plan or the state of a broadcast.
 struct broadcast_summary {
-    std::string name;                              ///< The broadcast.
-    std::vector<broadcast_recipient> recipients;   ///< Ascending by contact id.
-    std::map<std::string, std::size_t> by_status;  ///< Recipients per status name.
+    std::string name;                                     ///< The broadcast.
+    std::vector<broadcast_recipient> recipients;          ///< Ascending by contact id.
+    std::map<std::string, std::size_t> by_status;         ///< Recipients per status name.
     std::map<std::string, std::size_t> blocked_by_reason; ///< Blocked recipients per rule id.
-    std::map<std::string, double> cost;            ///< Estimated cost per currency (billed messages x price).
-    std::size_t already_decided = 0;               ///< In a plan: recipients an earlier send already covered.
+    std::map<std::string, double> cost; ///< Estimated cost per currency (billed messages x price).
+    std::size_t already_decided = 0;    ///< In a plan: recipients an earlier send already covered.
 };
 
 /// Dry run: what sending `spec` now would decide for each member (policy verdicts, deferrals,

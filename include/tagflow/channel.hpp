@@ -23,12 +23,12 @@ namespace tagflow {
 /// What a channel can show. Content beyond it is degraded, never dropped: buttons become
 /// numbered text, quick replies likewise, long text is split at the limit.
 struct channel_capabilities {
-    std::size_t max_text = 2000;         ///< Longest text part, in Unicode code points (NFC).
-    std::size_t max_buttons = 0;         ///< Buttons per message; 0 means none (numbered text instead).
-    std::size_t max_quick_replies = 0;   ///< Quick replies per message; 0 means none.
-    std::size_t max_button_title = 20;   ///< Longest button / quick-reply title; longer ones are cut.
-    bool media = false;                  ///< Images and files can be attached.
-    bool templates = false;              ///< Pre-approved templates can be sent (WhatsApp, Zalo ZBS).
+    std::size_t max_text = 2000;       ///< Longest text part, in Unicode code points (NFC).
+    std::size_t max_buttons = 0;       ///< Buttons per message; 0 means none (numbered text instead).
+    std::size_t max_quick_replies = 0; ///< Quick replies per message; 0 means none.
+    std::size_t max_button_title = 20; ///< Longest button / quick-reply title; longer ones are cut.
+    bool media = false;                ///< Images and files can be attached.
+    bool templates = false;            ///< Pre-approved templates can be sent (WhatsApp, Zalo ZBS).
 
     friend bool operator==(const channel_capabilities&, const channel_capabilities&) = default;
 };
@@ -36,9 +36,9 @@ struct channel_capabilities {
 /// A message shaped for one channel: the text split into parts that fit, and the buttons and
 /// quick replies the channel can carry (attached to the last part).
 struct rendered_message {
-    std::vector<std::string> parts;          ///< At least one part; each within max_text.
-    std::vector<button> buttons;             ///< Kept buttons (titles cut to fit).
-    std::vector<std::string> quick_replies;  ///< Kept quick replies (titles cut to fit).
+    std::vector<std::string> parts;         ///< At least one part; each within max_text.
+    std::vector<button> buttons;            ///< Kept buttons (titles cut to fit).
+    std::vector<std::string> quick_replies; ///< Kept quick replies (titles cut to fit).
 
     friend bool operator==(const rendered_message&, const rendered_message&) = default;
 };
@@ -58,12 +58,12 @@ struct send_result {
         failed,  ///< Permanent failure for this message (bad recipient, user blocked the account).
         blocked, ///< The platform refused it by policy (outside the window, at night): not retried.
     };
-    outcome result = outcome::sent;        ///< What happened.
-    std::string external_id;               ///< Platform message id when sent.
-    std::string error_code;                ///< Platform error, e.g. "-230", "10/2018278", "429".
-    std::string detail;                    ///< Human-readable explanation.
-    std::optional<duration> retry_after;   ///< The platform's own wait (Telegram retry_after).
-    int requests = 0;                      ///< HTTP requests made (parts of a split message).
+    outcome result = outcome::sent;      ///< What happened.
+    std::string external_id;             ///< Platform message id when sent.
+    std::string error_code;              ///< Platform error, e.g. "-230", "10/2018278", "429".
+    std::string detail;                  ///< Human-readable explanation.
+    std::optional<duration> retry_after; ///< The platform's own wait (Telegram retry_after).
+    int requests = 0;                    ///< HTTP requests made (parts of a split message).
 
     /// A successful result.
     static send_result ok(std::string external_id) {
@@ -124,8 +124,9 @@ protected:
 
     /// The platform request carrying part `index` of `shaped` (buttons and quick replies go with
     /// the last part). Throws tagflow::error(errc::invalid_argument) when it cannot be addressed.
-    [[nodiscard]] virtual http_request build_request(const outbound_message& message, const rendered_message& shaped,
-                                                     std::size_t index, const contact& recipient) const = 0;
+    [[nodiscard]] virtual http_request build_request(const outbound_message& message,
+                                                     const rendered_message& shaped, std::size_t index,
+                                                     const contact& recipient) const = 0;
     /// Classifies the platform's answer to one request.
     [[nodiscard]] virtual send_result interpret(const http_response& response) const = 0;
 

@@ -48,11 +48,11 @@ std::optional<lifecycle> parse_lifecycle(std::string_view name) noexcept;
 
 /// Built-in profile attributes. Phone is E.164, e-mail normalised, time zone an IANA name.
 struct profile {
-    std::string name;      ///< Display name; empty when unknown.
-    std::string phone;     ///< E.164, e.g. "+84912345678"; empty when unknown.
-    std::string email;     ///< Lowercased address; empty when unknown.
-    std::string time_zone; ///< IANA zone, e.g. "Asia/Ho_Chi_Minh"; empty means the engine default.
-    std::string locale;    ///< BCP 47 tag, e.g. "vi-VN"; empty when unknown.
+    std::string name;        ///< Display name; empty when unknown.
+    std::string phone;       ///< E.164, e.g. "+84912345678"; empty when unknown.
+    std::string email;       ///< Lowercased address; empty when unknown.
+    std::string time_zone;   ///< IANA zone, e.g. "Asia/Ho_Chi_Minh"; empty means the engine default.
+    std::string locale;      ///< BCP 47 tag, e.g. "vi-VN"; empty when unknown.
     std::string customer_id; ///< The shop's own customer id once linked; empty otherwise.
 
     friend bool operator==(const profile&, const profile&) = default;
@@ -112,13 +112,13 @@ struct flow_frame {
 
 /// A contact's position in a flow. It stays on the definitions version it started on.
 struct flow_run {
-    std::string flow;             ///< Current flow.
-    std::string block;            ///< Current block.
-    std::string waiting;          ///< "reply", "form", "timer", "until", "request", "handoff" or "" (running).
-    int retries = 0;              ///< Bad answers so far at an ask block.
-    std::int64_t timer = 0;       ///< Pending timer id (delay or timeout), 0 when none.
-    std::int64_t request = 0;     ///< Pending external request id, 0 when none.
-    int definitions_version = 0;  ///< Definitions the run started on.
+    std::string flow;            ///< Current flow.
+    std::string block;           ///< Current block.
+    std::string waiting;         ///< "reply", "form", "timer", "until", "request", "handoff" or "" (running).
+    int retries = 0;             ///< Bad answers so far at an ask block.
+    std::int64_t timer = 0;      ///< Pending timer id (delay or timeout), 0 when none.
+    std::int64_t request = 0;    ///< Pending external request id, 0 when none.
+    int definitions_version = 0; ///< Definitions the run started on.
     std::vector<flow_frame> stack; ///< Callers, innermost last.
 
     friend bool operator==(const flow_run&, const flow_run&) = default;
@@ -132,24 +132,24 @@ struct sequence_state {
     std::int64_t timer = 0;                 ///< Pending timer id, 0 when none.
     int sends = 0;                          ///< Messages sent in this subscription.
     bool active = true;                     ///< A member: still carries the tag / matches the segment.
-    bool completed = false;                 ///< Nothing left to run (every step ran, or re-entry was ignored).
-    std::optional<time_point> left_at;      ///< When it last left.
+    bool completed = false;            ///< Nothing left to run (every step ran, or re-entry was ignored).
+    std::optional<time_point> left_at; ///< When it last left.
 
     friend bool operator==(const sequence_state&, const sequence_state&) = default;
 };
 
 /// A complete contact record. Ordered containers keep exports deterministic.
 struct contact {
-    contact_id id = 0;                          ///< Store-assigned id.
-    std::vector<identity> identities;           ///< Every way to reach them, sorted.
-    tagflow::profile profile;                   ///< Built-in attributes.
+    contact_id id = 0;                              ///< Store-assigned id.
+    std::vector<identity> identities;               ///< Every way to reach them, sorted.
+    tagflow::profile profile;                       ///< Built-in attributes.
     tagflow::lifecycle stage = lifecycle::stranger; ///< Lifecycle type.
-    std::map<std::string, field_value> fields;  ///< Custom fields by name.
-    std::map<std::string, time_point> tags;     ///< Tag name -> time it was added.
-    std::vector<note> notes;                    ///< In the order they were written.
-    tagflow::activity activity;                 ///< Counters.
-    std::set<std::string> fired_rules;          ///< Rules marked "once" that already ran.
-    std::optional<flow_run> run;                ///< The flow the contact is in, if any.
+    std::map<std::string, field_value> fields;      ///< Custom fields by name.
+    std::map<std::string, time_point> tags;         ///< Tag name -> time it was added.
+    std::vector<note> notes;                        ///< In the order they were written.
+    tagflow::activity activity;                     ///< Counters.
+    std::set<std::string> fired_rules;              ///< Rules marked "once" that already ran.
+    std::optional<flow_run> run;                    ///< The flow the contact is in, if any.
     /// "flow/block" of the last form sent and not yet completed, even after its wait ended: a
     /// late submission may complete it once (forms with "late_submission": "accept").
     std::string open_form;

@@ -7,8 +7,8 @@
 #include <tagflow/contact.hpp>
 #include <tagflow/event.hpp>
 #include <tagflow/expression.hpp>
-#include <tagflow/policy.hpp>
 #include <tagflow/flow.hpp>
+#include <tagflow/policy.hpp>
 #include <tagflow/sequence.hpp>
 #include <tagflow/text.hpp>
 #include <tagflow/value.hpp>
@@ -56,7 +56,7 @@ enum class trigger {
     tag_added,
     tag_removed,
     lifecycle_changed,
-    inactive, ///< No message from the contact for filter.inactive_for (timer-driven).
+    inactive,          ///< No message from the contact for filter.inactive_for (timer-driven).
     followed,          ///< The contact followed the channel's account.
     unfollowed,        ///< The contact unfollowed it.
     message_sent,      ///< A channel accepted one of the contact's messages.
@@ -74,50 +74,50 @@ std::string_view to_string(trigger t) noexcept;
 
 /// Narrows a trigger to some events; empty members do not narrow.
 struct rule_filter {
-    std::optional<text_filter> text;   ///< Message triggers: keyword / contains / regex.
-    std::string payload;               ///< postback: exact payload.
-    std::string form;                  ///< form_*: form name.
-    std::string item;                  ///< order_placed: an item whose folded name equals this.
-    std::string tag;                   ///< tag_*: the tag.
-    std::optional<lifecycle> to;       ///< lifecycle_changed: the new stage.
-    std::string name;                  ///< track: event name.
-    duration inactive_for{};           ///< inactive: how long without a message (required).
-    std::string cause;                 ///< message_*: what decided the message starts with this, e.g. "sequence:".
-    std::string segment;               ///< segment_*: the segment's name.
+    std::optional<text_filter> text; ///< Message triggers: keyword / contains / regex.
+    std::string payload;             ///< postback: exact payload.
+    std::string form;                ///< form_*: form name.
+    std::string item;                ///< order_placed: an item whose folded name equals this.
+    std::string tag;                 ///< tag_*: the tag.
+    std::optional<lifecycle> to;     ///< lifecycle_changed: the new stage.
+    std::string name;                ///< track: event name.
+    duration inactive_for{};         ///< inactive: how long without a message (required).
+    std::string cause;   ///< message_*: what decided the message starts with this, e.g. "sequence:".
+    std::string segment; ///< segment_*: the segment's name.
 };
 
 /// One thing a rule does.
 struct action {
     /// Action kinds.
     enum class kind { add_tag, remove_tag, set_field, clear_field, add_note, send, start_flow, later };
-    kind what = kind::add_tag; ///< Which action.
-    std::string tag;           ///< add_tag / remove_tag.
-    std::string field;         ///< set_field / clear_field.
-    std::string value;         ///< set_field: the value as text (a mustache template).
-    std::string text;          ///< add_note / send: a mustache template over the contact.
+    kind what = kind::add_tag;     ///< Which action.
+    std::string tag;               ///< add_tag / remove_tag.
+    std::string field;             ///< set_field / clear_field.
+    std::string value;             ///< set_field: the value as text (a mustache template).
+    std::string text;              ///< add_note / send: a mustache template over the contact.
     std::string purpose = "reply"; ///< send: reply, transactional or promotional.
     std::string template_name;     ///< send: a platform template (WhatsApp, Zalo ZBS, "request_user_info").
     std::vector<std::string> template_params; ///< send: template parameters (mustache templates).
-    std::string channel_tag;       ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
+    std::string channel_tag;                  ///< send: platform message tag, e.g. Messenger "HUMAN_AGENT".
     /// send: channels to try in order ("zalo", "email", "sms", ...): the first where the contact
     /// has an address (an identity; for email and sms the profile's e-mail or phone) and the
     /// channel's policy does not block. Empty: reply where the contact wrote.
     std::vector<std::string> channels;
-    std::string flow;          ///< start_flow: the flow to start (replacing any current run).
-    duration delay{};          ///< later: how long after the trigger the nested actions run.
-    expression unless;         ///< later: skip the nested actions if this holds when they are due.
-    std::vector<action> then;  ///< later: the actions to run (not themselves delayed).
+    std::string flow;         ///< start_flow: the flow to start (replacing any current run).
+    duration delay{};         ///< later: how long after the trigger the nested actions run.
+    expression unless;        ///< later: skip the nested actions if this holds when they are due.
+    std::vector<action> then; ///< later: the actions to run (not themselves delayed).
 };
 
 /// Actions on a date: a date field (birthdays) or the first order (anniversaries), every year
 /// at a local time, or only on chosen anniversaries.
 struct date_trigger {
-    std::string name;             ///< Unique name.
-    std::string field;            ///< A date field, or "first_order".
-    local_clock_time at{9, 0};    ///< Contact-local time of day.
-    std::vector<int> years;       ///< Only these anniversaries (1, 2, 3); empty: every year.
-    std::vector<action> then;     ///< What to do.
-    std::string path;             ///< JSON path, for messages.
+    std::string name;          ///< Unique name.
+    std::string field;         ///< A date field, or "first_order".
+    local_clock_time at{9, 0}; ///< Contact-local time of day.
+    std::vector<int> years;    ///< Only these anniversaries (1, 2, 3); empty: every year.
+    std::vector<action> then;  ///< What to do.
+    std::string path;          ///< JSON path, for messages.
 };
 
 /// A named, dynamic segment: the contacts for whom `condition` holds. Membership is kept on
@@ -142,13 +142,13 @@ struct frequency_cap {
 
 /// when EVENT [filter] if CONDITION then ACTIONS.
 struct rule {
-    std::string name;        ///< Unique rule name; recorded as the cause of what it does.
+    std::string name;                         ///< Unique rule name; recorded as the cause of what it does.
     trigger when = trigger::message_received; ///< What starts it.
-    rule_filter filter;      ///< Narrows the trigger.
-    expression condition;    ///< Must hold (after the event is applied); true when absent.
-    std::vector<action> actions; ///< Run in order.
-    bool once = false;       ///< Run at most once per contact.
-    std::string path;        ///< JSON path of the rule, for messages.
+    rule_filter filter;                       ///< Narrows the trigger.
+    expression condition;                     ///< Must hold (after the event is applied); true when absent.
+    std::vector<action> actions;              ///< Run in order.
+    bool once = false;                        ///< Run at most once per contact.
+    std::string path;                         ///< JSON path of the rule, for messages.
 };
 
 /// A validated, compiled definitions document. Immutable after loading, so sharing one

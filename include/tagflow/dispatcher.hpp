@@ -83,14 +83,15 @@ public:
 private:
     void deliver(const outbound_message& m, time_point now, dispatch_report& report);
     // `attempt`: an adapter's result (keyed by attempt number), not a policy verdict (keyed by time).
-    void record(const outbound_message& m, bool attempt, delivery_status status, time_point now, std::string error,
-                std::string rule, std::optional<time_point> until, std::string external_id);
+    void record(const outbound_message& m, bool attempt, delivery_status status, time_point now,
+                std::string error, std::string rule, std::optional<time_point> until,
+                std::string external_id);
 
     engine& engine_;
     dispatch_options options_;
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<channel>, std::less<>> channels_;
-    std::map<std::string, time_point, std::less<>> next_slot_; // per channel, for rate limits
+    std::map<std::string, time_point, std::less<>> next_slot_;           // per channel, for rate limits
     std::map<std::string, time_point, std::less<>> next_recipient_slot_; // per address, for pair rates
 };
 

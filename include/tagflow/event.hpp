@@ -16,20 +16,21 @@ namespace tagflow {
 
 /// The kind of an event.
 enum class event_kind {
-    message_received,  ///< The contact sent a message (text).
-    postback,          ///< The contact pressed a button or quick reply (payload).
-    form_opened,       ///< The contact opened a form (form).
-    form_submitted,    ///< The contact submitted a form (form, data).
-    order_placed,      ///< The shop reports an order (order).
-    profile_updated,   ///< Profile attributes or custom fields changed (profile).
-    customer_linked,   ///< The shop linked the contact to its own customer id (customer_id).
-    note_added,        ///< Staff or automation wrote a note (author, text).
-    track,             ///< A custom event from the shop (name, data).
-    tag_added,         ///< A tag was added (tag). Ingesting it adds the tag.
-    tag_removed,       ///< A tag was removed (tag). Ingesting it removes the tag.
-    lifecycle_changed, ///< Derived only: the lifecycle moved forward. Cannot be ingested.
+    message_received,   ///< The contact sent a message (text).
+    postback,           ///< The contact pressed a button or quick reply (payload).
+    form_opened,        ///< The contact opened a form (form).
+    form_submitted,     ///< The contact submitted a form (form, data).
+    order_placed,       ///< The shop reports an order (order).
+    profile_updated,    ///< Profile attributes or custom fields changed (profile).
+    customer_linked,    ///< The shop linked the contact to its own customer id (customer_id).
+    note_added,         ///< Staff or automation wrote a note (author, text).
+    track,              ///< A custom event from the shop (name, data).
+    tag_added,          ///< A tag was added (tag). Ingesting it adds the tag.
+    tag_removed,        ///< A tag was removed (tag). Ingesting it removes the tag.
+    lifecycle_changed,  ///< Derived only: the lifecycle moved forward. Cannot be ingested.
     automation_resumed, ///< Staff hand the contact back to automation after a handoff.
-    request_completed,  ///< An external request made for a flow got its answer (request_id, status, text, error).
+    request_completed,  ///< An external request made for a flow got its answer (request_id, status, text,
+                        ///< error).
     followed,           ///< The contact followed the channel's account (Zalo OA follow).
     unfollowed,         ///< The contact stopped following it.
     delivery_update,    ///< A send attempt's result or a platform receipt for an outbox message
@@ -65,11 +66,11 @@ std::optional<event_kind> parse_event_kind(std::string_view name) noexcept;
 /// Profile attributes carried by an event; only the present ones change. Phones and e-mails are
 /// normalised on ingest (an invalid one refuses the event).
 struct profile_update {
-    std::optional<std::string> name;      ///< Display name.
-    std::optional<std::string> phone;     ///< Any common spelling; stored as E.164.
-    std::optional<std::string> email;     ///< Stored lowercased.
-    std::optional<std::string> time_zone; ///< IANA zone name.
-    std::optional<std::string> locale;    ///< BCP 47 tag.
+    std::optional<std::string> name;           ///< Display name.
+    std::optional<std::string> phone;          ///< Any common spelling; stored as E.164.
+    std::optional<std::string> email;          ///< Stored lowercased.
+    std::optional<std::string> time_zone;      ///< IANA zone name.
+    std::optional<std::string> locale;         ///< BCP 47 tag.
     std::map<std::string, std::string> fields; ///< Custom fields as text, converted to their declared type.
 
     /// True when nothing is set.
@@ -93,27 +94,27 @@ struct order_info {
 /// Which members matter depends on `kind`; engine::ingest validates them and names the bad one.
 struct event {
     event_kind kind = event_kind::message_received; ///< What happened.
-    tagflow::identity identity;        ///< Who, as the channel knows them (or use `contact`).
-    std::optional<contact_id> contact; ///< Who, by contact id (API-side events).
-    std::optional<time_point> at;      ///< When; the engine clock when absent.
-    std::string key;                   ///< Idempotency key; a repeated key is a no-op.
-    std::string text;                  ///< Message or note text.
-    std::string payload;               ///< Postback payload.
-    std::string form;                  ///< Form name.
-    std::map<std::string, std::string> data; ///< Form fields or track properties.
-    profile_update profile;            ///< Profile changes (any kind may carry them).
-    order_info order;                  ///< Order details.
-    std::string customer_id;           ///< The shop's customer id (customer_linked).
-    std::string tag;                   ///< Tag name (tag_added / tag_removed).
-    std::string name;                  ///< Track event name; delivery_update: the policy rule that blocked or deferred it.
-    std::string author;                ///< Note author.
-    std::int64_t request_id = 0;       ///< request_completed: the http_request id.
-    int status = 0;                    ///< request_completed: HTTP status (0 when there was none).
-    std::string error;                 ///< request_completed: transport failure; delivery_update: error or rule.
-    std::int64_t message_id = 0;       ///< delivery_update: the outbox message (or give external_id).
-    std::string external_id;           ///< delivery_update: the platform's id of the message.
+    tagflow::identity identity;                     ///< Who, as the channel knows them (or use `contact`).
+    std::optional<contact_id> contact;              ///< Who, by contact id (API-side events).
+    std::optional<time_point> at;                   ///< When; the engine clock when absent.
+    std::string key;                                ///< Idempotency key; a repeated key is a no-op.
+    std::string text;                               ///< Message or note text.
+    std::string payload;                            ///< Postback payload.
+    std::string form;                               ///< Form name.
+    std::map<std::string, std::string> data;        ///< Form fields or track properties.
+    profile_update profile;                         ///< Profile changes (any kind may carry them).
+    order_info order;                               ///< Order details.
+    std::string customer_id;                        ///< The shop's customer id (customer_linked).
+    std::string tag;                                ///< Tag name (tag_added / tag_removed).
+    std::string name;   ///< Track event name; delivery_update: the policy rule that blocked or deferred it.
+    std::string author; ///< Note author.
+    std::int64_t request_id = 0; ///< request_completed: the http_request id.
+    int status = 0;              ///< request_completed: HTTP status (0 when there was none).
+    std::string error;           ///< request_completed: transport failure; delivery_update: error or rule.
+    std::int64_t message_id = 0; ///< delivery_update: the outbox message (or give external_id).
+    std::string external_id;     ///< delivery_update: the platform's id of the message.
     std::optional<tagflow::delivery_status> delivery; ///< delivery_update: what happened.
-    std::optional<time_point> until;   ///< delivery_update: retry or deferral time.
+    std::optional<time_point> until;                  ///< delivery_update: retry or deferral time.
 
     /// A message from `who`.
     static event message(tagflow::identity who, std::string text);
@@ -122,7 +123,8 @@ struct event {
     /// A form was opened.
     static event form_open(tagflow::identity who, std::string form);
     /// A form was submitted with `fields`.
-    static event form_submit(tagflow::identity who, std::string form, std::map<std::string, std::string> fields);
+    static event form_submit(tagflow::identity who, std::string form,
+                             std::map<std::string, std::string> fields);
     /// An order was placed.
     static event order_of(tagflow::identity who, order_info order);
     /// Profile attributes changed.
@@ -132,7 +134,8 @@ struct event {
     /// A note was written.
     static event note_of(tagflow::identity who, std::string author, std::string text);
     /// A custom event.
-    static event track_of(tagflow::identity who, std::string name, std::map<std::string, std::string> properties = {});
+    static event track_of(tagflow::identity who, std::string name,
+                          std::map<std::string, std::string> properties = {});
     /// Add a tag from outside (staff, API).
     static event add_tag(tagflow::identity who, std::string tag);
     /// Remove a tag from outside (staff, API).

@@ -71,10 +71,10 @@ public:
 struct tag_formula {
     /// Node kinds.
     enum class kind { tag, all_of, any_of, negate, constant };
-    kind what = kind::constant;          ///< Which node.
-    std::string tag;                     ///< tag: the tag name.
-    bool constant = true;                ///< constant: its value.
-    std::vector<tag_formula> children;   ///< all_of / any_of: operands; negate: one operand.
+    kind what = kind::constant;        ///< Which node.
+    std::string tag;                   ///< tag: the tag name.
+    bool constant = true;              ///< constant: its value.
+    std::vector<tag_formula> children; ///< all_of / any_of: operands; negate: one operand.
 };
 
 class expression {

@@ -18,25 +18,25 @@ namespace tagflow {
 
 /// A request a flow wants made.
 struct http_request {
-    std::int64_t id = 0;       ///< Engine-assigned.
-    contact_id contact = 0;    ///< For whom.
-    std::string method = "GET"; ///< GET, POST, PUT, PATCH or DELETE.
-    std::string url;           ///< Rendered URL, http:// or https://.
+    std::int64_t id = 0;                                      ///< Engine-assigned.
+    contact_id contact = 0;                                   ///< For whom.
+    std::string method = "GET";                               ///< GET, POST, PUT, PATCH or DELETE.
+    std::string url;                                          ///< Rendered URL, http:// or https://.
     std::vector<std::pair<std::string, std::string>> headers; ///< Rendered headers, in order.
-    std::string body;          ///< Rendered body (often JSON).
-    duration timeout = std::chrono::seconds(10); ///< How long the client may take.
-    time_point created_at;     ///< When the flow decided it.
-    std::string flow;          ///< The flow that asked.
-    std::string block;         ///< The block that asked.
+    std::string body;                                         ///< Rendered body (often JSON).
+    duration timeout = std::chrono::seconds(10);              ///< How long the client may take.
+    time_point created_at;                                    ///< When the flow decided it.
+    std::string flow;                                         ///< The flow that asked.
+    std::string block;                                        ///< The block that asked.
 
     friend bool operator==(const http_request&, const http_request&) = default;
 };
 
 /// What came back. `error` is set (and `status` 0) when there was no HTTP answer at all.
 struct http_response {
-    int status = 0;     ///< HTTP status code.
-    std::string body;   ///< Response body.
-    std::string error;  ///< Transport failure (refused, timed out, bad URL), empty otherwise.
+    int status = 0;    ///< HTTP status code.
+    std::string body;  ///< Response body.
+    std::string error; ///< Transport failure (refused, timed out, bad URL), empty otherwise.
 };
 
 /// Makes HTTP calls for the engine. Implementations must be safe to call from the thread that

@@ -41,19 +41,19 @@ struct button {
 
 /// One outbound message, channel-neutral.
 struct outbound_message {
-    std::int64_t id = 0;       ///< Store-assigned, in order of decision.
-    std::string key;           ///< Idempotency key: unique in the store.
-    contact_id contact = 0;    ///< Recipient.
-    identity to;               ///< Channel and address it goes to.
-    std::string text;          ///< Rendered UTF-8 text.
+    std::int64_t id = 0;                    ///< Store-assigned, in order of decision.
+    std::string key;                        ///< Idempotency key: unique in the store.
+    contact_id contact = 0;                 ///< Recipient.
+    identity to;                            ///< Channel and address it goes to.
+    std::string text;                       ///< Rendered UTF-8 text.
     std::vector<std::string> quick_replies; ///< Quick reply titles (adapters degrade them to text).
     std::vector<button> buttons;            ///< Buttons (adapters degrade them to numbered text).
-    std::string form;          ///< The form this message asks the contact to fill, if any.
-    std::optional<time_point> not_before; ///< Deferred by a frequency cap: the earliest time it may go out.
-    std::string purpose;       ///< reply, transactional or promotional.
-    time_point created_at;     ///< When it was decided.
-    std::int64_t cause_event = 0; ///< The event whose processing decided it.
-    std::string cause;         ///< What decided it, e.g. "rule:welcome".
+    std::string form;                       ///< The form this message asks the contact to fill, if any.
+    std::optional<time_point> not_before;   ///< Deferred by a frequency cap: the earliest time it may go out.
+    std::string purpose;                    ///< reply, transactional or promotional.
+    time_point created_at;                  ///< When it was decided.
+    std::int64_t cause_event = 0;           ///< The event whose processing decided it.
+    std::string cause;                      ///< What decided it, e.g. "rule:welcome".
     message_status status = message_status::pending; ///< Delivery state.
 
     // Channel specifics decided with the message.
@@ -63,10 +63,11 @@ struct outbound_message {
     std::vector<std::string> template_params; ///< Template parameters, in order.
 
     // Channel policy's decision.
-    double cost = 0;           ///< Price the policy expects the platform to bill, in `currency`.
-    std::string currency;      ///< Currency of `cost`; empty when free.
-    std::string policy_rule;   ///< Policy rule that billed, deferred or blocked it, e.g. "messenger.window_24h".
-    std::string reason;        ///< Why it was blocked or deferred, in words.
+    double cost = 0;      ///< Price the policy expects the platform to bill, in `currency`.
+    std::string currency; ///< Currency of `cost`; empty when free.
+    std::string
+        policy_rule;    ///< Policy rule that billed, deferred or blocked it, e.g. "messenger.window_24h".
+    std::string reason; ///< Why it was blocked or deferred, in words.
 
     // Dispatch.
     int attempts = 0;                       ///< Adapter calls made so far.

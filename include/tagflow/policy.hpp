@@ -35,49 +35,49 @@ struct policy_rule {
         label,            ///< Prefix the text with `label` (Vietnamese advertising SMS "[QC] ").
         unsubscribe,      ///< Messages must carry a one-click unsubscribe header (RFC 8058).
     };
-    kind what = kind::window;            ///< Which rule.
-    std::string id;                      ///< Names the rule in decisions, e.g. "messenger.window_24h".
-    std::string reason;                  ///< Why it blocks or defers, in words.
-    std::vector<std::string> purposes;   ///< Purposes it applies to; empty means all.
+    kind what = kind::window;                  ///< Which rule.
+    std::string id;                            ///< Names the rule in decisions, e.g. "messenger.window_24h".
+    std::string reason;                        ///< Why it blocks or defers, in words.
+    std::vector<std::string> purposes;         ///< Purposes it applies to; empty means all.
     std::optional<time_point> effective_from;  ///< Applies from this instant on; unset: always did.
     std::optional<time_point> effective_until; ///< Applies before this instant only; unset: still does.
-    duration within{};                   ///< window, reply_cost: measured from the last inbound message.
-    duration human_within{};             ///< window: longer limit for human-written replies (0: none).
-    bool templates_exempt = false;       ///< window: approved templates may go outside it.
-    int free_per_inbound = 0;            ///< reply_cost: free replies per inbound message (0: unlimited).
-    double price = 0;                    ///< reply_cost, price: price of a billed message.
-    int max = 0;                         ///< limit: messages allowed per `per`.
-    duration per{};                      ///< limit: the rolling period.
-    std::string open;                    ///< hours: "HH:MM" the window opens.
-    std::string close;                   ///< hours: "HH:MM" it closes (exclusive).
-    std::string zone;                    ///< hours: fixed IANA zone; empty means the contact's.
-    std::vector<std::string> tags;       ///< retired_tag: the refused tags.
-    std::string label;                   ///< label: text put before the message.
+    duration within{};             ///< window, reply_cost: measured from the last inbound message.
+    duration human_within{};       ///< window: longer limit for human-written replies (0: none).
+    bool templates_exempt = false; ///< window: approved templates may go outside it.
+    int free_per_inbound = 0;      ///< reply_cost: free replies per inbound message (0: unlimited).
+    double price = 0;              ///< reply_cost, price: price of a billed message.
+    int max = 0;                   ///< limit: messages allowed per `per`.
+    duration per{};                ///< limit: the rolling period.
+    std::string open;              ///< hours: "HH:MM" the window opens.
+    std::string close;             ///< hours: "HH:MM" it closes (exclusive).
+    std::string zone;              ///< hours: fixed IANA zone; empty means the contact's.
+    std::vector<std::string> tags; ///< retired_tag: the refused tags.
+    std::string label;             ///< label: text put before the message.
 
     friend bool operator==(const policy_rule&, const policy_rule&) = default;
 };
 
 /// A named set of rules for one channel.
 struct policy_profile {
-    std::string name;                ///< e.g. "zalo-2026".
-    std::string channel;             ///< The channel it is meant for, e.g. "zalo" (informative).
-    std::string currency;            ///< Currency of reply_cost prices, e.g. "VND".
-    double rate_per_second = 0;      ///< Dispatch rate for the whole channel; 0: no limit.
+    std::string name;                  ///< e.g. "zalo-2026".
+    std::string channel;               ///< The channel it is meant for, e.g. "zalo" (informative).
+    std::string currency;              ///< Currency of reply_cost prices, e.g. "VND".
+    double rate_per_second = 0;        ///< Dispatch rate for the whole channel; 0: no limit.
     duration per_recipient_interval{}; ///< Minimum gap between two sends to one contact; 0: none.
-    std::vector<policy_rule> rules;  ///< In the order they were written.
+    std::vector<policy_rule> rules;    ///< In the order they were written.
 
     friend bool operator==(const policy_profile&, const policy_profile&) = default;
 };
 
 /// Everything a profile looks at for one send.
 struct send_context {
-    time_point now;                       ///< When the send is decided or dispatched.
-    std::string purpose = "reply";        ///< reply, transactional or promotional.
-    const channel_state* state = nullptr; ///< The contact on this channel; null when never seen there.
+    time_point now;                        ///< When the send is decided or dispatched.
+    std::string purpose = "reply";         ///< reply, transactional or promotional.
+    const channel_state* state = nullptr;  ///< The contact on this channel; null when never seen there.
     std::string zone = "Asia/Ho_Chi_Minh"; ///< The contact's IANA zone.
-    std::string channel_tag;              ///< Platform message tag, if any.
-    bool by_human = false;                ///< Written by staff.
-    bool is_template = false;             ///< A pre-approved platform template.
+    std::string channel_tag;               ///< Platform message tag, if any.
+    bool by_human = false;                 ///< Written by staff.
+    bool is_template = false;              ///< A pre-approved platform template.
     /// True at dispatch: counting rules (limit, reply_cost) were applied when the send was
     /// decided and already count this message, so only the time-dependent rules run again.
     bool at_dispatch = false;
@@ -87,14 +87,14 @@ struct send_context {
 struct policy_decision {
     /// The verdict.
     enum class verdict { allow, defer, block };
-    verdict outcome = verdict::allow;  ///< allow, defer or block.
-    double cost = 0;                   ///< allow: expected price.
-    std::string currency;              ///< allow: currency of cost (empty when free).
-    std::optional<time_point> until;   ///< defer: when it may go.
-    std::string rule;                  ///< The deciding rule's id (for a cost, the billing rule).
-    std::string reason;                ///< block/defer: why, in words.
-    std::string text_prefix;           ///< A label to put before the text.
-    bool needs_unsubscribe = false;    ///< The message must carry a one-click unsubscribe header.
+    verdict outcome = verdict::allow; ///< allow, defer or block.
+    double cost = 0;                  ///< allow: expected price.
+    std::string currency;             ///< allow: currency of cost (empty when free).
+    std::optional<time_point> until;  ///< defer: when it may go.
+    std::string rule;                 ///< The deciding rule's id (for a cost, the billing rule).
+    std::string reason;               ///< block/defer: why, in words.
+    std::string text_prefix;          ///< A label to put before the text.
+    bool needs_unsubscribe = false;   ///< The message must carry a one-click unsubscribe header.
 };
 
 /// "allow", "defer" or "block". Never fails; thread-safe.

@@ -46,6 +46,7 @@ simulation_result run_scenario(std::string_view json, const std::filesystem::pat
 
 /// Reads and runs a scenario file; its directory is the base for relative paths. Throws
 /// tagflow::error(errc::not_found) when the file cannot be read.
-simulation_result run_scenario_file(const std::filesystem::path& file, std::unique_ptr<store> backing = nullptr);
+simulation_result run_scenario_file(const std::filesystem::path& file,
+                                    std::unique_ptr<store> backing = nullptr);
 
 } // namespace tagflow

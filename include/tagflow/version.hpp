@@ -12,6 +12,8 @@
 namespace tagflow {
 
 /// The library version as "major.minor.patch". Never fails; thread-safe.
-constexpr const char* version_string() noexcept { return "0.1.0"; }
+constexpr const char* version_string() noexcept {
+    return "0.1.0";
+}
 
 } // namespace tagflow

@@ -92,25 +92,27 @@ const std::string& contact_zone(const contact& c, const core_env& env);
 
 // What channel policies read about contact `c` on `channel` at `now`: its channel state and its
 // zone (`zone`, already resolved against the engine default).
-send_context policy_context(const contact& c, const std::string& channel, const std::string& zone, time_point now);
+send_context policy_context(const contact& c, const std::string& channel, const std::string& zone,
+                            time_point now);
 // The same for outbox message `m`, with its purpose, tag, author and template.
-send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone, time_point now);
+send_context policy_context(const contact& c, const outbound_message& m, const std::string& zone,
+                            time_point now);
 
 // Cancels a timer: one created in this same unit is simply not written; an older one is removed.
 void cancel_timer_id(core_env& env, std::int64_t id);
 
 // Appends a derived log row at env.now; returns its id.
-std::int64_t record(core_env& env, contact_id who, std::string kind, boost::json::object body, std::int64_t cause,
-                    std::string origin);
+std::int64_t record(core_env& env, contact_id who, std::string kind, boost::json::object body,
+                    std::int64_t cause, std::string origin);
 // The same with a body already serialised as JSON (hot paths build it without an object).
-std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json, std::int64_t cause,
-                         std::string origin);
+std::int64_t record_json(core_env& env, contact_id who, std::string kind, std::string body_json,
+                         std::int64_t cause, std::string origin);
 // Appends `text` to `out` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view text);
 
 // Adds or removes a tag, logging and queueing the change; no-op when nothing changes.
-void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin, int depth,
-                core_env& env, std::vector<raised>& queue);
+void change_tag(contact& c, const std::string& tag, bool add, std::int64_t cause, const std::string& origin,
+                int depth, core_env& env, std::vector<raised>& queue);
 
 // Moves the lifecycle forward if the profile now qualifies, logging and queueing the change.
 void check_lifecycle(contact& c, std::int64_t cause, const std::string& origin, int depth, core_env& env,
@@ -126,11 +128,11 @@ struct message_parts {
     std::string template_name;
     std::vector<std::string> template_params; // mustache templates, rendered like the text
     std::string channel_tag;
-    std::vector<std::string> channels; // preference order; empty: reply where the contact wrote
+    std::vector<std::string> channels;    // preference order; empty: reply where the contact wrote
     std::optional<time_point> not_before; // scheduled sends (broadcasts)
 };
-void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause, const std::string& key_part,
-          core_env& env);
+void send(contact& c, message_parts parts, std::int64_t cause_event, const std::string& cause,
+          const std::string& key_part, core_env& env);
 
 // Applies an input event's own data (profile, activity, tags, notes, orders) to `c` and returns
 // the triggers it raises. `input_id` is the id of its log row.
@@ -147,7 +149,8 @@ void execute_actions(contact& c, const std::vector<action>& actions, const std::
                      const std::string& later_prefix, core_env& env, std::vector<raised>& queue);
 
 // A "later" timer fired: run the delayed actions of that rule unless their condition says skip.
-void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env, std::vector<raised>& queue);
+void run_later(contact& c, const std::string& kind, std::int64_t cause, core_env& env,
+               std::vector<raised>& queue);
 
 // Recomputes named segment membership, raising segment_entered / segment_left.
 void reconcile_segments(contact& c, std::int64_t cause, core_env& env, std::vector<raised>& queue);

@@ -10,8 +10,8 @@ namespace tagflow::detail {
 void reconcile_dates(contact& c, std::int64_t cause, core_env& env);
 
 // A date timer fired: run the trigger's actions and schedule the next occurrence.
-void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
-                   std::vector<raised>& queue);
+void date_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause,
+                   core_env& env, std::vector<raised>& queue);
 
 // Re-arms each "inactive" rule's timer from the contact's last message.
 void reconcile_inactivity(contact& c, std::int64_t cause, core_env& env);

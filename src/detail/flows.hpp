@@ -18,6 +18,7 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
 void flow_recheck(contact& c, std::int64_t cause, core_env& env, std::vector<raised>& queue);
 
 // A timer fired: a delay is over or a wait timed out. Stale timers (the run moved on) do nothing.
-void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_env& env, std::vector<raised>& queue);
+void flow_on_timer(contact& c, std::int64_t timer_id, std::int64_t cause, core_env& env,
+                   std::vector<raised>& queue);
 
 } // namespace tagflow::detail

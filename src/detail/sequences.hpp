@@ -11,7 +11,7 @@ namespace tagflow::detail {
 void reconcile_sequences(contact& c, std::int64_t cause, core_env& env);
 
 // A sequence timer fired: run the step (or wait for the window), then schedule the next one.
-void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause, core_env& env,
-                       std::vector<raised>& queue);
+void sequence_on_timer(contact& c, const std::string& name, std::int64_t timer_id, std::int64_t cause,
+                       core_env& env, std::vector<raised>& queue);
 
 } // namespace tagflow::detail

@@ -62,12 +62,18 @@ py::str text(std::string_view s) {
     return py::reinterpret_steal<py::str>(o);
 }
 
-py::object text_or_none(const std::string& s) { return s.empty() ? py::object(py::none()) : py::object(text(s)); }
+py::object text_or_none(const std::string& s) {
+    return s.empty() ? py::object(py::none()) : py::object(text(s));
+}
 
 // An engine-assigned id where 0 means "none".
-py::object optional_id(std::int64_t id) { return id == 0 ? py::object(py::none()) : py::object(py::int_(id)); }
+py::object optional_id(std::int64_t id) {
+    return id == 0 ? py::object(py::none()) : py::object(py::int_(id));
+}
 
-std::string type_name(py::handle obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+std::string type_name(py::handle obj) {
+    return py::str(py::type::handle_of(obj).attr("__name__"));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Exceptions: the single mapping from tagflow's C++ exceptions to the Python classes.
@@ -112,10 +118,16 @@ void translate_error(std::exception_ptr p) {
         raise_as(refs().expression_error, e, "column", py::int_(e.column()));
     } catch (const tagflow::error& e) {
         switch (e.code()) {
-        case tagflow::errc::not_found: raise_as(refs().not_found_error, e); break;
+        case tagflow::errc::not_found:
+            raise_as(refs().not_found_error, e);
+            break;
         case tagflow::errc::store_failure:
-        case tagflow::errc::schema_mismatch: raise_as(refs().store_error, e); break;
-        default: raise_as(refs().error, e); break;
+        case tagflow::errc::schema_mismatch:
+            raise_as(refs().store_error, e);
+            break;
+        default:
+            raise_as(refs().error, e);
+            break;
         }
     }
 }
@@ -137,14 +149,21 @@ py::object to_py(time_point t) {
     const hh_mm_ss<milliseconds> hms{t - day};
     return refs().datetime_type(static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
                                 static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(),
-                                hms.seconds().count(), hms.subseconds().count() * 1000, py::arg("tzinfo") = refs().utc);
+                                hms.seconds().count(), hms.subseconds().count() * 1000,
+                                py::arg("tzinfo") = refs().utc);
 }
 
-py::object to_py(const std::optional<time_point>& t) { return t ? to_py(*t) : py::object(py::none()); }
+py::object to_py(const std::optional<time_point>& t) {
+    return t ? to_py(*t) : py::object(py::none());
+}
 
-py::object to_py(tagflow::duration d) { return refs().timedelta_type(py::arg("milliseconds") = d.count()); }
+py::object to_py(tagflow::duration d) {
+    return refs().timedelta_type(py::arg("milliseconds") = d.count());
+}
 
-bool is_datetime(py::handle obj) { return py::isinstance(obj, refs().datetime_type); }
+bool is_datetime(py::handle obj) {
+    return py::isinstance(obj, refs().datetime_type);
+}
 
 // Milliseconds in a timedelta (floored).
 std::int64_t timedelta_ms(py::handle delta) {
@@ -174,7 +193,8 @@ std::optional<time_point> aware_time(py::handle dt) {
     return time_point{tagflow::duration{timedelta_ms(py::reinterpret_steal<py::object>(diff))}};
 }
 
-constexpr const char* naive_message = "a naive datetime has no time zone; give it a tzinfo (e.g. datetime.timezone.utc)";
+constexpr const char* naive_message =
+    "a naive datetime has no time zone; give it a tzinfo (e.g. datetime.timezone.utc)";
 
 // A datetime (aware) or an ISO 8601 string as a time_point; `what` names it in errors.
 time_point to_time(py::handle obj, const char* what) {
@@ -187,8 +207,8 @@ time_point to_time(py::handle obj, const char* what) {
     if (py::isinstance<py::str>(obj)) {
         return tagflow::parse_time(obj.cast<std::string>());
     }
-    throw py::type_error(std::string(what) + " must be a timezone-aware datetime or an ISO 8601 string, not " +
-                         type_name(obj));
+    throw py::type_error(std::string(what) +
+                         " must be a timezone-aware datetime or an ISO 8601 string, not " + type_name(obj));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,7 +228,9 @@ std::string child_path(const std::string& path, std::string_view key) {
     return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-bool is_mapping(py::handle obj) { return PyDict_Check(obj.ptr()) || py::isinstance(obj, refs().mapping_type); }
+bool is_mapping(py::handle obj) {
+    return PyDict_Check(obj.ptr()) || py::isinstance(obj, refs().mapping_type);
+}
 
 std::string utf8_of(py::handle str) {
     Py_ssize_t size = 0;
@@ -294,8 +316,9 @@ json::value to_json(py::handle obj, const std::string& path, json_target target,
 // One event dict as a tagflow::event. `prefix` ("[i].") names the event within a batch.
 tagflow::event event_from_py(py::handle obj, const std::string& prefix) {
     if (!is_mapping(obj)) {
-        throw py::type_error((prefix.empty() ? std::string("an event") : "event " + prefix.substr(0, prefix.size() - 1)) +
-                             " must be a dict, not " + type_name(obj));
+        throw py::type_error(
+            (prefix.empty() ? std::string("an event") : "event " + prefix.substr(0, prefix.size() - 1)) +
+            " must be a dict, not " + type_name(obj));
     }
     try {
         return tagflow::event_from_json(json::serialize(to_json(obj, "", json_target::event)));
@@ -307,11 +330,13 @@ tagflow::event event_from_py(py::handle obj, const std::string& prefix) {
     }
 }
 
-py::object json_to_py(const std::string& s) { return refs().json_loads(text(s)); }
+py::object json_to_py(const std::string& s) {
+    return refs().json_loads(text(s));
+}
 
 // A definitions document or scenario given as a dict, a JSON string or a path.
 struct document_source {
-    std::string json;                  ///< The document, when given inline.
+    std::string json;                          ///< The document, when given inline.
     std::optional<std::filesystem::path> file; ///< Otherwise the file holding it.
 };
 
@@ -330,7 +355,8 @@ document_source document_from_py(py::handle doc, const char* what) {
     if (py::isinstance(doc, refs().pathlike_type)) {
         return {{}, std::filesystem::path(refs().fsdecode(doc).cast<std::string>())};
     }
-    throw py::type_error(std::string(what) + " must be a dict, a JSON string or a path, not " + type_name(doc));
+    throw py::type_error(std::string(what) + " must be a dict, a JSON string or a path, not " +
+                         type_name(doc));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,7 +449,8 @@ public:
             }
             py::object result = override(py::cast(request, py::return_value_policy::copy));
             if (!py::isinstance<tagflow::http_response>(result)) {
-                response.error = "HttpClient.send returned a " + type_name(result) + ", not a tagflow.HttpResponse";
+                response.error =
+                    "HttpClient.send returned a " + type_name(result) + ", not a tagflow.HttpResponse";
                 return response;
             }
             return result.cast<tagflow::http_response>();
@@ -463,8 +490,9 @@ std::vector<std::pair<std::string, std::string>> headers_from_py(py::handle obj)
     py::object items = is_mapping(obj) ? obj.attr("items")() : py::reinterpret_borrow<py::object>(obj);
     for (auto item : py::iter(items)) {
         if (py::isinstance<py::str>(item) || !py::isinstance<py::sequence>(item) || py::len(item) != 2) {
-            throw py::type_error("headers must be a mapping or (name, value) pairs, not a sequence holding a " +
-                                 type_name(item));
+            throw py::type_error(
+                "headers must be a mapping or (name, value) pairs, not a sequence holding a " +
+                type_name(item));
         }
         auto pair = py::reinterpret_borrow<py::sequence>(item);
         out.emplace_back(text_argument(pair[0], "a header name"), text_argument(pair[1], "a header value"));
@@ -528,8 +556,8 @@ private:
 };
 
 std::unique_ptr<py_engine> make_engine(py::object path, py::object clock, py::object returning_gap,
-                                       std::string default_time_zone, int max_cascade_depth, std::string durability,
-                                       std::int64_t mmap_bytes) {
+                                       std::string default_time_zone, int max_cascade_depth,
+                                       std::string durability, std::int64_t mmap_bytes) {
     tagflow::engine_options options;
     options.returning_gap = to_duration(returning_gap, "returning_gap");
     if (options.returning_gap.count() <= 0) {
@@ -546,8 +574,10 @@ std::unique_ptr<py_engine> make_engine(py::object path, py::object clock, py::ob
         options.clock = [shared] { return shared->now(); };
     } else if (!clock.is_none()) {
         if (!PyCallable_Check(clock.ptr())) {
-            throw py::type_error("clock must be a tagflow.VirtualClock, a callable returning an aware datetime, "
-                                 "or None, not " + type_name(clock));
+            throw py::type_error(
+                "clock must be a tagflow.VirtualClock, a callable returning an aware datetime, "
+                "or None, not " +
+                type_name(clock));
         }
         auto holder = std::make_shared<python_clock>(clock);
         options.clock = [holder] { return (*holder)(); };
@@ -562,7 +592,8 @@ std::unique_ptr<py_engine> make_engine(py::object path, py::object clock, py::ob
                              "durability must be \"full\" or \"normal\", not \"" + durability + "\"");
     }
     if (mmap_bytes < 0) { // refused for an in-memory engine too, not only by open_sqlite_store
-        throw tagflow::error(tagflow::errc::invalid_argument, "mmap_bytes must be 0 (no map) or a positive size");
+        throw tagflow::error(tagflow::errc::invalid_argument,
+                             "mmap_bytes must be 0 (no map) or a positive size");
     }
     sqlite.mmap_bytes = mmap_bytes;
     std::optional<std::string> file;
@@ -610,7 +641,9 @@ py::list strings(const std::vector<std::string>& items) {
     return out;
 }
 
-std::string quote(std::string_view s) { return py::repr(text(s)).cast<std::string>(); }
+std::string quote(std::string_view s) {
+    return py::repr(text(s)).cast<std::string>();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Channel adapters. The dispatcher calls channel::send from the thread running dispatch_due,
@@ -869,7 +902,8 @@ tagflow::simulation_result simulate(py::handle scenario, py::object base_dir, py
     if (source.file) {
         std::ifstream in(*source.file, std::ios::binary);
         if (!in) {
-            throw tagflow::error(tagflow::errc::not_found, "cannot read scenario file " + source.file->string());
+            throw tagflow::error(tagflow::errc::not_found,
+                                 "cannot read scenario file " + source.file->string());
         }
         source.json.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
@@ -910,13 +944,15 @@ PYBIND11_MODULE(_core, m) {
             "An event was refused before anything was written. `field` names the offending field, e.g. "
             "'profile.phone' (or '[2].payload' within a batch).",
             r.error, {"field"});
-        r.expression_error = make_exception_type(
-            m, "ExpressionError",
-            "An expression failed to parse. `column` is 1-based and counts code points.", r.error, {"column"});
+        r.expression_error =
+            make_exception_type(m, "ExpressionError",
+                                "An expression failed to parse. `column` is 1-based and counts code points.",
+                                r.error, {"column"});
         r.store_error = make_exception_type(
-            m, "StoreError", "The store failed (I/O, corruption) or was written by a newer tagflow.", r.error, {});
-        r.not_found_error = make_exception_type(m, "NotFoundError",
-                                                "A contact, file or record does not exist.", r.error, {});
+            m, "StoreError", "The store failed (I/O, corruption) or was written by a newer tagflow.", r.error,
+            {});
+        r.not_found_error =
+            make_exception_type(m, "NotFoundError", "A contact, file or record does not exist.", r.error, {});
     }
     py::register_exception_translator(&translate_error);
 
@@ -934,7 +970,8 @@ PYBIND11_MODULE(_core, m) {
                  return c;
              }),
              py::arg("start"))
-        .def("now", [](const virtual_clock& c) { return to_py(c.now()); }, "The clock's time (aware, UTC).")
+        .def(
+            "now", [](const virtual_clock& c) { return to_py(c.now()); }, "The clock's time (aware, UTC).")
         .def("__call__", [](const virtual_clock& c) { return to_py(c.now()); })
         .def(
             "advance",
@@ -947,7 +984,8 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("delta"), "Moves the clock forward and returns the new time.")
         .def(
-            "set", [](virtual_clock& c, py::object at) { c.ms = to_time(at, "at").time_since_epoch().count(); },
+            "set",
+            [](virtual_clock& c, py::object at) { c.ms = to_time(at, "at").time_since_epoch().count(); },
             py::arg("at"), "Sets the clock to an aware datetime or ISO 8601 string.")
         .def("__repr__", [](const virtual_clock& c) {
             return "VirtualClock(" + quote(tagflow::format_time(c.now())) + ")";
@@ -968,32 +1006,37 @@ PYBIND11_MODULE(_core, m) {
                                   "Where a contact is in a flow: its block, what it waits for, its callers.")
         .def_property_readonly("flow", [](const tagflow::flow_run& r) { return text(r.flow); })
         .def_property_readonly("block", [](const tagflow::flow_run& r) { return text(r.block); })
-        .def_property_readonly("waiting", [](const tagflow::flow_run& r) { return text_or_none(r.waiting); },
-                               "What the run waits for ('reply', 'form', 'timer', 'until', 'request', "
-                               "'handoff'), or None.")
+        .def_property_readonly(
+            "waiting", [](const tagflow::flow_run& r) { return text_or_none(r.waiting); },
+            "What the run waits for ('reply', 'form', 'timer', 'until', 'request', "
+            "'handoff'), or None.")
         .def_readonly("retries", &tagflow::flow_run::retries)
-        .def_property_readonly("timer", [](const tagflow::flow_run& r) { return optional_id(r.timer); },
-                               "The pending timer's id, or None.")
-        .def_property_readonly("request", [](const tagflow::flow_run& r) { return optional_id(r.request); },
-                               "The pending external request's id, or None.")
+        .def_property_readonly(
+            "timer", [](const tagflow::flow_run& r) { return optional_id(r.timer); },
+            "The pending timer's id, or None.")
+        .def_property_readonly(
+            "request", [](const tagflow::flow_run& r) { return optional_id(r.request); },
+            "The pending external request's id, or None.")
         .def_readonly("definitions_version", &tagflow::flow_run::definitions_version)
-        .def_property_readonly("stack",
-                               [](const tagflow::flow_run& r) {
-                                   py::list out;
-                                   for (const auto& f : r.stack) {
-                                       out.append(py::make_tuple(text(f.flow), text(f.next)));
-                                   }
-                                   return out;
-                               },
-                               "Callers as (flow, next block) pairs, innermost last.")
+        .def_property_readonly(
+            "stack",
+            [](const tagflow::flow_run& r) {
+                py::list out;
+                for (const auto& f : r.stack) {
+                    out.append(py::make_tuple(text(f.flow), text(f.next)));
+                }
+                return out;
+            },
+            "Callers as (flow, next block) pairs, innermost last.")
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::flow_run& r) {
             return "<FlowRun " + quote(r.flow + "/" + r.block) +
-                   (r.waiting.empty() ? std::string() : " waiting=" + quote(r.waiting)) +
-                   " v" + std::to_string(r.definitions_version) + ">";
+                   (r.waiting.empty() ? std::string() : " waiting=" + quote(r.waiting)) + " v" +
+                   std::to_string(r.definitions_version) + ">";
         });
 
-    py::class_<tagflow::button>(m, "Button", "A button on an outbound message: a title and its postback payload.")
+    py::class_<tagflow::button>(m, "Button",
+                                "A button on an outbound message: a title and its postback payload.")
         .def(py::init([](py::object title, py::object payload) {
                  return tagflow::button{text_argument(title, "title"), text_argument(payload, "payload")};
              }),
@@ -1215,8 +1258,8 @@ PYBIND11_MODULE(_core, m) {
             for (const auto& [name, at] : c.tags) {
                 tags += (tags.empty() ? "" : ", ") + quote(name);
             }
-            return "<Contact " + std::to_string(c.id) + " [" + ids + "] " + std::string(tagflow::to_string(c.stage)) +
-                   " tags={" + tags + "}>";
+            return "<Contact " + std::to_string(c.id) + " [" + ids + "] " +
+                   std::string(tagflow::to_string(c.stage)) + " tags={" + tags + "}>";
         });
 
     py::class_<tagflow::ingest_result>(m, "IngestResult", "What ingesting one event did.")
@@ -1225,14 +1268,18 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("duplicate", &tagflow::ingest_result::duplicate)
         .def_readonly("contact_created", &tagflow::ingest_result::contact_created)
         .def_property_readonly("merged", [](const tagflow::ingest_result& r) { return r.merged; })
-        .def_property_readonly("tags_added", [](const tagflow::ingest_result& r) { return strings(r.tags_added); })
-        .def_property_readonly("tags_removed", [](const tagflow::ingest_result& r) { return strings(r.tags_removed); })
+        .def_property_readonly("tags_added",
+                               [](const tagflow::ingest_result& r) { return strings(r.tags_added); })
+        .def_property_readonly("tags_removed",
+                               [](const tagflow::ingest_result& r) { return strings(r.tags_removed); })
         .def_property_readonly("lifecycle_now",
                                [](const tagflow::ingest_result& r) {
-                                   return r.lifecycle_now ? py::object(text(tagflow::to_string(*r.lifecycle_now)))
-                                                          : py::object(py::none());
+                                   return r.lifecycle_now
+                                              ? py::object(text(tagflow::to_string(*r.lifecycle_now)))
+                                              : py::object(py::none());
                                })
-        .def_property_readonly("rules_fired", [](const tagflow::ingest_result& r) { return strings(r.rules_fired); })
+        .def_property_readonly("rules_fired",
+                               [](const tagflow::ingest_result& r) { return strings(r.rules_fired); })
         .def_property_readonly("messages", [](const tagflow::ingest_result& r) { return r.messages; })
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::ingest_result& r) {
@@ -1329,7 +1376,8 @@ PYBIND11_MODULE(_core, m) {
                    std::string(tagflow::to_string(o.status)) + ": " + quote(o.text) + ">";
         });
 
-    py::class_<tagflow::event_record>(m, "EventRecord", "A row of the event log: an input or a derived event.")
+    py::class_<tagflow::event_record>(m, "EventRecord",
+                                      "A row of the event log: an input or a derived event.")
         .def_readonly("id", &tagflow::event_record::id)
         .def_readonly("contact_id", &tagflow::event_record::contact)
         .def_property_readonly("kind", [](const tagflow::event_record& r) { return text(r.kind); })
@@ -1349,28 +1397,33 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("definitions_version", &tagflow::event_record::definitions_version)
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::event_record& r) {
-            return "<EventRecord " + std::to_string(r.id) + " " + r.kind + " contact=" + std::to_string(r.contact) +
-                   " origin=" + quote(r.origin) + ">";
+            return "<EventRecord " + std::to_string(r.id) + " " + r.kind +
+                   " contact=" + std::to_string(r.contact) + " origin=" + quote(r.origin) + ">";
         });
 
     py::class_<tagflow::explanation>(m, "Explanation",
                                      "Why a message was sent: the event that started it, the chain of events "
                                      "that led to the decision and every step of that processing.")
         .def_property_readonly("message", [](const tagflow::explanation& x) { return x.message; })
-        .def_property_readonly("decided_by", [](const tagflow::explanation& x) { return text(x.decided_by); },
-                               "'rule:<name>' or 'flow:<flow>/<block>'.")
-        .def_property_readonly("chain", [](const tagflow::explanation& x) { return x.chain; },
-                               "From the root (an input or a timer) to the direct cause.")
-        .def_property_readonly("steps", [](const tagflow::explanation& x) { return x.steps; },
-                               "Everything logged while processing the root, in order.")
-        .def_property_readonly("rules_fired", [](const tagflow::explanation& x) { return strings(x.rules_fired); })
+        .def_property_readonly(
+            "decided_by", [](const tagflow::explanation& x) { return text(x.decided_by); },
+            "'rule:<name>' or 'flow:<flow>/<block>'.")
+        .def_property_readonly(
+            "chain", [](const tagflow::explanation& x) { return x.chain; },
+            "From the root (an input or a timer) to the direct cause.")
+        .def_property_readonly(
+            "steps", [](const tagflow::explanation& x) { return x.steps; },
+            "Everything logged while processing the root, in order.")
+        .def_property_readonly("rules_fired",
+                               [](const tagflow::explanation& x) { return strings(x.rules_fired); })
         .def("__repr__", [](const tagflow::explanation& x) {
-            return "<Explanation message=" + std::to_string(x.message.id) + " decided_by=" + quote(x.decided_by) +
-                   " chain=" + std::to_string(x.chain.size()) + " steps=" + std::to_string(x.steps.size()) + ">";
+            return "<Explanation message=" + std::to_string(x.message.id) +
+                   " decided_by=" + quote(x.decided_by) + " chain=" + std::to_string(x.chain.size()) +
+                   " steps=" + std::to_string(x.steps.size()) + ">";
         });
 
-    py::class_<tagflow::block_counter>(m, "BlockCounter",
-                                       "How often a flow block was entered, and how many contacts wait there now.")
+    py::class_<tagflow::block_counter>(
+        m, "BlockCounter", "How often a flow block was entered, and how many contacts wait there now.")
         .def_property_readonly("flow", [](const tagflow::block_counter& b) { return text(b.flow); })
         .def_property_readonly("block", [](const tagflow::block_counter& b) { return text(b.block); })
         .def_readonly("entered", &tagflow::block_counter::entered)
@@ -1378,25 +1431,28 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("completed", &tagflow::block_counter::completed)
         .def(py::self == py::self)
         .def("__repr__", [](const tagflow::block_counter& b) {
-            return "<BlockCounter " + quote(b.flow + "/" + b.block) + " entered=" + std::to_string(b.entered) +
-                   " waiting=" + std::to_string(b.waiting) + " completed=" + std::to_string(b.completed) + ">";
+            return "<BlockCounter " + quote(b.flow + "/" + b.block) +
+                   " entered=" + std::to_string(b.entered) + " waiting=" + std::to_string(b.waiting) +
+                   " completed=" + std::to_string(b.completed) + ">";
         });
 
     py::class_<tagflow::run_migration>(m, "RunMigration", "What Engine.migrate_runs() did.")
         .def_readonly("migrated", &tagflow::run_migration::migrated, "Runs moved to the current definitions.")
-        .def_property_readonly("left", [](const tagflow::run_migration& r) { return r.left; },
-                               "Contact ids whose runs stayed on their version (their flow or block is gone).")
+        .def_property_readonly(
+            "left", [](const tagflow::run_migration& r) { return r.left; },
+            "Contact ids whose runs stayed on their version (their flow or block is gone).")
         .def("__repr__", [](const tagflow::run_migration& r) {
-            return "<RunMigration migrated=" + std::to_string(r.migrated) + " left=" + std::to_string(r.left.size()) +
-                   ">";
+            return "<RunMigration migrated=" + std::to_string(r.migrated) +
+                   " left=" + std::to_string(r.left.size()) + ">";
         });
 
-    py::class_<tagflow::http_request>(m, "HttpRequest",
-                                      "An external request a flow's request block wants made. The engine builds "
-                                      "them; build one by hand to try a client.")
-        .def(py::init([](py::object url, py::object method, py::object headers, py::object body, py::object timeout,
-                         std::int64_t id, tagflow::contact_id contact, py::object created_at, py::object flow,
-                         py::object block) {
+    py::class_<tagflow::http_request>(
+        m, "HttpRequest",
+        "An external request a flow's request block wants made. The engine builds "
+        "them; build one by hand to try a client.")
+        .def(py::init([](py::object url, py::object method, py::object headers, py::object body,
+                         py::object timeout, std::int64_t id, tagflow::contact_id contact,
+                         py::object created_at, py::object flow, py::object block) {
                  tagflow::http_request r;
                  r.url = text_argument(url, "url");
                  r.method = text_argument(method, "method");
@@ -1417,25 +1473,28 @@ PYBIND11_MODULE(_core, m) {
              }),
              py::arg("url"), py::kw_only(), py::arg("method") = "GET", py::arg("headers") = py::tuple(),
              py::arg("body") = "", py::arg("timeout") = refs().timedelta_type(py::arg("seconds") = 10),
-             py::arg("id") = 0, py::arg("contact_id") = 0, py::arg("created_at") = py::none(), py::arg("flow") = "",
-             py::arg("block") = "")
+             py::arg("id") = 0, py::arg("contact_id") = 0, py::arg("created_at") = py::none(),
+             py::arg("flow") = "", py::arg("block") = "")
         .def_readonly("id", &tagflow::http_request::id)
         .def_readonly("contact_id", &tagflow::http_request::contact)
         .def_property_readonly("method", [](const tagflow::http_request& r) { return text(r.method); })
         .def_property_readonly("url", [](const tagflow::http_request& r) { return text(r.url); })
-        .def_property_readonly("headers",
-                               [](const tagflow::http_request& r) {
-                                   py::list out;
-                                   for (const auto& [name, value] : r.headers) {
-                                       out.append(py::make_tuple(text(name), text(value)));
-                                   }
-                                   return out;
-                               },
-                               "(name, value) pairs, in order.")
+        .def_property_readonly(
+            "headers",
+            [](const tagflow::http_request& r) {
+                py::list out;
+                for (const auto& [name, value] : r.headers) {
+                    out.append(py::make_tuple(text(name), text(value)));
+                }
+                return out;
+            },
+            "(name, value) pairs, in order.")
         .def_property_readonly("body", [](const tagflow::http_request& r) { return text(r.body); })
-        .def_property_readonly("timeout", [](const tagflow::http_request& r) { return to_py(r.timeout); },
-                               "How long the client may take (a timedelta).")
-        .def_property_readonly("created_at", [](const tagflow::http_request& r) { return to_py(r.created_at); })
+        .def_property_readonly(
+            "timeout", [](const tagflow::http_request& r) { return to_py(r.timeout); },
+            "How long the client may take (a timedelta).")
+        .def_property_readonly("created_at",
+                               [](const tagflow::http_request& r) { return to_py(r.created_at); })
         .def_property_readonly("flow", [](const tagflow::http_request& r) { return text(r.flow); })
         .def_property_readonly("block", [](const tagflow::http_request& r) { return text(r.block); })
         .def(py::self == py::self)
@@ -1443,9 +1502,10 @@ PYBIND11_MODULE(_core, m) {
             return "<HttpRequest " + std::to_string(r.id) + " " + r.method + " " + quote(r.url) + ">";
         });
 
-    py::class_<tagflow::http_response>(m, "HttpResponse",
-                                       "What came back: an HTTP status and body, or an `error` (and status 0) "
-                                       "when there was no HTTP answer at all.")
+    py::class_<tagflow::http_response>(
+        m, "HttpResponse",
+        "What came back: an HTTP status and body, or an `error` (and status 0) "
+        "when there was no HTTP answer at all.")
         .def(py::init([](int status, py::object body, py::object error) {
                  tagflow::http_response r;
                  r.status = http_status(status);
@@ -1499,26 +1559,31 @@ PYBIND11_MODULE(_core, m) {
     py::class_<tagflow::simulation_result>(m, "SimulationResult", "What a scenario run found.")
         .def_property_readonly("name", [](const tagflow::simulation_result& r) { return text(r.name); })
         .def_readonly("passed", &tagflow::simulation_result::passed)
-        .def_property_readonly("failures", [](const tagflow::simulation_result& r) { return strings(r.failures); })
-        .def_property_readonly("transcript", [](const tagflow::simulation_result& r) { return text(r.transcript); })
+        .def_property_readonly("failures",
+                               [](const tagflow::simulation_result& r) { return strings(r.failures); })
+        .def_property_readonly("transcript",
+                               [](const tagflow::simulation_result& r) { return text(r.transcript); })
         .def_readonly("steps", &tagflow::simulation_result::steps)
         .def_readonly("checks", &tagflow::simulation_result::checks)
         .def("__bool__", [](const tagflow::simulation_result& r) { return r.passed; })
         .def("__repr__", [](const tagflow::simulation_result& r) {
-            return "<SimulationResult " + quote(r.name) + (r.passed ? " passed" : " FAILED") + " steps=" +
-                   std::to_string(r.steps) + " checks=" + std::to_string(r.checks) +
+            return "<SimulationResult " + quote(r.name) + (r.passed ? " passed" : " FAILED") +
+                   " steps=" + std::to_string(r.steps) + " checks=" + std::to_string(r.checks) +
                    " failures=" + std::to_string(r.failures.size()) + ">";
         });
 
     py::class_<tagflow::expression>(m, "Expression",
                                     "A parsed condition, e.g. 'tag(\"Khách VIP\") and orders >= 2'. Parsing "
                                     "raises ExpressionError with the column of the problem.")
-        .def(py::init([](const std::string& source) { return tagflow::expression::parse(source); }), py::arg("source"))
+        .def(py::init([](const std::string& source) { return tagflow::expression::parse(source); }),
+             py::arg("source"))
         .def_property_readonly("source", [](const tagflow::expression& e) { return text(e.source()); })
-        .def_property_readonly("referenced_tags", [](const tagflow::expression& e) { return strings(e.referenced_tags()); })
+        .def_property_readonly("referenced_tags",
+                               [](const tagflow::expression& e) { return strings(e.referenced_tags()); })
         .def_property_readonly("referenced_fields",
                                [](const tagflow::expression& e) { return strings(e.referenced_fields()); })
-        .def("__repr__", [](const tagflow::expression& e) { return "Expression(" + quote(e.source()) + ")"; });
+        .def("__repr__",
+             [](const tagflow::expression& e) { return "Expression(" + quote(e.source()) + ")"; });
 
     // ----- Engine
     py::class_<py_engine>(
@@ -1573,7 +1638,8 @@ PYBIND11_MODULE(_core, m) {
             "force.")
         .def_property_readonly("definitions_version",
                                [](const py_engine& self) {
-                                   return self.run([](tagflow::engine& e) { return e.definitions_version(); });
+                                   return self.run(
+                                       [](tagflow::engine& e) { return e.definitions_version(); });
                                })
         .def_property_readonly(
             "definitions",
@@ -1639,8 +1705,10 @@ PYBIND11_MODULE(_core, m) {
             "Contacts with id > after_id, ascending; at most limit of them (a page) when given.")
         .def(
             "segment_members",
-            [](const py_engine& self, const std::string& segment, tagflow::contact_id after_id, std::size_t limit) {
-                return self.run([&](tagflow::engine& e) { return e.segment_members(segment, after_id, limit); });
+            [](const py_engine& self, const std::string& segment, tagflow::contact_id after_id,
+               std::size_t limit) {
+                return self.run(
+                    [&](tagflow::engine& e) { return e.segment_members(segment, after_id, limit); });
             },
             py::arg("segment"), py::arg("after_id") = 0, py::arg("limit") = 1000,
             "Ids of contacts in the named segment with id > after_id, ascending, at most limit.")
@@ -1771,7 +1839,8 @@ PYBIND11_MODULE(_core, m) {
             },
             "Moves runs in progress to the current definitions where their flow and block still exist.")
         .def("__repr__", [](const py_engine& self) {
-            std::string where = self.path().is_none() ? std::string("memory") : quote(self.path().cast<std::string>());
+            std::string where =
+                self.path().is_none() ? std::string("memory") : quote(self.path().cast<std::string>());
             return "<tagflow.Engine " + where + (self.closed() ? " closed>" : ">");
         });
 
@@ -2149,7 +2218,9 @@ PYBIND11_MODULE(_core, m) {
     // ----- Functions
     m.def(
         "simulate",
-        [](py::object scenario, py::object base_dir, py::object db) { return simulate(scenario, base_dir, db); },
+        [](py::object scenario, py::object base_dir, py::object db) {
+            return simulate(scenario, base_dir, db);
+        },
         py::arg("scenario"), py::kw_only(), py::arg("base_dir") = py::none(), py::arg("db") = py::none(),
         "Runs a scenario (a dict, a JSON string or a path) and returns its result.");
     m.def(
@@ -2181,10 +2252,11 @@ PYBIND11_MODULE(_core, m) {
         "fold", [](const std::string& input) { return text(tagflow::fold(input)); }, py::arg("text"),
         "Text folded for matching: case folded, diacritics removed, whitespace collapsed.");
     m.def(
-        "parse_time", [](const std::string& input) { return to_py(tagflow::parse_time(input)); }, py::arg("text"),
-        "An ISO 8601 time with a zone as an aware UTC datetime.");
+        "parse_time", [](const std::string& input) { return to_py(tagflow::parse_time(input)); },
+        py::arg("text"), "An ISO 8601 time with a zone as an aware UTC datetime.");
     m.def(
-        "format_time", [](py::object at) { return text(tagflow::format_time(to_time(at, "at"))); }, py::arg("at"),
+        "format_time", [](py::object at) { return text(tagflow::format_time(to_time(at, "at"))); },
+        py::arg("at"),
         "An aware datetime as tagflow writes times: ISO 8601 UTC, milliseconds when not zero.");
     m.def("is_valid_time_zone", &tagflow::is_valid_time_zone, py::arg("zone"));
     m.def(
