@@ -23,7 +23,13 @@ const definitions& defs_of(const flow_run& run, core_env& env) {
 }
 
 std::string origin_of(const flow_run& run) {
-    return "flow:" + run.flow + "/" + run.block;
+    std::string origin;
+    origin.reserve(6 + run.flow.size() + run.block.size()); // one allocation per log row, not three
+    origin += "flow:";
+    origin += run.flow;
+    origin += '/';
+    origin += run.block;
+    return origin;
 }
 
 void cancel_timer(flow_run& run, core_env& env) {
@@ -39,17 +45,19 @@ void schedule(contact& c, duration after, core_env& env) {
     c.run->timer = id;
 }
 
-void log_step(contact& c, const char* kind, std::int64_t cause, core_env& env, json::object extra = {}) {
-    // Every block entered is logged, so this body is built directly rather than as an object.
+// Every block entered is logged, so the body is written directly: the run's flow and block, and
+// at most one more text member (`extra_key`: `extra_value`) when `extra_key` is not empty.
+void log_step(contact& c, const char* kind, std::int64_t cause, core_env& env,
+              std::string_view extra_key = {}, std::string_view extra_value = {}) {
     std::string body = "{\"flow\":";
     append_json_string(body, c.run->flow);
     body += ",\"block\":";
     append_json_string(body, c.run->block);
-    for (auto& [k, v] : extra) {
+    if (!extra_key.empty()) {
         body += ',';
-        append_json_string(body, k);
+        append_json_string(body, extra_key);
         body += ':';
-        body += json::serialize(v);
+        append_json_string(body, extra_value);
     }
     body += '}';
     record_json(env, c.id, kind, std::move(body), cause, origin_of(*c.run));
@@ -120,7 +128,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
             c.run.reset();
             return;
         }
-        log_step(c, "block_entered", cause, env, json::object{{"kind", to_string(b->kind)}});
+        log_step(c, "block_entered", cause, env, "kind", to_string(b->kind));
         const std::string origin = origin_of(run);
         const std::string key_part = run.flow + "." + run.block;
         switch (b->kind) {
@@ -191,9 +199,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
                 set_field(c, defs, b->field, text);
                 check_lifecycle(c, cause, origin, depth, env, queue);
             } catch (const error& err) {
-                json::object extra;
-                extra["error"] = err.what();
-                log_step(c, "action_failed", cause, env, std::move(extra));
+                log_step(c, "action_failed", cause, env, "error", err.what());
             }
             go(c, b->next, cause, env);
             break;
@@ -226,9 +232,7 @@ void run_blocks(contact& c, std::int64_t cause, int depth, core_env& env, std::v
                 }
                 pick -= p.weight;
             }
-            json::object extra;
-            extra["path"] = next;
-            log_step(c, "randomizer_path", cause, env, std::move(extra));
+            log_step(c, "randomizer_path", cause, env, "path", next);
             go(c, next, cause, env);
             break;
         }
@@ -406,9 +410,7 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
         }
     }
     if (!invalid.empty()) {
-        json::object extra;
-        extra["invalid"] = invalid;
-        log_step(c, "form_invalid", cause, env, std::move(extra));
+        log_step(c, "form_invalid", cause, env, "invalid", invalid);
         std::string text = b.invalid_text;
         // {{invalid}} is the list of labels; render it first so the contact's data cannot
         // inject template syntax through a label.
@@ -428,14 +430,14 @@ void submit(contact& c, const block& b, const event& e, std::int64_t cause, core
             set_field(updated, defs_of(run, env), ff->name, text);
         }
     } catch (const error& err) {
-        log_step(c, "form_invalid", cause, env, json::object{{"invalid", err.what()}});
+        log_step(c, "form_invalid", cause, env, "invalid", err.what());
         return;
     }
     const auto kept_run = c.run;
     c = std::move(updated);
     c.run = kept_run;
     check_lifecycle(c, cause, origin, 1, env, queue);
-    log_step(c, "form_completed", cause, env, json::object{{"form", b.form}});
+    log_step(c, "form_completed", cause, env, "form", b.form);
     c.open_form.clear();
     cancel_timer(run, env);
     go(c, b.next, cause, env);
@@ -545,7 +547,7 @@ void flow_on_event(contact& c, const event& e, std::int64_t cause, core_env& env
         c.run->request = 0;
         cancel_timer(*c.run, env);
         if (auto failure = apply_response(c, *b, e, env)) {
-            log_step(c, "request_failed", cause, env, json::object{{"reason", *failure}});
+            log_step(c, "request_failed", cause, env, "reason", *failure);
             go(c, b->on_failure, cause, env);
         } else {
             check_lifecycle(c, cause, origin_of(*c.run), 1, env, queue);
