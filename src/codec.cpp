@@ -768,6 +768,41 @@ json::object result_to_json(const ingest_result& r, json::storage_ptr sp) {
     return o;
 }
 
+std::string result_json_text(const ingest_result& r) {
+    std::string out;
+    out.reserve(160);
+    json_writer w(out);
+    auto strings = [&w](std::string_view key, const std::vector<std::string>& v) {
+        w.key(key).begin_array();
+        for (const auto& s : v) {
+            w.string(s);
+        }
+        w.end_array();
+    };
+    auto ints = [&w](std::string_view key, const auto& v) {
+        w.key(key).begin_array();
+        for (auto i : v) {
+            w.integer(i);
+        }
+        w.end_array();
+    };
+    w.begin_object();
+    w.key("event_id").integer(r.event_id);
+    w.key("contact").integer(r.contact);
+    w.key("contact_created").boolean(r.contact_created);
+    w.key("duplicate").boolean(r.duplicate);
+    ints("merged", r.merged);
+    strings("tags_added", r.tags_added);
+    strings("tags_removed", r.tags_removed);
+    if (r.lifecycle_now) {
+        w.key("lifecycle").string(to_string(*r.lifecycle_now));
+    }
+    strings("rules_fired", r.rules_fired);
+    ints("messages", r.messages);
+    w.end_object();
+    return out;
+}
+
 ingest_result result_from_json(const json::value& v) {
     const auto& o = v.as_object();
     ingest_result r;

@@ -662,8 +662,7 @@ struct engine::impl {
         auto& row = work.changes.events[input_row];
         row.contact = final_contact.id;
         if (!previewing) {
-            row.outcome = detail::serialize_scratch(
-                [&result](json::storage_ptr sp) { return detail::result_to_json(result, std::move(sp)); });
+            row.outcome = detail::result_json_text(result);
         }
         return result;
     }

@@ -146,3 +146,33 @@ TEST_CASE("an input event's text is exactly what Boost.JSON writes for it", "[co
     CHECK(json::serialize(json::parse(text)) == text);
     CHECK(json::parse(text).at("order").at("items").at(1) == "quần\n");
 }
+
+TEST_CASE("an input's outcome text is exactly what Boost.JSON writes for the outcome tree", "[codec]") {
+    // The log keeps the outcome of every input as text written directly; `tagflow simulate` and
+    // result_from_json read it as the tree result_to_json builds.
+    ingest_result empty;
+    CHECK(detail::result_json_text(empty) == json::serialize(detail::result_to_json(empty)));
+    CHECK(
+        detail::result_json_text(empty) ==
+        R"({"event_id":0,"contact":0,"contact_created":false,"duplicate":false,"merged":[],"tags_added":[],)"
+        R"("tags_removed":[],"rules_fired":[],"messages":[]})");
+
+    ingest_result full;
+    full.event_id = 9007199254740993; // past a double's exact range: written as an integer
+    full.contact = 12;
+    full.contact_created = true;
+    full.duplicate = true;
+    full.merged = {3, 4};
+    full.tags_added = {"Khách \"VIP\"", "đã mua\n"};
+    full.tags_removed = {"Lead"};
+    full.lifecycle_now = lifecycle::customer;
+    full.rules_fired = {"welcome", "tag buyers"};
+    full.messages = {7, 8, 9};
+    const auto text = detail::result_json_text(full);
+    CHECK(text == json::serialize(detail::result_to_json(full)));
+    const auto back = detail::result_from_json(json::parse(text));
+    CHECK(back.event_id == full.event_id);
+    CHECK(back.tags_added == full.tags_added);
+    CHECK(back.lifecycle_now == full.lifecycle_now);
+    CHECK(back.messages == full.messages);
+}

@@ -46,6 +46,8 @@ boost::json::object message_content_to_json(const outbound_message& m, boost::js
 void message_content_from_json(const boost::json::value& v, outbound_message& m);
 
 boost::json::object result_to_json(const ingest_result& r, boost::json::storage_ptr sp = {});
+// The same document as text, written directly: every input row of the log carries one.
+std::string result_json_text(const ingest_result& r);
 
 // Serialises what `build` makes with the storage it is given: a monotonic resource over a stack
 // buffer (spilling to the heap past it), so a document built only to be written out costs no
