@@ -724,7 +724,7 @@ struct engine::impl {
                     ++fired;
                 }
                 work.finish(touched);
-                backing->apply(work.changes);
+                backing->apply(std::move(work.changes)); // done with it: a store may take the rows
                 unit.commit();
             } catch (...) {
                 ids = saved;
@@ -827,7 +827,7 @@ struct engine::impl {
             }
             work.finish(touched);
             if (!work.changes.empty()) {
-                backing->apply(work.changes);
+                backing->apply(std::move(work.changes)); // done with it: a store may take the rows
             }
             unit.commit();
             return std::move(results);

@@ -13,6 +13,12 @@ namespace {
 class memory_store final : public store {
 public:
     void apply(const change_set& changes) override {
+        change_set copy = changes;
+        apply(std::move(copy));
+    }
+
+    // Rows are moved in: the engine hands over each change set once it is done with it.
+    void apply(change_set&& changes) override {
         // Check every uniqueness rule before touching anything, so a refused change set
         // leaves the store as it was (the same all-or-nothing contract as a transaction).
         std::set<std::string> keys;
@@ -39,25 +45,27 @@ public:
                 contacts_.erase(it);
             }
         }
-        for (const auto& c : changes.contacts) {
-            if (auto it = contacts_.find(c.id); it != contacts_.end()) {
+        for (auto& c : changes.contacts) {
+            const auto id = c.id;
+            if (auto it = contacts_.find(id); it != contacts_.end()) {
                 unindex(it->second);
             }
-            contacts_[c.id] = c;
-            index(c);
-            counters_.last_contact = std::max(counters_.last_contact, c.id);
+            auto& stored = contacts_[id];
+            stored = std::move(c);
+            index(stored);
+            counters_.last_contact = std::max(counters_.last_contact, id);
         }
-        for (const auto& e : changes.events) {
+        for (auto& e : changes.events) {
             if (!e.key.empty()) {
                 outcomes_[e.key] = e.outcome;
             }
             counters_.last_event = std::max(counters_.last_event, e.id);
-            events_.push_back(e);
+            events_.push_back(std::move(e));
         }
-        for (const auto& m : changes.messages) {
+        for (auto& m : changes.messages) {
             message_keys_.emplace(m.key, m.id);
             counters_.last_message = std::max(counters_.last_message, m.id);
-            messages_.push_back(m);
+            messages_.push_back(std::move(m));
             track(messages_.back());
         }
         for (const auto& m : changes.message_updates) {

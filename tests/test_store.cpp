@@ -274,6 +274,29 @@ TEST_CASE("a change set is written whole and reads back equal", "[store]") {
     CHECK(messages[1].to == identity{"web", "visitor:77"});
 }
 
+TEST_CASE("a change set handed over reads back the same as one lent", "[store]") {
+    backend lent(GENERATE(as<std::string>{}, "memory", "sqlite"));
+    backend given(lent.kind);
+    INFO(lent.kind);
+    const seeded seed(*lent);
+    change_set cs;
+    cs.contacts = {seed.lan, seed.minh};
+    cs.events = seed.events;
+    cs.messages = seed.messages;
+    cs.definitions = seed.defs;
+    given->apply(std::move(cs));
+    seed.check(*given);
+
+    // A refused change set handed over writes nothing either.
+    change_set clash;
+    clash.contacts = {plain_contact(3, {"zalo", "3003"})};
+    clash.events = {input_event(4, 3, "zalo:msg:9")};
+    clash.messages = {outbox_row(3, 3, "out:1")}; // out:1 is stored already
+    CHECK_THROWS_AS(given->apply(std::move(clash)), error);
+    seed.check(*given);
+    CHECK_FALSE(given->load_contact(3));
+}
+
 TEST_CASE("a contact written again replaces the stored one whole", "[store]") {
     backend s(GENERATE(as<std::string>{}, "memory", "sqlite"));
     INFO(s.kind);

@@ -102,6 +102,11 @@ public:
     /// writes join the unit and become durable only when it commits.
     virtual void apply(const change_set& changes) = 0;
 
+    /// The same write for a change set the caller is done with: a store may move its rows in
+    /// instead of copying them (the in-memory store does). Fails like apply(const change_set&);
+    /// after a failure `changes` is unspecified (valid, possibly emptied). The default copies.
+    virtual void apply(change_set&& changes) { apply(static_cast<const change_set&>(changes)); }
+
     /// Opens a unit: the reads and apply() calls until commit_unit() or abandon_unit() see one
     /// snapshot and commit together, so a batch pays for one transaction instead of one per
     /// statement. `write` says whether apply() will be called (a store may take its write lock
