@@ -768,6 +768,26 @@ json::object result_to_json(const ingest_result& r, json::storage_ptr sp) {
     return o;
 }
 
+std::string json_kind_name(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::null:
+        return "null";
+    case json::kind::bool_:
+        return "a bool";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+        return "a number";
+    case json::kind::string:
+        return "a string";
+    case json::kind::array:
+        return "an array";
+    case json::kind::object:
+        return "an object";
+    }
+    return "a value";
+}
+
 std::string result_json_text(const ingest_result& r) {
     std::string out;
     out.reserve(160);

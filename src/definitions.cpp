@@ -80,26 +80,6 @@ std::string join(std::initializer_list<std::string_view> names) {
     return out;
 }
 
-std::string kind_of(const json::value& v) {
-    switch (v.kind()) {
-    case json::kind::null:
-        return "null";
-    case json::kind::bool_:
-        return "a bool";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-        return "a number";
-    case json::kind::string:
-        return "a string";
-    case json::kind::array:
-        return "an array";
-    case json::kind::object:
-        return "an object";
-    }
-    return "a value";
-}
-
 // Walks the document, building JSON paths for every message.
 class loader {
 public:
@@ -149,19 +129,19 @@ public:
 private:
     static const json::object& object(const json::value& v, const std::string& path) {
         if (!v.is_object()) {
-            throw definition_error(path, "expected an object, got " + kind_of(v));
+            throw definition_error(path, "expected an object, got " + detail::json_kind_name(v));
         }
         return v.get_object();
     }
     static const json::array& array(const json::value& v, const std::string& path) {
         if (!v.is_array()) {
-            throw definition_error(path, "expected an array, got " + kind_of(v));
+            throw definition_error(path, "expected an array, got " + detail::json_kind_name(v));
         }
         return v.get_array();
     }
     static std::string string(const json::value& v, const std::string& path, bool allow_empty = false) {
         if (!v.is_string()) {
-            throw definition_error(path, "expected a string, got " + kind_of(v));
+            throw definition_error(path, "expected a string, got " + detail::json_kind_name(v));
         }
         if (!allow_empty && v.get_string().empty()) {
             throw definition_error(path, "must not be empty");
@@ -201,7 +181,8 @@ private:
                 t.name = string(tags[i], path);
             } else {
                 if (!tags[i].is_object()) {
-                    throw definition_error(path, "expected a tag name or an object, got " + kind_of(tags[i]));
+                    throw definition_error(path, "expected a tag name or an object, got " +
+                                                     detail::json_kind_name(tags[i]));
                 }
                 const auto& o = tags[i].get_object();
                 allow(o, path, {"name", "description"});
@@ -407,7 +388,8 @@ private:
         }
         if (const auto* i = o.if_contains("interrupts")) {
             if (!i->is_bool()) {
-                throw definition_error(path + ".interrupts", "expected a bool, got " + kind_of(*i));
+                throw definition_error(path + ".interrupts",
+                                       "expected a bool, got " + detail::json_kind_name(*i));
             }
             t.interrupts = i->get_bool();
         }
@@ -583,7 +565,8 @@ private:
                 }
                 if (const auto* r = fo.if_contains("required")) {
                     if (!r->is_bool()) {
-                        throw definition_error(fp + ".required", "expected a bool, got " + kind_of(*r));
+                        throw definition_error(fp + ".required",
+                                               "expected a bool, got " + detail::json_kind_name(*r));
                     }
                     ff.required = r->get_bool();
                 }
@@ -656,8 +639,8 @@ private:
             }
             if (const auto* val = o.if_contains("value")) {
                 if (!(val->is_string() || val->is_number() || val->is_bool())) {
-                    throw definition_error(path + ".value",
-                                           "expected a string, number or bool, got " + kind_of(*val));
+                    throw definition_error(path + ".value", "expected a string, number or bool, got " +
+                                                                detail::json_kind_name(*val));
                 }
                 b.value = val->is_string() ? std::string(val->get_string()) : detail::scalar_text(*val);
                 check_template(b.value, path + ".value");
@@ -675,7 +658,8 @@ private:
             }
             if (const auto* r = o.if_contains("until_reply")) {
                 if (!r->is_bool()) {
-                    throw definition_error(path + ".until_reply", "expected a bool, got " + kind_of(*r));
+                    throw definition_error(path + ".until_reply",
+                                           "expected a bool, got " + detail::json_kind_name(*r));
                 }
                 b.until_reply = r->get_bool();
             }
@@ -1207,7 +1191,8 @@ private:
             }
             if (const auto* once = o.if_contains("once")) {
                 if (!once->is_bool()) {
-                    throw definition_error(path + ".once", "expected a bool, got " + kind_of(*once));
+                    throw definition_error(path + ".once",
+                                           "expected a bool, got " + detail::json_kind_name(*once));
                 }
                 r.once = once->get_bool();
             }
@@ -1392,8 +1377,8 @@ private:
             } else if (val->is_number() || val->is_bool()) {
                 a.value = detail::scalar_text(*val);
             } else {
-                throw definition_error(sub + ".value",
-                                       "expected a string, number or bool, got " + kind_of(*val));
+                throw definition_error(sub + ".value", "expected a string, number or bool, got " +
+                                                           detail::json_kind_name(*val));
             }
         } else if (key == "clear_field") {
             a.what = action::kind::clear_field;

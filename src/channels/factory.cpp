@@ -2,6 +2,7 @@
 #include <tagflow/channels.hpp>
 
 #include "channels/common.hpp"
+#include "detail/codec.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -12,26 +13,6 @@ namespace tagflow {
 namespace json = boost::json;
 
 namespace {
-
-std::string kind_of(const json::value& v) {
-    switch (v.kind()) {
-    case json::kind::null:
-        return "null";
-    case json::kind::bool_:
-        return "a bool";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-        return "a number";
-    case json::kind::string:
-        return "a string";
-    case json::kind::array:
-        return "an array";
-    case json::kind::object:
-        return "an object";
-    }
-    return "a value";
-}
 
 // Reads one settings object, remembering which keys were used so that a misspelt key is an
 // error rather than a silently ignored setting.
@@ -70,7 +51,8 @@ public:
             }
             return env_value;
         }
-        throw definition_error(at(key), "must be a string or {\"env\": \"NAME\"}, not " + kind_of(*v));
+        throw definition_error(at(key),
+                               "must be a string or {\"env\": \"NAME\"}, not " + detail::json_kind_name(*v));
     }
 
     bool boolean(std::string_view key, bool fallback) {
@@ -79,7 +61,7 @@ public:
             return fallback;
         }
         if (!v->is_bool()) {
-            throw definition_error(at(key), "must be true or false, not " + kind_of(*v));
+            throw definition_error(at(key), "must be true or false, not " + detail::json_kind_name(*v));
         }
         return v->as_bool();
     }
@@ -297,7 +279,7 @@ std::unique_ptr<channel> make_channel(std::string_view name, std::string_view se
                                       std::shared_ptr<http_client> client) {
     const auto doc = parse_document(settings_json);
     if (!doc.is_object()) {
-        throw definition_error("$", "channel settings must be an object, not " + kind_of(doc));
+        throw definition_error("$", "channel settings must be an object, not " + detail::json_kind_name(doc));
     }
     if (!valid_channel_name(name)) {
         throw error(errc::invalid_argument, "invalid channel name \"" + std::string(name) +
@@ -310,7 +292,7 @@ channel_set load_channels(std::string_view json_text, std::shared_ptr<http_clien
     const auto doc = parse_document(json_text);
     if (!doc.is_object()) {
         throw definition_error("$", "a channels file must be an object of channel name -> settings, not " +
-                                        kind_of(doc));
+                                        detail::json_kind_name(doc));
     }
     channel_set out;
     for (const auto& [key, entry] : doc.as_object()) {
@@ -320,7 +302,8 @@ channel_set load_channels(std::string_view json_text, std::shared_ptr<http_clien
             throw definition_error(path, "a channel name uses lowercase ASCII letters, digits, '_' and '-'");
         }
         if (!entry.is_object()) {
-            throw definition_error(path, "must be an object of settings, not " + kind_of(entry));
+            throw definition_error(path,
+                                   "must be an object of settings, not " + detail::json_kind_name(entry));
         }
         out.emplace(name, build(name, entry.as_object(), path, client));
     }

@@ -46,6 +46,8 @@ boost::json::object message_content_to_json(const outbound_message& m, boost::js
 void message_content_from_json(const boost::json::value& v, outbound_message& m);
 
 boost::json::object result_to_json(const ingest_result& r, boost::json::storage_ptr sp = {});
+// What a JSON value is, for error messages: "a string", "an object", "null", ...
+std::string json_kind_name(const boost::json::value& v);
 // The same document as text, written directly: every input row of the log carries one.
 std::string result_json_text(const ingest_result& r);
 
