@@ -738,34 +738,8 @@ json::object message_to_json(const outbound_message& m) {
 }
 
 json::object result_to_json(const ingest_result& r, json::storage_ptr sp) {
-    json::object o(sp);
-    o["event_id"] = r.event_id;
-    o["contact"] = r.contact;
-    o["contact_created"] = r.contact_created;
-    o["duplicate"] = r.duplicate;
-    auto strings = [&sp](const std::vector<std::string>& v) {
-        json::array a(sp);
-        for (const auto& s : v) {
-            a.emplace_back(json::string_view(s));
-        }
-        return a;
-    };
-    auto ints = [&sp](const auto& v) {
-        json::array a(sp);
-        for (auto i : v) {
-            a.emplace_back(i);
-        }
-        return a;
-    };
-    o["merged"] = ints(r.merged);
-    o["tags_added"] = strings(r.tags_added);
-    o["tags_removed"] = strings(r.tags_removed);
-    if (r.lifecycle_now) {
-        o["lifecycle"] = to_string(*r.lifecycle_now);
-    }
-    o["rules_fired"] = strings(r.rules_fired);
-    o["messages"] = ints(r.messages);
-    return o;
+    // One writer of the document: the tree is read back from the text the log keeps.
+    return std::move(json::parse(result_json_text(r), std::move(sp)).as_object());
 }
 
 std::string json_kind_name(const json::value& v) {

@@ -4,7 +4,9 @@
 
 #include <deque>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace tagflow::detail {
@@ -127,23 +129,15 @@ private:
             }
             return keep(std::move(all));
         }
-        if (name == "name") {
-            return text_or_field(name, p.name);
-        }
-        if (name == "phone") {
-            return text_or_field(name, p.phone);
-        }
-        if (name == "email") {
-            return text_or_field(name, p.email);
-        }
-        if (name == "timezone") {
-            return text_or_field(name, p.time_zone);
-        }
-        if (name == "locale") {
-            return text_or_field(name, p.locale);
-        }
-        if (name == "customer_id") {
-            return text_or_field(name, p.customer_id);
+        // The profile's texts by the names templates use for them.
+        static constexpr std::pair<std::string_view, std::string profile::*> profile_texts[] = {
+            {"name", &profile::name},     {"phone", &profile::phone},
+            {"email", &profile::email},   {"timezone", &profile::time_zone},
+            {"locale", &profile::locale}, {"customer_id", &profile::customer_id}};
+        for (const auto& [key, member] : profile_texts) {
+            if (name == key) {
+                return text_or_field(name, p.*member);
+            }
         }
         if (name == "type") {
             return text_or_field(name, std::string(to_string(contact_.stage)));

@@ -35,10 +35,6 @@ struct step_detail {
 // building a json::object only to serialise it was most of their cost.
 void log(contact& c, const sequence& s, const char* kind, std::int64_t cause, core_env& env,
          const std::optional<step_detail>& detail = {}) {
-    if (!env.keep_log) {
-        ++env.ids.event; // a preview numbers the rows it does not keep, as record() does
-        return;
-    }
     std::string body;
     json_writer w(body);
     w.begin_object().key("sequence").string(s.name);
